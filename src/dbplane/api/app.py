@@ -1,0 +1,73 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from dbplane import __version__
+from dbplane.api.deps import EXTRA_SCHEMAS
+from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
+from dbplane.api.routers import auth, databases, health, tokens, users
+from dbplane.services.auth import ensure_admin_token, ensure_builtin_roles
+from dbplane.services.context import AppContext
+from dbplane.services.databases import ensure_default_database
+from dbplane.settings import Settings
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """One HTTP API to run your databases.
+
+Every endpoint but `GET /v1/health` and `POST /v1/auth/login` needs
+`Authorization: Bearer <token>`: an admin API token, or a session token from login.
+Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None,
+               on_admin_token: Callable[[str], None] | None = None) -> FastAPI:
+    """Build the app. At start-up it migrates the metadata store, creates the default
+    database and, on first start, an admin token handed to ``on_admin_token``."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = await AppContext.open(settings)
+        try:
+            await ensure_builtin_roles(ctx)
+            await ensure_default_database(ctx)
+            token = await ensure_admin_token(ctx)
+            ctx.generated_admin_token = token
+            if token is not None and on_admin_token is not None:
+                on_admin_token(token)
+            app.state.ctx = ctx
+            yield
+        finally:
+            await ctx.close()
+
+    app = FastAPI(title="dbplane", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, docs_url="/docs", redoc_url="/redoc")
+    install_error_handlers(app)
+    app.include_router(health.router, prefix="/v1",
+                       responses={503: PROBLEM_RESPONSES[500] | {
+                           "description": "The metadata store does not answer"}})
+    for module in (auth, databases, users, tokens):
+        app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema()
+            for name, sub in EXTRA_SCHEMAS.items():
+                components.setdefault(name, sub)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,134 @@
+"""The one place where exceptions become HTTP responses: RFC 9457 problem details.
+
+Every error body has ``type``, ``title``, ``status``, ``detail`` and a stable ``code``,
+plus the structured fields of the error (``field``, ``value``, ``database``…).
+Anything that is not a DbplaneError is a bug: logged with its traceback, answered 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from dbplane.errors import DbplaneError, Invalid, MalformedBody, NotFound
+
+__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemResponse", "install_error_handlers",
+           "invalid_from_validation"]
+
+log = logging.getLogger("dbplane.api")
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with dbplane's stable ``code`` and the error's fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+class ProblemResponse(Response):
+    media_type = PROBLEM_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _problem_content(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_content("Malformed request (not JSON, wrong shape) or unsupported"),
+    401: _problem_content("No bearer token, or one that is not valid"),
+    403: _problem_content("The caller may not do this"),
+    404: _problem_content("Not found"),
+    409: _problem_content("Conflicts with the current state"),
+    422: _problem_content("A field has a value it cannot have; the body names it"),
+    500: _problem_content("A bug in dbplane"),
+}
+
+
+def _loc(loc: Sequence[int | str], prefix: Sequence[str] = ()) -> str:
+    parts = [str(p) for p in (*prefix, *loc) if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def invalid_from_validation(errors: Sequence[Any], prefix: Sequence[str] = ()) -> Invalid:
+    """One 422 (or 400 for a body that is not JSON) naming each field at fault."""
+    items = []
+    for err in errors:
+        field = _loc(err.get("loc", ()), prefix)
+        item = {"field": field, "message": err.get("msg", ""), "type": err.get("type", "")}
+        if "input" in err and not isinstance(err["input"], dict) and field != "password":
+            item["value"] = err["input"]
+        items.append(item)
+    if any(i["type"] in ("json_invalid", "model_attributes_type") for i in items):
+        return MalformedBody("the request body is not valid JSON", errors=items)
+    first = items[0] if items else {"field": "body", "message": "invalid"}
+    extra = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+    detail = f"{first['field']}: {first['message']}{extra}"
+    err_cls = Invalid
+    out = err_cls(detail, field=first["field"], errors=items)
+    if "value" in first:
+        out.fields["value"] = first["value"]
+    return out
+
+
+def _render(exc: DbplaneError) -> ProblemResponse:
+    body = exc.to_dict()
+    return ProblemResponse(orjson.loads(orjson.dumps(body, default=str)), status_code=exc.status)
+
+
+async def _dbplane_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DbplaneError)
+    if exc.status >= 500:
+        log.error("internal error: %s", exc.detail, exc_info=exc)
+    return _render(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    return _render(invalid_from_validation(exc.errors()))
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        err: DbplaneError = NotFound("no such endpoint")
+    else:
+        err = DbplaneError(str(exc.detail))
+        err.fields = {}
+    body = err.to_dict()
+    body["status"] = exc.status_code
+    if exc.status_code == 405:
+        body.update(title="Method not allowed", code="DBP-V405",
+                    type="urn:dbplane:error:DBP-V405",
+                    detail="this endpoint does not accept this method")
+    return ProblemResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.error("unexpected error", exc_info=exc)
+    return _render(DbplaneError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DbplaneError, _dbplane_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,106 @@
+"""What the SQL engines share: one SQLAlchemy async engine (the pool), checks and health."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from dbplane.engines.base import Capabilities, Health, Instance, network_error
+from dbplane.engines.urls import DatabaseUrl, redact_text
+from dbplane.errors import ConnectionCheckFailed, DbplaneError
+
+__all__ = ["SqlEngine"]
+
+
+class SqlEngine:
+    """Base of the SQLite, PostgreSQL and MySQL engines."""
+
+    type_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    driver: ClassVar[str]
+    version_query: ClassVar[str]
+
+    def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._engine: AsyncEngine | None = None
+
+    # -- hooks for subclasses --------------------------------------------------------
+
+    def _sqlalchemy_url(self) -> URL:
+        return self.url.url.set(drivername=self.driver)
+
+    def _engine_options(self) -> dict[str, Any]:
+        return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+    def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
+        """The dbplane error for a driver error met while connecting, if it is known."""
+        return network_error(exc, self.url)
+
+    async def _precheck(self) -> None:
+        """Checks to run before the pool is opened."""
+
+    def _on_engine_created(self, engine: AsyncEngine) -> None:
+        """Set up a new pool (e.g. per-connection pragmas)."""
+
+    # -- Engine protocol -------------------------------------------------------------
+
+    @property
+    def sa_engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = create_async_engine(self._sqlalchemy_url(),
+                                               **self._engine_options())
+            self._on_engine_created(self._engine)
+        return self._engine
+
+    async def connect(self) -> None:
+        await self._precheck()
+        try:
+            await asyncio.wait_for(self._round_trip(), self.timeout)
+        except Exception as exc:
+            await self.close()
+            known = self._translate(exc)
+            if known is not None:
+                raise known from exc
+            raise ConnectionCheckFailed(
+                "the database did not answer: " + _first_line(exc),
+                field="url") from exc
+
+    async def _round_trip(self) -> None:
+        async with self.sa_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def health(self) -> Health:
+        try:
+            await asyncio.wait_for(self._round_trip(), self.timeout)
+        except Exception as exc:
+            known = self._translate(exc)
+            return Health("unreachable", known.detail if known else _first_line(exc))
+        return Health("running")
+
+    async def version(self) -> str:
+        async with self.sa_engine.connect() as conn:
+            value = (await conn.execute(text(self.version_query))).scalar_one()
+        if not isinstance(value, str):
+            raise DbplaneError(f"{self.type_name} answered a version that is not text")
+        return value
+
+    async def features(self) -> list[dict[str, str]]:
+        return []
+
+    def instances(self) -> list[Instance]:
+        return [Instance(hostname=self.url.host or "localhost", port=self.url.port)]
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = redact_text(str(exc)).splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,102 @@
+"""Database URLs: which engine a URL names, and its form with the password hidden."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from dbplane.errors import InvalidDatabaseUrl
+
+__all__ = ["DatabaseUrl", "parse_database_url", "redact_url", "redact_text"]
+
+# scheme (SQLAlchemy backend name) -> dbplane type name
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "redis": "redis",
+    "rediss": "redis",
+}
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "redis": 6379}
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***@", text)
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A parsed database URL."""
+
+    raw: str
+    type_name: str
+    url: URL
+
+    @property
+    def host(self) -> str | None:
+        return self.url.host
+
+    @property
+    def port(self) -> int | None:
+        if self.type_name == "sqlite":
+            return None
+        return self.url.port or _DEFAULT_PORTS[self.type_name]
+
+    @property
+    def database(self) -> str | None:
+        return self.url.database
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.url.database or "")
+
+    def redacted(self) -> str:
+        return redact_url(self.raw)
+
+
+def redact_url(raw: str) -> str:
+    """The URL with its password replaced by ``***`` (never the password itself)."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return redact_text(raw)
+    if url.password is None:
+        return url.render_as_string(hide_password=False)
+    return url.set(password="***").render_as_string(hide_password=False)
+
+
+def parse_database_url(raw: str) -> DatabaseUrl:
+    """Parse ``raw`` and tell its type, or raise InvalidDatabaseUrl saying what is wrong."""
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError) as exc:
+        raise InvalidDatabaseUrl("the url is not a database URL such as "
+                                 "postgresql://user:password@host:5432/name",
+                                 url=redact_text(raw)) from exc
+    backend = url.get_backend_name()
+    type_name = _SCHEMES.get(backend)
+    if type_name is None:
+        raise InvalidDatabaseUrl(
+            f"the url scheme {backend!r} is not one dbplane serves; use one of "
+            + ", ".join(sorted(_SCHEMES)), url=redact_url(raw))
+    if type_name == "sqlite":
+        path = url.database
+        if not path or path == ":memory:" or not Path(path).is_absolute():
+            raise InvalidDatabaseUrl("a SQLite url must name an absolute file path, as "
+                                     "sqlite:////absolute/path.db", url=raw)
+    elif not url.host:
+        raise InvalidDatabaseUrl("the url has no host", url=redact_url(raw))
+    if type_name in ("postgresql", "mysql") and not url.database:
+        raise InvalidDatabaseUrl("the url names no database (…/name at its end)",
+                                 url=redact_url(raw))
+    return DatabaseUrl(raw=raw, type_name=type_name, url=url)

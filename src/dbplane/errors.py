@@ -1,0 +1,358 @@
+"""The one error tree of dbplane.
+
+Every error a user can cause is a subclass of one of the families below; ``api/errors.py``
+maps a family to an HTTP status in one place and the client maps a ``code`` back to the
+class. Imports nothing from dbplane.
+
+    DbplaneError                    500  a bug, logged
+    ├── Invalid                     422  the request is well formed but wrong
+    │   ├── InvalidField                 a field has a value it cannot have
+    │   ├── InvalidDatabaseUrl           a database URL that cannot be used
+    │   ├── ConnectionCheckFailed        the URL does not lead to a working database
+    │   │   ├── DatabaseHostUnknown      … the host name does not resolve
+    │   │   ├── DatabaseUnreachable      … nothing answers at host:port
+    │   │   ├── DatabaseAuthFailed       … the server refused the user or password
+    │   │   └── DatabaseMissing          … the server has no database of that name
+    │   ├── MalformedBody           400  the body is not JSON, or not the expected shape
+    │   └── Unsupported             400  the database type cannot do this
+    ├── Unauthorized                401  no token, or one that is not valid
+    │   ├── MissingToken / InvalidToken / InvalidCredentials
+    ├── Forbidden                   403  the caller may not do this
+    │   ├── AdminRequired / NotGranted
+    ├── NotFound                    404  DatabaseNotFound, UserNotFound, RoleNotFound,
+    │                                    TokenNotFound, NotAUserSession
+    ├── Conflict                    409  DatabaseExists, ProtectedDatabase, UserExists,
+    │                                    RoleExists, RoleInUse
+    └── Unavailable                 503  a server dbplane needs does not answer
+
+Codes are stable: a retired code is never reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AdminRequired",
+    "Conflict",
+    "ConnectionCheckFailed",
+    "DatabaseAuthFailed",
+    "DatabaseExists",
+    "DatabaseHostUnknown",
+    "DatabaseMissing",
+    "DatabaseNotFound",
+    "DatabaseUnreachable",
+    "DbplaneError",
+    "Forbidden",
+    "InvalidCredentials",
+    "InvalidDatabaseUrl",
+    "InvalidField",
+    "Invalid",
+    "InvalidToken",
+    "MalformedBody",
+    "MissingToken",
+    "NotAUserSession",
+    "NotFound",
+    "NotGranted",
+    "ProtectedDatabase",
+    "RoleExists",
+    "RoleInUse",
+    "RoleNotFound",
+    "TokenNotFound",
+    "Unauthorized",
+    "Unavailable",
+    "Unsupported",
+    "UserExists",
+    "UserNotFound",
+    "error_class_for_code",
+]
+
+
+class DbplaneError(Exception):
+    """An unexpected error inside dbplane."""
+
+    code: ClassVar[str] = "DBP-E000"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None, **fields: Any) -> None:
+        self.detail = detail or (self.__doc__ or self.title).strip().splitlines()[0]
+        self.fields = {k: v for k, v in fields.items() if v is not None}
+        super().__init__(self.detail)
+
+    @classmethod
+    def from_problem(cls, body: dict[str, Any]) -> DbplaneError:
+        """Rebuild the error a server answered as problem details (used by the client)."""
+        err = cls.__new__(cls)
+        err.detail = str(body.get("detail") or cls.title)
+        skip = {"type", "title", "status", "detail", "code"}
+        err.fields = {k: v for k, v in body.items() if k not in skip}
+        Exception.__init__(err, err.detail)
+        return err
+
+    def to_dict(self) -> dict[str, Any]:
+        """The RFC 9457 problem-details body for this error."""
+        return {
+            "type": f"urn:dbplane:error:{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            **self.fields,
+        }
+
+
+# -- families -------------------------------------------------------------------------
+
+
+class Invalid(DbplaneError):
+    """The request is well formed but asks for something that cannot be."""
+
+    code = "DBP-V000"
+    status = 422
+    title = "Invalid request"
+
+
+class Unauthorized(DbplaneError):
+    """The request needs a valid bearer token."""
+
+    code = "DBP-A000"
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(DbplaneError):
+    """The caller may not do this."""
+
+    code = "DBP-A200"
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(DbplaneError):
+    """There is nothing here."""
+
+    code = "DBP-N000"
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DbplaneError):
+    """The request conflicts with the current state."""
+
+    code = "DBP-C000"
+    status = 409
+    title = "Conflict"
+
+
+class Unavailable(DbplaneError):
+    """A server dbplane needs does not answer."""
+
+    code = "DBP-S000"
+    status = 503
+    title = "Service unavailable"
+
+
+# -- invalid --------------------------------------------------------------------------
+
+
+class InvalidField(Invalid):
+    """A field has a value it cannot have."""
+
+    code = "DBP-V100"
+
+    def __init__(self, detail: str | None = None, *, field: str, value: Any = None) -> None:
+        super().__init__(detail or f"invalid value for {field!r}: {value!r}", field=field,
+                         value=value)
+
+
+class MalformedBody(Invalid):
+    """The request body is not JSON, or not of the expected shape."""
+
+    code = "DBP-V101"
+    status = 400
+
+
+class Unsupported(Invalid):
+    """The database type cannot do this."""
+
+    code = "DBP-V102"
+    status = 400
+
+
+class InvalidDatabaseUrl(Invalid):
+    """The database URL cannot be used."""
+
+    code = "DBP-D201"
+
+    def __init__(self, detail: str, *, url: str | None = None) -> None:
+        super().__init__(detail, field="url", url=url)
+
+
+class ConnectionCheckFailed(Invalid):
+    """The database URL does not lead to a working database."""
+
+    code = "DBP-D300"
+
+
+class DatabaseHostUnknown(ConnectionCheckFailed):
+    """The database host name does not resolve."""
+
+    code = "DBP-D301"
+
+
+class DatabaseUnreachable(ConnectionCheckFailed):
+    """Nothing answers at the database's host and port."""
+
+    code = "DBP-D302"
+
+
+class DatabaseAuthFailed(ConnectionCheckFailed):
+    """The database server refused the user name or password."""
+
+    code = "DBP-D303"
+
+
+class DatabaseMissing(ConnectionCheckFailed):
+    """The database server has no database of that name."""
+
+    code = "DBP-D304"
+
+
+# -- unauthorized / forbidden ---------------------------------------------------------
+
+
+class MissingToken(Unauthorized):
+    """This endpoint needs an `Authorization: Bearer <token>` header."""
+
+    code = "DBP-A101"
+
+
+class InvalidToken(Unauthorized):
+    """The bearer token is not valid: unknown, revoked or expired."""
+
+    code = "DBP-A102"
+
+
+class InvalidCredentials(Unauthorized):
+    """The email or the password is wrong."""
+
+    code = "DBP-A103"
+
+
+class AdminRequired(Forbidden):
+    """Only an admin may do this."""
+
+    code = "DBP-A201"
+
+
+class NotGranted(Forbidden):
+    """The caller's role does not grant this action."""
+
+    code = "DBP-A202"
+
+
+# -- not found ------------------------------------------------------------------------
+
+
+class DatabaseNotFound(NotFound):
+    """No database has this id or resource_id."""
+
+    code = "DBP-D101"
+
+    def __init__(self, database: str) -> None:
+        super().__init__(f"no database has the id or resource_id {database!r}",
+                         database=database)
+
+
+class UserNotFound(NotFound):
+    """No user has this id."""
+
+    code = "DBP-U101"
+
+    def __init__(self, user: str) -> None:
+        super().__init__(f"no user has the id {user!r}", user=user)
+
+
+class RoleNotFound(NotFound):
+    """No role has this name."""
+
+    code = "DBP-U201"
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"no role is named {role!r}", field="role", value=role)
+
+
+class TokenNotFound(NotFound):
+    """No API token has this id."""
+
+    code = "DBP-A301"
+
+    def __init__(self, token_id: str) -> None:
+        super().__init__(f"no API token has the id {token_id!r}", token_id=token_id)
+
+
+class NotAUserSession(NotFound):
+    """This bearer token is an API token, not a user session: it has no current user."""
+
+    code = "DBP-A104"
+
+
+# -- conflict -------------------------------------------------------------------------
+
+
+class DatabaseExists(Conflict):
+    """A database with this resource_id is already registered."""
+
+    code = "DBP-D401"
+
+    def __init__(self, resource_id: str) -> None:
+        super().__init__(f"a database with the resource_id {resource_id!r} already exists",
+                         field="resource_id", value=resource_id)
+
+
+class ProtectedDatabase(Conflict):
+    """This database is protected and cannot be removed."""
+
+    code = "DBP-D402"
+
+
+class UserExists(Conflict):
+    """A user with this email already exists."""
+
+    code = "DBP-U301"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"a user with the email {email!r} already exists", field="email",
+                         value=email)
+
+
+class RoleExists(Conflict):
+    """A role with this name already exists."""
+
+    code = "DBP-U302"
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"a role named {role!r} already exists", field="name", value=role)
+
+
+class RoleInUse(Conflict):
+    """The role is given to users and cannot be removed."""
+
+    code = "DBP-U303"
+
+
+def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:
+    out: list[type[DbplaneError]] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_class_for_code(code: str) -> type[DbplaneError]:
+    """The error class with this stable code (DbplaneError for an unknown one)."""
+    for cls in [DbplaneError, *_all_subclasses(DbplaneError)]:
+        if cls.code == code:
+            return cls
+    return DbplaneError

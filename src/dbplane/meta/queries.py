@@ -1,0 +1,234 @@
+"""Named queries of the metadata store. Each takes an open connection; rows come back as dicts.
+
+Services call these and never build SQL themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dbplane.errors import DatabaseExists, RoleExists, UserExists
+from dbplane.meta.tables import api_tokens, databases, roles, sessions, users
+
+__all__ = [
+    "count_users_with_role",
+    "api_token_hash_exists",
+    "count_api_tokens",
+    "delete_api_token",
+    "delete_database",
+    "delete_expired_sessions",
+    "delete_role",
+    "delete_session_by_hash",
+    "delete_user",
+    "find_principal_by_token_hash",
+    "get_database_by_ref",
+    "get_role",
+    "get_user",
+    "get_user_by_email",
+    "insert_api_token",
+    "insert_database",
+    "insert_role",
+    "insert_session",
+    "insert_user",
+    "list_api_tokens",
+    "list_databases",
+    "list_roles",
+    "list_users",
+    "update_database",
+    "update_role",
+    "update_user",
+]
+
+Row = dict[str, Any]
+
+
+# -- databases ------------------------------------------------------------------------
+
+
+async def list_databases(conn: AsyncConnection) -> list[Row]:
+    result = await conn.execute(select(databases).order_by(databases.c.created_at,
+                                                           databases.c.id))
+    return [dict(r) for r in result.mappings()]
+
+
+async def get_database_by_ref(conn: AsyncConnection, ref: str) -> Row | None:
+    """The database whose id, or else whose resource_id, is ``ref``."""
+    result = await conn.execute(
+        select(databases).where(or_(databases.c.id == ref, databases.c.resource_id == ref))
+    )
+    rows = [dict(r) for r in result.mappings()]
+    for row in rows:
+        if row["id"] == ref:
+            return row
+    return rows[0] if rows else None
+
+
+async def insert_database(conn: AsyncConnection, row: Row) -> None:
+    try:
+        await conn.execute(insert(databases).values(**row))
+    except IntegrityError as exc:  # a concurrent request registered the same resource_id
+        raise DatabaseExists(row["resource_id"]) from exc
+
+
+async def update_database(conn: AsyncConnection, db_id: str, values: Row) -> None:
+    try:
+        await conn.execute(update(databases).where(databases.c.id == db_id).values(**values))
+    except IntegrityError as exc:
+        raise DatabaseExists(values.get("resource_id", "")) from exc
+
+
+async def delete_database(conn: AsyncConnection, db_id: str) -> None:
+    await conn.execute(delete(databases).where(databases.c.id == db_id))
+
+
+# -- roles ----------------------------------------------------------------------------
+
+
+async def list_roles(conn: AsyncConnection) -> list[Row]:
+    result = await conn.execute(select(roles).order_by(roles.c.name))
+    return [dict(r) for r in result.mappings()]
+
+
+async def get_role(conn: AsyncConnection, name: str) -> Row | None:
+    result = await conn.execute(select(roles).where(roles.c.name == name))
+    row = result.mappings().first()
+    return dict(row) if row else None
+
+
+async def insert_role(conn: AsyncConnection, row: Row) -> None:
+    try:
+        await conn.execute(insert(roles).values(**row))
+    except IntegrityError as exc:
+        raise RoleExists(row["name"]) from exc
+
+
+async def update_role(conn: AsyncConnection, name: str, values: Row) -> None:
+    await conn.execute(update(roles).where(roles.c.name == name).values(**values))
+
+
+async def delete_role(conn: AsyncConnection, name: str) -> None:
+    await conn.execute(delete(roles).where(roles.c.name == name))
+
+
+async def count_users_with_role(conn: AsyncConnection, name: str) -> int:
+    result = await conn.execute(select(func.count()).select_from(users)
+                                .where(users.c.role == name))
+    return int(result.scalar_one())
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+async def list_users(conn: AsyncConnection) -> list[Row]:
+    result = await conn.execute(select(users).order_by(users.c.created_on, users.c.id))
+    return [dict(r) for r in result.mappings()]
+
+
+async def get_user(conn: AsyncConnection, user_id: str) -> Row | None:
+    result = await conn.execute(select(users).where(users.c.id == user_id))
+    row = result.mappings().first()
+    return dict(row) if row else None
+
+
+async def get_user_by_email(conn: AsyncConnection, email: str) -> Row | None:
+    result = await conn.execute(select(users).where(users.c.email == email))
+    row = result.mappings().first()
+    return dict(row) if row else None
+
+
+async def insert_user(conn: AsyncConnection, row: Row) -> None:
+    try:
+        await conn.execute(insert(users).values(**row))
+    except IntegrityError as exc:  # the service checked the role in this transaction
+        raise UserExists(row["email"]) from exc
+
+
+async def update_user(conn: AsyncConnection, user_id: str, values: Row) -> None:
+    try:
+        await conn.execute(update(users).where(users.c.id == user_id).values(**values))
+    except IntegrityError as exc:
+        raise UserExists(values.get("email", "")) from exc
+
+
+async def delete_user(conn: AsyncConnection, user_id: str) -> None:
+    await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    await conn.execute(delete(users).where(users.c.id == user_id))
+
+
+# -- sessions and tokens --------------------------------------------------------------
+
+
+async def insert_session(conn: AsyncConnection, row: Row) -> None:
+    await conn.execute(insert(sessions).values(**row))
+
+
+async def delete_session_by_hash(conn: AsyncConnection, token_hash: str) -> int:
+    result = await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+    return int(result.rowcount or 0)
+
+
+async def delete_expired_sessions(conn: AsyncConnection, now_ms: int) -> int:
+    result = await conn.execute(delete(sessions).where(sessions.c.expires_on <= now_ms))
+    return int(result.rowcount or 0)
+
+
+async def find_principal_by_token_hash(conn: AsyncConnection, token_hash: str) -> Row | None:
+    """What a bearer token stands for: an API token, or a user session with its role.
+
+    Answers ``{"kind": "token", ...}`` or ``{"kind": "session", "user_id", "role",
+    "grants", "expires_on", ...}``, or None.
+    """
+    result = await conn.execute(
+        select(api_tokens.c.id, api_tokens.c.name).where(api_tokens.c.token_hash == token_hash)
+    )
+    token = result.mappings().first()
+    if token is not None:
+        return {"kind": "token", "token_id": token["id"], "name": token["name"]}
+    result = await conn.execute(
+        select(
+            sessions.c.id.label("session_id"),
+            sessions.c.expires_on,
+            users.c.id.label("user_id"),
+            users.c.role,
+            roles.c.grants,
+        )
+        .select_from(sessions.join(users, users.c.id == sessions.c.user_id)
+                     .join(roles, roles.c.name == users.c.role))
+        .where(sessions.c.token_hash == token_hash)
+    )
+    session = result.mappings().first()
+    if session is None:
+        return None
+    return {"kind": "session", **dict(session)}
+
+
+async def insert_api_token(conn: AsyncConnection, row: Row) -> None:
+    await conn.execute(insert(api_tokens).values(**row))
+
+
+async def list_api_tokens(conn: AsyncConnection) -> list[Row]:
+    result = await conn.execute(
+        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.prefix, api_tokens.c.source,
+               api_tokens.c.created_on).order_by(api_tokens.c.created_on, api_tokens.c.id)
+    )
+    return [dict(r) for r in result.mappings()]
+
+
+async def count_api_tokens(conn: AsyncConnection) -> int:
+    result = await conn.execute(select(func.count()).select_from(api_tokens))
+    return int(result.scalar_one())
+
+
+async def api_token_hash_exists(conn: AsyncConnection, token_hash: str) -> bool:
+    result = await conn.execute(select(api_tokens.c.id)
+                                .where(api_tokens.c.token_hash == token_hash))
+    return result.first() is not None
+
+
+async def delete_api_token(conn: AsyncConnection, token_id: str) -> int:
+    result = await conn.execute(delete(api_tokens).where(api_tokens.c.id == token_id))
+    return int(result.rowcount or 0)

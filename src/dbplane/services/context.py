@@ -1,0 +1,91 @@
+"""What a running dbplane process holds: settings, the metadata store, the secret box and
+one connection pool per registered database. Built once at start-up, closed at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbplane.engines import Engine, create_engine_for, parse_database_url
+from dbplane.meta.secrets import SecretBox, load_or_create_key
+from dbplane.meta.store import MetaStore
+from dbplane.settings import Settings
+
+__all__ = ["AppContext", "ConnectionRegistry", "now_ms"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ConnectionRegistry:
+    """One engine (pool) per database, created on first use and reused.
+
+    Keyed by database id and a digest of its URL, so a changed URL gets a new pool.
+    """
+
+    def __init__(self, secrets: SecretBox, settings: Settings) -> None:
+        self._secrets = secrets
+        self._settings = settings
+        self._engines: dict[str, tuple[str, Engine]] = {}
+        self._lock = asyncio.Lock()
+
+    async def engine_for(self, row: dict[str, Any]) -> Engine:
+        """The open engine of the database described by a metadata row."""
+        url_digest = hashlib.sha256(row["url_secret"].encode()).hexdigest()
+        cached = self._engines.get(row["id"])
+        if cached is not None and cached[0] == url_digest:
+            return cached[1]
+        async with self._lock:
+            cached = self._engines.get(row["id"])
+            if cached is not None and cached[0] == url_digest:
+                return cached[1]
+            if cached is not None:
+                await cached[1].close()
+            url = parse_database_url(self._secrets.decrypt(row["url_secret"]))
+            engine = create_engine_for(url, timeout=self._settings.health_timeout_seconds,
+                                       create=row["mode"] == "embedded")
+            self._engines[row["id"]] = (url_digest, engine)
+            return engine
+
+    async def drop(self, db_id: str) -> None:
+        cached = self._engines.pop(db_id, None)
+        if cached is not None:
+            await cached[1].close()
+
+    async def close(self) -> None:
+        engines, self._engines = self._engines, {}
+        for _, engine in engines.values():
+            await engine.close()
+
+
+@dataclass
+class AppContext:
+    """Everything a service needs; one per process."""
+
+    settings: Settings
+    meta: MetaStore
+    secrets: SecretBox
+    connections: ConnectionRegistry
+    generated_admin_token: str | None = field(default=None)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> AppContext:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key = load_or_create_key(
+            settings.secret_key.get_secret_value() if settings.secret_key else None,
+            settings.key_file)
+        secrets = SecretBox(key)
+        meta = await MetaStore.open(
+            settings.meta_url.get_secret_value() if settings.meta_url else None,
+            settings.meta_file)
+        return cls(settings=settings, meta=meta, secrets=secrets,
+                   connections=ConnectionRegistry(secrets, settings))
+
+    async def close(self) -> None:
+        await self.connections.close()
+        await self.meta.close()

@@ -1,0 +1,353 @@
+"""Databases: register, create, describe, update and unregister the databases dbplane serves.
+
+The public object has every attribute of the Scalingo seed, with values read live:
+``status`` from a health check, ``readable_version`` from the server itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import socket
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from dbplane.engines import Engine, create_engine_for, parse_database_url, redact_url
+from dbplane.errors import (
+    DatabaseExists,
+    DatabaseNotFound,
+    InvalidDatabaseUrl,
+    InvalidField,
+    ProtectedDatabase,
+)
+from dbplane.meta import queries as q
+from dbplane.services.auth import Principal
+from dbplane.services.context import AppContext, now_ms
+
+__all__ = [
+    "DatabaseCreate",
+    "DatabasePublic",
+    "DatabaseUpdate",
+    "FeaturePublic",
+    "InstancePublic",
+    "TYPE_NAMES",
+    "create_database",
+    "delete_database",
+    "ensure_default_database",
+    "get_database",
+    "list_databases",
+    "resolve_database",
+    "update_database",
+]
+
+TYPE_NAMES = ("sqlite", "postgresql", "mysql", "redis")
+_TYPE_ALIASES = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}
+DEFAULT_RESOURCE_ID = "default"
+
+ResourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                                  description="Lower-case letters, digits, '-' and '_', "
+                                  "1-63 characters.", examples=["my-db-123"])]
+Hours = StrictInt | list[StrictInt]
+
+
+def _hours(value: int | list[int] | None) -> list[int] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, int) else value
+    for hour in values:
+        if not 0 <= hour <= 23:
+            raise ValueError(f"{hour} is not an hour of the day (0-23, UTC)")
+    return sorted(set(values))
+
+
+def _type_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = _TYPE_ALIASES.get(value.lower(), value.lower())
+    if name not in TYPE_NAMES:
+        raise ValueError(f"{value!r} is not a type dbplane serves; use one of "
+                         + ", ".join(TYPE_NAMES))
+    return name
+
+
+class DatabaseCreate(BaseModel):
+    """Register an external database by URL, or create an embedded SQLite database."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource_id: ResourceId
+    type_name: str | None = Field(None, description="sqlite, postgresql, mysql or redis; "
+                                  "read from the url when omitted.")
+    url: str | None = Field(None, repr=False, description="Connection URL of an external "
+                            "database, or sqlite:////absolute/path.db to serve an existing "
+                            "SQLite file. Omit it to create an embedded SQLite database.")
+    app_name: str | None = Field(None, max_length=255)
+    periodic_backups_enabled: bool = False
+    periodic_backups_scheduled_at: Hours | None = Field(
+        None, description="One hour or a list of hours (0-23, UTC).")
+
+    _check_type = field_validator("type_name")(_type_name)
+    _check_hours = field_validator("periodic_backups_scheduled_at")(_hours)
+
+
+class DatabaseUpdate(BaseModel):
+    """Settings that can change on a registered database."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app_name: str | None = Field(None, max_length=255)
+    url: str | None = Field(None, repr=False, description="A new connection URL (e.g. a "
+                            "rotated password); checked before it is saved.")
+    periodic_backups_enabled: bool | None = None
+    periodic_backups_scheduled_at: Hours | None = Field(
+        None, description="One hour or a list of hours (0-23, UTC).")
+
+    _check_hours = field_validator("periodic_backups_scheduled_at")(_hours)
+
+
+class InstancePublic(BaseModel):
+    id: str
+    hostname: str
+    port: int | None = Field(description="null for an embedded SQLite file")
+    status: str
+    type: Literal["db-node", "gateway"]
+
+
+class FeaturePublic(BaseModel):
+    name: str
+    status: Literal["ACTIVATED", "PENDING", "FAILED"]
+
+
+class DatabasePublic(BaseModel):
+    """A database, with every attribute of the Scalingo database object."""
+
+    id: str
+    resource_id: str
+    app_name: str
+    created_at: str = Field(description="RFC 3339 with milliseconds")
+    encryption_at_rest: bool
+    plan: str
+    status: Literal["running", "unreachable"]
+    type_id: str
+    type_name: str
+    version_id: str | None
+    readable_version: str | None = Field(description="as the server reports it; null "
+                                         "while it is unreachable")
+    instances: list[InstancePublic]
+    features: list[FeaturePublic]
+    periodic_backups_enabled: bool
+    periodic_backups_scheduled_at: list[int]
+    mode: Literal["embedded", "external", "managed"]
+    url: str = Field(description="the connection URL with its password replaced by ***")
+    status_detail: str | None = Field(None, description="why the database is unreachable")
+
+
+def _stable_id(*parts: str) -> str:
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
+    engine = await ctx.connections.engine_for(row)
+    timeout = ctx.settings.health_timeout_seconds
+    health = await engine.health()
+    version: str | None = None
+    features: list[dict[str, str]] = []
+    if health.ok:
+        try:
+            version, features = await asyncio.wait_for(
+                asyncio.gather(engine.version(), engine.features()), timeout)
+        except Exception:  # a server that answered ping but not this: report what we have
+            version, features = None, []
+    url = ctx.secrets.decrypt(row["url_secret"])
+    return DatabasePublic(
+        id=row["id"],
+        resource_id=row["resource_id"],
+        app_name=row["app_name"],
+        created_at=_iso(row["created_at"]),
+        # dbplane does not encrypt data files; a server's own encryption is not visible
+        encryption_at_rest=False,
+        plan=row["plan"],
+        status="running" if health.ok else "unreachable",
+        status_detail=health.detail,
+        type_id=_stable_id("type", row["type_name"]),
+        type_name=row["type_name"],
+        version_id=_stable_id("version", row["type_name"], version) if version else None,
+        readable_version=version,
+        instances=[
+            InstancePublic(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                  f"dbplane:{row['id']}:{inst.hostname}:{inst.port}")),
+                hostname=inst.hostname, port=inst.port,
+                status="running" if health.ok else "unreachable", type="db-node")
+            for inst in engine.instances()
+        ],
+        features=[FeaturePublic.model_validate(f) for f in features],
+        periodic_backups_enabled=row["periodic_backups_enabled"],
+        periodic_backups_scheduled_at=list(row["periodic_backups_scheduled_at"]),
+        mode=row["mode"],
+        url=redact_url(url),
+    )
+
+
+async def resolve_database(ctx: AppContext, ref: str) -> dict[str, Any]:
+    """The metadata row of the database whose id or resource_id is ``ref``."""
+    async with ctx.meta.connect() as conn:
+        row = await q.get_database_by_ref(conn, ref)
+    if row is None:
+        raise DatabaseNotFound(ref)
+    return row
+
+
+async def list_databases(ctx: AppContext, principal: Principal) -> list[DatabasePublic]:
+    """Every database the caller may see, each checked live (concurrently)."""
+    async with ctx.meta.connect() as conn:
+        rows = await q.list_databases(conn)
+    rows = [r for r in rows if principal.sees_database(r["id"], r["resource_id"])]
+    return list(await asyncio.gather(*(_describe(ctx, r) for r in rows)))
+
+
+async def get_database(ctx: AppContext, principal: Principal, ref: str) -> DatabasePublic:
+    row = await resolve_database(ctx, ref)
+    if not principal.sees_database(row["id"], row["resource_id"]):
+        raise DatabaseNotFound(ref)
+    return await _describe(ctx, row)
+
+
+def _forbidden_sqlite_paths(ctx: AppContext) -> set[Path]:
+    s = ctx.settings
+    return {p.resolve() for p in (s.meta_file, s.key_file)}
+
+
+async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tuple[str, Engine]:
+    """Parse the URL, refuse what must not be served, and check the connection."""
+    url = parse_database_url(raw)
+    if type_name is not None and type_name != url.type_name:
+        raise InvalidField(f"type_name is {type_name!r} but the url is a {url.type_name} "
+                           "URL", field="type_name", value=type_name)
+    if url.type_name == "sqlite":
+        path = url.sqlite_path.resolve()
+        forbidden = _forbidden_sqlite_paths(ctx)
+        if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden):
+            raise InvalidDatabaseUrl("that file is dbplane's own metadata store; it is never "
+                                     "served", url=raw)
+    engine = create_engine_for(url, timeout=ctx.settings.health_timeout_seconds)
+    try:
+        await engine.connect()
+    finally:
+        await engine.close()
+    return url.type_name, engine
+
+
+async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePublic:
+    """Register an external database (its connection checked first) or create an embedded
+    SQLite one. Raises DatabaseExists, InvalidField, InvalidDatabaseUrl or a
+    ConnectionCheckFailed that names what is wrong."""
+    async with ctx.meta.connect() as conn:
+        if await q.get_database_by_ref(conn, body.resource_id) is not None:
+            raise DatabaseExists(body.resource_id)
+    if body.url is None:
+        if body.type_name not in (None, "sqlite"):
+            raise InvalidField(f"a {body.type_name} database needs a url: dbplane registers "
+                               "external servers by URL; only SQLite databases are created "
+                               "embedded", field="url", value=None)
+        return await _insert(ctx, body, type_name="sqlite", mode="embedded",
+                             url=_embedded_url(ctx, body.resource_id))
+    type_name, _ = await _checked_url(ctx, body.url, body.type_name)
+    return await _insert(ctx, body, type_name=type_name, mode="external", url=body.url)
+
+
+def _embedded_url(ctx: AppContext, resource_id: str) -> str:
+    path = (ctx.settings.embedded_dir / f"{resource_id}.db").resolve()
+    return f"sqlite:///{path}"
+
+
+async def _insert(ctx: AppContext, body: DatabaseCreate, *, type_name: str, mode: str,
+                  url: str, protected: bool = False) -> DatabasePublic:
+    if mode == "embedded":
+        engine = create_engine_for(parse_database_url(url),
+                                   timeout=ctx.settings.health_timeout_seconds, create=True)
+        try:
+            await engine.connect()
+        finally:
+            await engine.close()
+    stamp = now_ms()
+    row = {
+        "id": secrets.token_hex(12),
+        "resource_id": body.resource_id,
+        "app_name": body.app_name or body.resource_id,
+        "type_name": type_name,
+        "mode": mode,
+        "plan": mode,
+        "url_secret": ctx.secrets.encrypt(url),
+        "protected": protected,
+        "periodic_backups_enabled": body.periodic_backups_enabled,
+        "periodic_backups_scheduled_at": body.periodic_backups_scheduled_at or [],
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    async with ctx.meta.begin() as conn:
+        await q.insert_database(conn, row)
+    return await _describe(ctx, row)
+
+
+async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> DatabasePublic:
+    """Change settings; a new url is checked before it is saved."""
+    row = await resolve_database(ctx, ref)
+    values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "url" in values:
+        if row["mode"] == "embedded":
+            raise InvalidField("an embedded database's file is managed by dbplane; its url "
+                               "cannot change", field="url", value=None)
+        await _checked_url(ctx, values["url"], row["type_name"])
+        values["url_secret"] = ctx.secrets.encrypt(values.pop("url"))
+    if not values:
+        return await _describe(ctx, row)
+    values["updated_at"] = now_ms()
+    async with ctx.meta.begin() as conn:
+        await q.update_database(conn, row["id"], values)
+        updated = await q.get_database_by_ref(conn, row["id"])
+    assert updated is not None
+    return await _describe(ctx, updated)
+
+
+async def delete_database(ctx: AppContext, ref: str) -> None:
+    """Unregister a database. Never drops data: an external server is left as it is and an
+    embedded file stays on disk."""
+    row = await resolve_database(ctx, ref)
+    if row["protected"]:
+        raise ProtectedDatabase(f"the database {row['resource_id']!r} is the one dbplane "
+                                "serves by default; it cannot be removed",
+                                database=row["resource_id"])
+    async with ctx.meta.begin() as conn:
+        await q.delete_database(conn, row["id"])
+    await ctx.connections.drop(row["id"])
+
+
+async def ensure_default_database(ctx: AppContext) -> None:
+    """Create the ``default`` database on first start: an embedded SQLite file, or the
+    database at ``DBPLANE_DEFAULT_URL`` when that is set (for replicas)."""
+    async with ctx.meta.connect() as conn:
+        if await q.get_database_by_ref(conn, DEFAULT_RESOURCE_ID) is not None:
+            return
+    body = DatabaseCreate(resource_id=DEFAULT_RESOURCE_ID, app_name=socket.gethostname())
+    default_url = ctx.settings.default_url
+    try:
+        if default_url is None:
+            await _insert(ctx, body, type_name="sqlite", mode="embedded",
+                          url=_embedded_url(ctx, DEFAULT_RESOURCE_ID), protected=True)
+        else:
+            raw = default_url.get_secret_value()
+            type_name, _ = await _checked_url(ctx, raw, None)
+            await _insert(ctx, body, type_name=type_name, mode="external", url=raw,
+                          protected=True)
+    except DatabaseExists:  # another replica created it first
+        return

@@ -1,0 +1,79 @@
+"""dbplane's settings: ``DBPLANE_*`` environment variables, then an optional TOML file.
+
+The file is ``dbplane.toml`` in the working directory, or the path in ``DBPLANE_CONFIG``;
+its keys are the field names below (``port = 9000``). Environment variables win.
+Imports nothing from dbplane.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a dbplane process."""
+
+    model_config = SettingsConfigDict(env_prefix="DBPLANE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the API listens on.")
+    data_dir: Path = Field(Path("dbplane-data"), description="Where dbplane keeps its files.")
+    meta_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the metadata store; default a SQLite file.")
+    default_url: SecretStr | None = Field(
+        None, description="URL of the database served as `default`; default an embedded "
+        "SQLite file. Replicas set it to a shared server.")
+    admin_token: SecretStr | None = Field(
+        None, description="An admin API token to accept (stored hashed) instead of a "
+        "generated one.")
+    secret_key: SecretStr | None = Field(
+        None, description="Fernet key that encrypts connection secrets; default a key file "
+        "in the data directory.")
+    project_dir: Path = Field(Path("."), description="Where migrations, factories and "
+                              "seeders live.")
+    session_ttl_seconds: int = Field(24 * 3600, gt=0, description="Lifetime of a login "
+                                     "session.")
+    health_timeout_seconds: float = Field(3.0, gt=0, description="How long a database "
+                                          "health check may take.")
+    log_level: str = Field("INFO")
+    log_json: bool = Field(True, description="Log one JSON object per line.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("DBPLANE_CONFIG", "dbplane.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def meta_file(self) -> Path:
+        """The SQLite file of the metadata store (when no ``meta_url`` is set)."""
+        return self.data_dir / "meta.db"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @property
+    def embedded_dir(self) -> Path:
+        """Where embedded SQLite databases live."""
+        return self.data_dir / "databases"
