@@ -57,7 +57,7 @@ def _drop_pg_database(name: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def meta_backend(request: pytest.FixtureRequest) -> Iterator[MetaBackend]:
     """The metadata store's backend: ``sqlite`` unless parametrised with ``postgresql``."""
     name = getattr(request, "param", "sqlite")

@@ -62,8 +62,15 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_UNION_TAGS = frozenset({"int", "str", "float", "bool", "bytes", "list", "dict", "none"})
+
+
 def _loc(loc: Sequence[int | str], prefix: Sequence[str] = ()) -> str:
-    parts = [str(p) for p in (*prefix, *loc) if p not in ("body",)]
+    """The dotted field path of a pydantic error location, without pydantic's union
+    branch tags (``int``, ``list[int]``, ``function-after[...]``)."""
+    parts = [str(p) for p in (*prefix, *loc)
+             if p != "body" and not (isinstance(p, str) and (
+                 p in _UNION_TAGS or "[" in p or "(" in p))]
     return ".".join(parts) or "body"
 
 
@@ -81,8 +88,7 @@ def invalid_from_validation(errors: Sequence[Any], prefix: Sequence[str] = ()) -
     first = items[0] if items else {"field": "body", "message": "invalid"}
     extra = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
     detail = f"{first['field']}: {first['message']}{extra}"
-    err_cls = Invalid
-    out = err_cls(detail, field=first["field"], errors=items)
+    out = Invalid(detail, field=first["field"], errors=items)
     if "value" in first:
         out.fields["value"] = first["value"]
     return out

@@ -14,6 +14,7 @@ from dbplane.errors import (
     ConnectionCheckFailed,
     DatabaseAuthFailed,
     DatabaseMissing,
+    DatabaseUnreachable,
     DbplaneError,
 )
 
@@ -54,7 +55,14 @@ class RedisEngine:
                 return DatabaseMissing(
                     f"the Redis server has no database number {self.url.database!r}",
                     field="url", database_name=self.url.database)
-        return network_error(exc, self.url)
+        known = network_error(exc, self.url)
+        if known is None and any(isinstance(c, (rex.ConnectionError, rex.TimeoutError))
+                                 for c in exception_chain(exc)):
+            known = DatabaseUnreachable(
+                f"nothing answers at {self.url.host}:{self.url.port} (is the port right "
+                "and the server running?)", field="url", host=self.url.host,
+                port=self.url.port)
+        return known
 
     async def connect(self) -> None:
         try:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError
 
 from dbplane.errors import InvalidDatabaseUrl
 
-__all__ = ["DatabaseUrl", "parse_database_url", "redact_url", "redact_text"]
+__all__ = ["DatabaseUrl", "parse_database_url", "redact_text", "redact_url"]
 
 # scheme (SQLAlchemy backend name) -> dbplane type name
 _SCHEMES = {
@@ -64,15 +64,22 @@ class DatabaseUrl:
         return redact_url(self.raw)
 
 
+_SECRET_PARAMS = ("password", "passwd", "pwd", "secret", "token", "key")
+
+
 def redact_url(raw: str) -> str:
-    """The URL with its password replaced by ``***`` (never the password itself)."""
+    """The URL with its password, and any password-like query parameter, replaced by
+    ``***`` (never the secret itself)."""
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return redact_text(raw)
-    if url.password is None:
-        return url.render_as_string(hide_password=False)
-    return url.set(password="***").render_as_string(hide_password=False)
+    query = {k: ("***" if any(p in k.lower() for p in _SECRET_PARAMS) else v)
+             for k, v in url.query.items()}
+    if query != dict(url.query):
+        url = url.set(query=query)
+    # SQLAlchemy percent-encodes the stars of a query value
+    return url.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def parse_database_url(raw: str) -> DatabaseUrl:
@@ -93,7 +100,7 @@ def parse_database_url(raw: str) -> DatabaseUrl:
         path = url.database
         if not path or path == ":memory:" or not Path(path).is_absolute():
             raise InvalidDatabaseUrl("a SQLite url must name an absolute file path, as "
-                                     "sqlite:////absolute/path.db", url=raw)
+                                     "sqlite:////absolute/path.db", url=redact_url(raw))
     elif not url.host:
         raise InvalidDatabaseUrl("the url has no host", url=redact_url(raw))
     if type_name in ("postgresql", "mysql") and not url.database:

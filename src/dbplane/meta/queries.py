@@ -15,9 +15,9 @@ from dbplane.errors import DatabaseExists, RoleExists, UserExists
 from dbplane.meta.tables import api_tokens, databases, roles, sessions, users
 
 __all__ = [
-    "count_users_with_role",
     "api_token_hash_exists",
     "count_api_tokens",
+    "count_users_with_role",
     "delete_api_token",
     "delete_database",
     "delete_expired_sessions",

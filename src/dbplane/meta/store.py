@@ -6,6 +6,7 @@ revision; the named queries in ``meta/queries.py`` run on its connections.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from dbplane.errors import InvalidField
 __all__ = ["MetaStore", "alembic_config", "meta_engine_url"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic's `context` is a process-wide proxy: one migration at a time per process
+_MIGRATION_LOCK = asyncio.Lock()
 
 
 def meta_engine_url(meta_url: str | None, meta_file: Path) -> str:
@@ -77,8 +80,17 @@ class MetaStore:
         def upgrade(sync_conn: Connection) -> None:
             command.upgrade(alembic_config(sync_conn), revision)
 
-        async with self.engine.begin() as conn:
+        async with _MIGRATION_LOCK, self.engine.begin() as conn:
             await conn.run_sync(upgrade)
+
+    async def downgrade(self, revision: str) -> None:
+        """Take the schema back to ``revision`` (``base``: no tables at all)."""
+
+        def downgrade(sync_conn: Connection) -> None:
+            command.downgrade(alembic_config(sync_conn), revision)
+
+        async with _MIGRATION_LOCK, self.engine.begin() as conn:
+            await conn.run_sync(downgrade)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

@@ -21,7 +21,11 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["api_tokens", "databases", "metadata", "roles", "sessions", "users"]
+__all__ = ["VERSION_TABLE", "api_tokens", "databases", "metadata", "roles", "sessions",
+           "users"]
+
+# Alembic's own table, recording the store's schema revision
+VERSION_TABLE = "dbp_alembic_version"
 
 metadata = MetaData(
     naming_convention={

@@ -197,7 +197,7 @@ async def ensure_builtin_roles(ctx: AppContext) -> None:
                 "name": ADMIN_ROLE, "description": "may do everything",
                 "grants": [{"database": "*", "table": "*", "actions": list(ACTIONS)}],
                 "created_on": stamp, "updated_on": stamp})
-    except Exception:  # noqa: BLE001 - a replica created it first
+    except Exception:
         async with ctx.meta.connect() as conn:
             if await q.get_role(conn, ADMIN_ROLE) is None:
                 raise

@@ -30,12 +30,12 @@ from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
 
 __all__ = [
+    "TYPE_NAMES",
     "DatabaseCreate",
     "DatabasePublic",
     "DatabaseUpdate",
     "FeaturePublic",
     "InstancePublic",
-    "TYPE_NAMES",
     "create_database",
     "delete_database",
     "ensure_default_database",
@@ -238,7 +238,7 @@ async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tupl
         forbidden = _forbidden_sqlite_paths(ctx)
         if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden):
             raise InvalidDatabaseUrl("that file is dbplane's own metadata store; it is never "
-                                     "served", url=raw)
+                                     "served", url=redact_url(raw))
     engine = create_engine_for(url, timeout=ctx.settings.health_timeout_seconds)
     try:
         await engine.connect()

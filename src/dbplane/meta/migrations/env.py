@@ -9,9 +9,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from dbplane.meta.tables import metadata
+from dbplane.meta.tables import VERSION_TABLE, metadata
 
-VERSION_TABLE = "dbp_alembic_version"
 # any constant: replicas of dbplane sharing one PostgreSQL store take this lock to migrate
 _MIGRATION_LOCK = 0x6462706C616E65
 
