@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from dbplane.api.app import create_app
@@ -31,6 +34,11 @@ from dbplane.settings import Settings
 from tests.fixtures.services import PG_HOST, PG_PORT, free_port, require_server, unique_name
 
 pytest_plugins = ["tests.fixtures.servers"]
+
+# CI runs property tests with a bounded number of examples (.ci/run sets the profile)
+settings.register_profile("ci", max_examples=50, deadline=None)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 ADMIN_TOKEN = "dbp_test-admin-token-0123456789abcdefghijklmnop"
 
@@ -120,10 +128,9 @@ class LiveServer:
     data_dir: Path
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real uvicorn server on a free port, in a thread, for the whole run."""
-    data_dir = tmp_path_factory.mktemp("live") / "data"
+@contextmanager
+def run_live_server(data_dir: Path) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free port, in a thread, until the block ends."""
     port = free_port()
     app = create_app(make_settings(data_dir))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -142,3 +149,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server shared by the whole run (CLI and client tests)."""
+    with run_live_server(tmp_path_factory.mktemp("live") / "data") as server:
+        yield server

@@ -7,6 +7,7 @@ argon2, which is slow on purpose and runs only at login, in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -49,14 +50,19 @@ Action = Literal["read", "create", "update", "delete"]
 ADMIN_ROLE = "admin"
 
 _hasher = PasswordHasher()
-# verified against when the email is unknown, so both answers take the same time
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both answers take the same time.
+    Made at the first login, not at import: argon2 takes 64 MiB to hash."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class Grant(BaseModel):
     """What a role may do on which tables: ``*`` stands for any database or table."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     database: str = Field("*", min_length=1, max_length=63,
                           description="a database id or resource_id, or *")
@@ -155,7 +161,7 @@ async def login(ctx: AppContext, email: str, password: str) -> tuple[str, int, d
     """Check the password and open a session: (token, expires_on ms, user row)."""
     async with ctx.meta.connect() as conn:
         user = await q.get_user_by_email(conn, email.strip().lower())
-    stored = user["password_hash"] if user else _DUMMY_HASH
+    stored = user["password_hash"] if user else await to_thread.run_sync(_dummy_hash)
 
     def verify() -> bool:
         try:

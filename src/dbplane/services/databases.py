@@ -78,7 +78,7 @@ def _type_name(value: str | None) -> str | None:
 class DatabaseCreate(BaseModel):
     """Register an external database by URL, or create an embedded SQLite database."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     resource_id: ResourceId
     type_name: str | None = Field(None, description="sqlite, postgresql, mysql or redis; "
@@ -98,7 +98,7 @@ class DatabaseCreate(BaseModel):
 class DatabaseUpdate(BaseModel):
     """Settings that can change on a registered database."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     app_name: str | None = Field(None, max_length=255)
     url: str | None = Field(None, repr=False, description="A new connection URL (e.g. a "

@@ -19,7 +19,7 @@ __all__ = ["TokenCreate", "TokenCreated", "TokenPublic", "create_token", "list_t
 
 
 class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=255, examples=["ci"])
 

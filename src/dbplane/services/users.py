@@ -49,7 +49,7 @@ def _email(value: str) -> str:
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=255)
     email: str = Field(max_length=320, examples=["kate@example.com"])
@@ -61,7 +61,7 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = Field(None, min_length=1, max_length=255)
     email: str | None = Field(None, max_length=320)
@@ -94,7 +94,7 @@ RoleName = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", examples=["reader"])
 
 
 class RoleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = RoleName
     description: str = Field("", max_length=255)
@@ -102,7 +102,7 @@ class RoleCreate(BaseModel):
 
 
 class RoleUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     description: str | None = Field(None, max_length=255)
     grants: list[Grant] | None = None

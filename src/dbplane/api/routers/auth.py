@@ -17,7 +17,7 @@ router = APIRouter(tags=["auth"])
 
 
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024, repr=False)
