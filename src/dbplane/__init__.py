@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dbplane.client import ApiClient, AsyncApiClient
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["ApiClient", "AsyncApiClient", "__version__"]

@@ -14,18 +14,20 @@ class. Imports nothing from dbplane.
     │   │   ├── DatabaseAuthFailed       … the server refused the user or password
     │   │   └── DatabaseMissing          … the server has no database of that name
     │   ├── MalformedBody           400  the body is not JSON, or not the expected shape
+    │   ├── MethodNotAllowed        405  the endpoint does not accept this method
     │   └── Unsupported             400  the database type cannot do this
     ├── Unauthorized                401  no token, or one that is not valid
     │   ├── MissingToken / InvalidToken / InvalidCredentials
     ├── Forbidden                   403  the caller may not do this
     │   ├── AdminRequired / NotGranted
-    ├── NotFound                    404  DatabaseNotFound, UserNotFound, RoleNotFound,
-    │                                    TokenNotFound, NotAUserSession
+    ├── NotFound                    404  EndpointNotFound, DatabaseNotFound, UserNotFound,
+    │                                    RoleNotFound, TokenNotFound, NotAUserSession
     ├── Conflict                    409  DatabaseExists, ProtectedDatabase, UserExists,
-    │                                    RoleExists, RoleInUse
+    │                                    RoleExists, RoleInUse, BuiltinRole
     └── Unavailable                 503  a server dbplane needs does not answer
 
-Codes are stable: a retired code is never reused.
+Codes are stable: a retired code is never reused. Reserved outside this module:
+DBP-S101 (the client's ConnectionFailed: the server could not be reached).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AdminRequired",
+    "BuiltinRole",
     "Conflict",
     "ConnectionCheckFailed",
     "DatabaseAuthFailed",
@@ -43,6 +46,7 @@ __all__ = [
     "DatabaseNotFound",
     "DatabaseUnreachable",
     "DbplaneError",
+    "EndpointNotFound",
     "Forbidden",
     "Invalid",
     "InvalidCredentials",
@@ -50,6 +54,7 @@ __all__ = [
     "InvalidField",
     "InvalidToken",
     "MalformedBody",
+    "MethodNotAllowed",
     "MissingToken",
     "NotAUserSession",
     "NotFound",
@@ -74,6 +79,8 @@ class DbplaneError(Exception):
     code: ClassVar[str] = "DBP-E000"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    status_code: int | None = None
+    """The HTTP status of the answer this error was rebuilt from (set by the client)."""
 
     def __init__(self, detail: str | None = None, **fields: Any) -> None:
         self.detail = detail or (self.__doc__ or self.title).strip().splitlines()[0]
@@ -161,9 +168,10 @@ class InvalidField(Invalid):
 
     code = "DBP-V100"
 
-    def __init__(self, detail: str | None = None, *, field: str, value: Any = None) -> None:
+    def __init__(self, detail: str | None = None, *, field: str, value: Any = None,
+                 **fields: Any) -> None:
         super().__init__(detail or f"invalid value for {field!r}: {value!r}", field=field,
-                         value=value)
+                         value=value, **fields)
 
 
 class MalformedBody(Invalid):
@@ -171,6 +179,14 @@ class MalformedBody(Invalid):
 
     code = "DBP-V101"
     status = 400
+
+
+class MethodNotAllowed(Invalid):
+    """This endpoint does not accept this method."""
+
+    code = "DBP-V405"
+    status = 405
+    title = "Method not allowed"
 
 
 class Unsupported(Invalid):
@@ -255,6 +271,12 @@ class NotGranted(Forbidden):
 # -- not found ------------------------------------------------------------------------
 
 
+class EndpointNotFound(NotFound):
+    """There is no such endpoint."""
+
+    code = "DBP-N001"
+
+
 class DatabaseNotFound(NotFound):
     """No database has this id or resource_id."""
 
@@ -336,6 +358,12 @@ class RoleExists(Conflict):
         super().__init__(f"a role named {role!r} already exists", field="name", value=role)
 
 
+class BuiltinRole(Conflict):
+    """The admin role is built in: it may do everything and cannot be changed or removed."""
+
+    code = "DBP-U304"
+
+
 class RoleInUse(Conflict):
     """The role is given to users and cannot be removed."""
 
@@ -352,7 +380,8 @@ def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:
 
 def error_class_for_code(code: str) -> type[DbplaneError]:
     """The error class with this stable code (DbplaneError for an unknown one)."""
-    for cls in [DbplaneError, *_all_subclasses(DbplaneError)]:
+    classes: list[type[DbplaneError]] = [DbplaneError, *_all_subclasses(DbplaneError)]
+    for cls in classes:
         if cls.code == code:
             return cls
     return DbplaneError

@@ -259,3 +259,27 @@ async def test_api_tokens_are_stored_hashed_and_revocable(app_handle: AppHandle)
     assert (await client.delete(f"/v1/tokens/{created.json()['id']}")).status_code == 204
     assert (await client.get("/v1/databases", headers=_bearer(token))).status_code == 401
     assert (await client.delete(f"/v1/tokens/{created.json()['id']}")).status_code == 404
+
+
+async def test_login_reads_json_whatever_the_content_type_and_never_echoes_a_password(
+    app_client: httpx.AsyncClient,
+) -> None:
+    created = await _user(app_client, "admin", password="plain-text-body")
+    body = f'{{"email": "{created["email"]}", "password": "plain-text-body"}}'.encode()
+    response = await app_client.post("/v1/auth/login", content=body,
+                                     headers={"Authorization": "",
+                                              "Content-Type": "text/plain"})
+    assert response.status_code == 200, response.text
+
+    wrong_type = await app_client.post("/v1/auth/login", headers={"Authorization": ""},
+                                       json={"email": created["email"],
+                                             "password": ["plain-text-body"]})
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["field"] == "password"
+    assert "plain-text-body" not in wrong_type.text
+
+    not_json = await app_client.post("/v1/auth/login", headers={"Authorization": ""},
+                                     content=b'{"password": "plain-text-body"')
+    assert not_json.status_code == 400
+    assert not_json.json()["code"] == "DBP-V101"
+    assert "plain-text-body" not in not_json.text

@@ -316,7 +316,7 @@ async def test_update_refuses_what_is_not_an_hour(app_client: httpx.AsyncClient,
     body = {HOURS_FIELD: hours}
     r = await app_client.patch("/v1/databases/default",
                                json={"database": body} if wrapped else body)
-    problem = assert_problem(r, 422, "DBP-V000")
+    problem = assert_problem(r, 422, "DBP-V100")
     assert HOURS_FIELD in problem["field"]
     assert HOURS_FIELD in problem["detail"]
     assert problem["value"] == hours
@@ -328,7 +328,7 @@ async def test_update_refuses_what_is_not_an_hour(app_client: httpx.AsyncClient,
 async def test_a_wrongly_typed_hour_names_the_field_itself(app_client: httpx.AsyncClient,
                                                            hours: Any) -> None:
     r = await app_client.patch("/v1/databases/default", json={HOURS_FIELD: hours})
-    problem = assert_problem(r, 422, "DBP-V000")
+    problem = assert_problem(r, 422, "DBP-V100")
     assert problem["field"] == HOURS_FIELD
 
 
@@ -424,7 +424,7 @@ async def test_unknown_fields_are_refused_by_name(app_client: httpx.AsyncClient,
                                                   path: str, body: dict[str, Any],
                                                   field: str) -> None:
     r = await app_client.request(method, path, json=body)
-    problem = assert_problem(r, 422, "DBP-V000")
+    problem = assert_problem(r, 422, "DBP-V100")
     assert problem["field"] == field
     assert field in problem["detail"]
     assert await count(app_client) == 1
@@ -499,3 +499,11 @@ async def test_an_unreachable_database_is_reported_not_a_500(
     assert r.status_code == 200, r.text
     assert r.json()["database"][HOURS_FIELD] == [4]
     assert (await app_client.delete("/v1/databases/cache")).status_code == 204
+
+
+async def test_null_hours_clear_the_schedule(app_client: httpx.AsyncClient) -> None:
+    set_ = await app_client.patch("/v1/databases/default", json={HOURS_FIELD: [1, 2]})
+    assert set_.json()["database"][HOURS_FIELD] == [1, 2]
+    cleared = await app_client.patch("/v1/databases/default", json={HOURS_FIELD: None})
+    assert cleared.status_code == 200
+    assert cleared.json()["database"][HOURS_FIELD] == []

@@ -44,7 +44,8 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
           suppress_health_check=list(HealthCheck))
 def test_no_500_and_answers_fit_the_schema(case: schemathesis.Case,
                                            fuzz_server: LiveServer) -> None:
-    response = case.call(base_url=fuzz_server.base_url, headers={"Authorization": f"Bearer {fuzz_server.token}"})
+    response = case.call(base_url=fuzz_server.base_url,
+                         headers={"Authorization": f"Bearer {fuzz_server.token}"})
     case.validate_response(response, checks=[
         not_a_server_error, status_code_conformance, content_type_conformance,
         response_schema_conformance, response_headers_conformance, negative_data_rejection,

@@ -83,5 +83,6 @@ def enveloped_body(model: type[BaseModel], *wrappers: str) -> dict[str, Any]:
     EXTRA_SCHEMAS.update(schema.pop("$defs", {}))
     variants = [{"type": "object", "properties": {w: schema}, "required": [w],
                  "additionalProperties": False} for w in wrappers]
+    body = {"oneOf": [*variants, schema]} if variants else schema
     return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"oneOf": [*variants, schema]}}}}}
+        "schema": body}}}}

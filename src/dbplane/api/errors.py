@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from dbplane.errors import DbplaneError, Invalid, MalformedBody, NotFound
+from dbplane.errors import (
+    DbplaneError,
+    EndpointNotFound,
+    Invalid,
+    InvalidField,
+    MalformedBody,
+    MethodNotAllowed,
+)
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemResponse", "install_error_handlers",
            "invalid_from_validation"]
@@ -74,24 +81,35 @@ def _loc(loc: Sequence[int | str], prefix: Sequence[str] = ()) -> str:
     return ".".join(parts) or "body"
 
 
+_SECRET_FIELDS = ("password", "token", "secret", "url")
+_NOT_JSON = ("json_invalid", "model_attributes_type", "dict_type")
+
+
+def _echoable(field: str, value: Any) -> bool:
+    """Whether a rejected value may be shown back: never a secret, never a whole body."""
+    last = field.rsplit(".", 1)[-1]
+    return (not isinstance(value, dict | list | bytes) or (isinstance(value, list)
+            and len(value) <= 32)) and field != "body" and not any(
+        s in last for s in _SECRET_FIELDS)
+
+
 def invalid_from_validation(errors: Sequence[Any], prefix: Sequence[str] = ()) -> Invalid:
-    """One 422 (or 400 for a body that is not JSON) naming each field at fault."""
+    """One 422 (or 400 for a body that is not a JSON object) naming each field at fault."""
     items = []
     for err in errors:
         field = _loc(err.get("loc", ()), prefix)
         item = {"field": field, "message": err.get("msg", ""), "type": err.get("type", "")}
-        if "input" in err and not isinstance(err["input"], dict) and field != "password":
+        if "input" in err and _echoable(field, err["input"]):
             item["value"] = err["input"]
         items.append(item)
-    if any(i["type"] in ("json_invalid", "model_attributes_type") for i in items):
-        return MalformedBody("the request body is not valid JSON", errors=items)
+    if any(i["type"] in _NOT_JSON and i["field"] == "body" for i in items):
+        for item in items:
+            item.pop("value", None)
+        return MalformedBody("the request body must be a JSON object", errors=items)
     first = items[0] if items else {"field": "body", "message": "invalid"}
     extra = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
     detail = f"{first['field']}: {first['message']}{extra}"
-    out = Invalid(detail, field=first["field"], errors=items)
-    if "value" in first:
-        out.fields["value"] = first["value"]
-    return out
+    return InvalidField(detail, field=first["field"], value=first.get("value"), errors=items)
 
 
 def _render(exc: DbplaneError) -> ProblemResponse:
@@ -113,17 +131,15 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    err: DbplaneError
     if exc.status_code == 404:
-        err: DbplaneError = NotFound("no such endpoint")
+        err = EndpointNotFound()
+    elif exc.status_code == 405:
+        err = MethodNotAllowed()
     else:
         err = DbplaneError(str(exc.detail))
-        err.fields = {}
     body = err.to_dict()
     body["status"] = exc.status_code
-    if exc.status_code == 405:
-        body.update(title="Method not allowed", code="DBP-V405",
-                    type="urn:dbplane:error:DBP-V405",
-                    detail="this endpoint does not accept this method")
     return ProblemResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

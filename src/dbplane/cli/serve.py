@@ -22,10 +22,10 @@ def _print_token(token: str) -> None:
 
 
 def serve(
-    host: str = typer.Option(None, "--host", help="Address to listen on [env DBPLANE_HOST, "
-                             "default 127.0.0.1]"),
-    port: int = typer.Option(None, "--port", help="Port to listen on [env DBPLANE_PORT, "
-                             "default 8080]"),
+    host: str = typer.Option(None, "--host", help="Address to listen on (env DBPLANE_HOST, "
+                             "default 127.0.0.1)"),
+    port: int = typer.Option(None, "--port", help="Port to listen on (env DBPLANE_PORT, "
+                             "default 8080)"),
 ) -> None:
     """Start the dbplane API, with the embedded default database."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}

@@ -39,11 +39,12 @@ class MysqlEngine(SqlEngine):
     def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
         user = self.url.url.username
         for cur in exception_chain(exc):
-            args = getattr(cur, "args", ())
+            args: tuple[object, ...] = tuple(getattr(cur, "args", ()))
             number = args[0] if args and isinstance(args[0], int) else None
             if number in _ACCESS_DENIED:
                 return DatabaseAuthFailed(
-                    f"the server refused user {user!r} or its password: {args[1]}",
+                    f"the server refused user {user!r} or its password: "
+                    f"{args[1] if len(args) > 1 else ''}",
                     field="url", user=user)
             if number == _UNKNOWN_DATABASE:
                 return DatabaseMissing(

@@ -303,6 +303,9 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     """Change settings; a new url is checked before it is saved."""
     row = await resolve_database(ctx, ref)
     values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "periodic_backups_scheduled_at" in body.model_fields_set and not values.get(
+            "periodic_backups_scheduled_at"):
+        values["periodic_backups_scheduled_at"] = []  # null or [] clears the schedule
     if "url" in values:
         if row["mode"] == "embedded":
             raise InvalidField("an embedded database's file is managed by dbplane; its url "

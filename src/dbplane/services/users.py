@@ -13,7 +13,7 @@ from typing import Any
 from anyio import to_thread
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dbplane.errors import Conflict, RoleInUse, RoleNotFound, UserNotFound
+from dbplane.errors import BuiltinRole, RoleInUse, RoleNotFound, UserNotFound
 from dbplane.meta import queries as q
 from dbplane.services.auth import ADMIN_ROLE, Grant, hash_password
 from dbplane.services.context import AppContext, now_ms
@@ -183,8 +183,7 @@ async def delete_user(ctx: AppContext, user_id: str) -> None:
 
 def _refuse_admin(name: str) -> None:
     if name == ADMIN_ROLE:
-        raise Conflict("the admin role is built in: it may do everything and cannot be "
-                       "changed or removed", field="name", value=name)
+        raise BuiltinRole(field="name", value=name)
 
 
 async def create_role(ctx: AppContext, body: RoleCreate) -> RolePublic:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from dbplane.api.deps import ContextDep, PrincipalDep
+from dbplane.api.deps import ContextDep, PrincipalDep, enveloped_body, parse_body
 from dbplane.errors import NotAUserSession
 from dbplane.services import auth as svc
 from dbplane.services import users as users_svc
@@ -30,9 +30,11 @@ class LoginPublic(BaseModel):
     user: UserPublic
 
 
-@router.post("/auth/login", response_model=LoginPublic)
-async def login(body: LoginRequest, ctx: ContextDep) -> LoginPublic:
+@router.post("/auth/login", response_model=LoginPublic,
+             openapi_extra=enveloped_body(LoginRequest))
+async def login(request: Request, ctx: ContextDep) -> LoginPublic:
     """Open a session with an email and password (no token needed)."""
+    body = await parse_body(request, LoginRequest)
     token, expires, row = await svc.login(ctx, body.email, body.password)
     return LoginPublic(
         token=token, expires_on=expires,

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from dbplane.api.deps import AdminDep, ContextDep
+from dbplane.api.deps import AdminDep, ContextDep, enveloped_body, parse_body
 from dbplane.services import tokens as svc
 from dbplane.services.tokens import TokenCreate, TokenCreated, TokenPublic
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-@router.post("", status_code=201, response_model=TokenCreated)
-async def create_token(body: TokenCreate, ctx: ContextDep, _: AdminDep) -> TokenCreated:
+@router.post("", status_code=201, response_model=TokenCreated,
+             openapi_extra=enveloped_body(TokenCreate))
+async def create_token(request: Request, ctx: ContextDep, _: AdminDep) -> TokenCreated:
     """Create an admin API token. The token is in this answer only: store it."""
-    return await svc.create_token(ctx, body)
+    return await svc.create_token(ctx, await parse_body(request, TokenCreate))
 
 
 @router.get("", response_model=list[TokenPublic])

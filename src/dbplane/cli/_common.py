@@ -1,0 +1,130 @@
+"""What every command that talks to a server shares: the client built from ``--url`` and
+``--token`` (or ``DBPLANE_URL`` and ``DBPLANE_TOKEN``), errors printed as
+``error: <detail> (<code>)`` with exit status 1, and output as Rich tables or ``--json``.
+
+Values are rendered as plain text, never as Rich markup: a name may contain brackets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, NamedTuple, NoReturn
+
+import orjson
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dbplane.client import ApiClient
+from dbplane.errors import DbplaneError
+
+__all__ = ["Column", "JsonOption", "Target", "api", "fail", "print_json", "print_record",
+           "print_table", "render", "stamp", "usage_error"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+
+class Column(NamedTuple):
+    """A table column: its title, how to read its value from a row, and whether it must
+    stay on one line (ids, which people copy): other columns wrap first."""
+
+    title: str
+    get: Callable[[Mapping[str, Any]], Any]
+    no_wrap: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """The server the commands talk to, from the root options."""
+
+    url: str | None = None
+    token: str | None = None
+
+
+def fail(err: DbplaneError) -> NoReturn:
+    """Print the error as ``error: <detail> (<code>)`` on stderr and exit with 1."""
+    code = err.fields.get("code", err.code)
+    typer.echo(f"error: {err.detail} ({code})", err=True)
+    items = err.fields.get("errors")
+    if isinstance(items, list) and len(items) > 1:
+        for item in items:
+            if isinstance(item, dict):
+                typer.echo(f"  {item.get('field')}: {item.get('message')}", err=True)
+    raise typer.Exit(1)
+
+
+def usage_error(ctx: typer.Context, message: str) -> NoReturn:
+    """A mistake on the command line: the usage, the message, exit status 2."""
+    typer.echo(ctx.get_usage(), err=True)
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def api(ctx: typer.Context) -> Iterator[ApiClient]:
+    """A client of the server named by the root options; a dbplane error raised inside
+    ends the command through :func:`fail`."""
+    target = ctx.find_root().obj
+    if not isinstance(target, Target):
+        target = Target()
+    try:
+        with ApiClient(token=target.token, base_url=target.url) as client:
+            yield client
+    except DbplaneError as err:
+        fail(err)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def render(value: Any) -> str:
+    """A JSON value as a table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(render(v) for v in value) or "-"
+    return str(value)
+
+
+def stamp(ms: Any) -> str:
+    """Epoch milliseconds as an RFC 3339 time, UTC, to the second."""
+    if not isinstance(ms, int):
+        return render(ms)
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # piped: a terminal's width means nothing here, and a cut value is lost
+        console.width = 200
+    return console
+
+
+def print_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> None:
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in columns:
+        table.add_column(column.title, no_wrap=column.no_wrap)
+    for row in rows:
+        table.add_row(*(Text(render(column.get(row))) for column in columns))
+    _console().print(table)
+
+
+def print_record(pairs: Sequence[tuple[str, Any]]) -> None:
+    """One object as a two-column table of names and values."""
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in pairs:
+        table.add_row(Text(name), Text(render(value)))
+    _console().print(table)
