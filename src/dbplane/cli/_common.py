@@ -120,6 +120,15 @@ def print_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) ->
     _console().print(table)
 
 
+def print_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column],
+               as_json: bool) -> None:
+    """A list as JSON (``--json``) or as a table."""
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, columns)
+
+
 def print_record(pairs: Sequence[tuple[str, Any]]) -> None:
     """One object as a two-column table of names and values."""
     table = Table(box=None, show_header=False, pad_edge=False)

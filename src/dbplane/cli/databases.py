@@ -13,7 +13,7 @@ from dbplane.cli._common import (
     api,
     print_json,
     print_record,
-    print_table,
+    print_rows,
     usage_error,
 )
 
@@ -84,10 +84,7 @@ def list_databases(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every database, with its live status and version."""
     with api(ctx) as client:
         dbs = client.databases.list()
-    if as_json:
-        print_json(dbs)
-    else:
-        print_table(dbs, COLUMNS)
+    print_rows(dbs, COLUMNS, as_json)
 
 
 @app.command("add")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dbplane.cli._common import Column, JsonOption, api, print_json, print_record, print_table
+from dbplane.cli._common import Column, JsonOption, api, print_json, print_record, print_rows
 
 __all__ = ["app", "format_grant", "parse_grant"]
 
@@ -76,10 +76,7 @@ def list_roles(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every role, admin included."""
     with api(ctx) as client:
         roles = client.roles.list()
-    if as_json:
-        print_json(roles)
-    else:
-        print_table(roles, COLUMNS)
+    print_rows(roles, COLUMNS, as_json)
 
 
 @app.command("show")

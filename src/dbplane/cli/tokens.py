@@ -13,7 +13,7 @@ from dbplane.cli._common import (
     api,
     print_json,
     print_record,
-    print_table,
+    print_rows,
     stamp,
 )
 
@@ -53,10 +53,7 @@ def list_tokens(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every API token (their prefixes, never the tokens)."""
     with api(ctx) as client:
         tokens = client.tokens.list()
-    if as_json:
-        print_json(tokens)
-    else:
-        print_table(tokens, COLUMNS)
+    print_rows(tokens, COLUMNS, as_json)
 
 
 @app.command("revoke")

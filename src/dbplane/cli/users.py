@@ -14,7 +14,7 @@ from dbplane.cli._common import (
     api,
     print_json,
     print_record,
-    print_table,
+    print_rows,
     stamp,
     usage_error,
 )
@@ -71,10 +71,7 @@ def list_users(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every user."""
     with api(ctx) as client:
         users = client.users.list()
-    if as_json:
-        print_json(users)
-    else:
-        print_table(users, COLUMNS)
+    print_rows(users, COLUMNS, as_json)
 
 
 @app.command("show")
