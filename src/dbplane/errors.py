@@ -24,7 +24,10 @@ class. Imports nothing from dbplane.
     │                                    RoleNotFound, TokenNotFound, NotAUserSession
     ├── Conflict                    409  DatabaseExists, ProtectedDatabase, UserExists,
     │                                    RoleExists, RoleInUse, BuiltinRole
-    └── Unavailable                 503  a server dbplane needs does not answer
+    ├── Unavailable                 503  a server dbplane needs does not answer
+    └── (tables API) TableNotFound, RecordNotFound 404; UnknownColumn, UnknownOperator,
+        InvalidValue, MalformedParameter, UnknownRelation 400; ReadOnlyTable 405;
+        ConstraintViolation 409 (NotNull, Unique, ForeignKey, Check)
 
 Codes are stable: a retired code is never reused. Reserved outside this module:
 DBP-S101 (the client's ConnectionFailed: the server could not be reached).
@@ -37,8 +40,10 @@ from typing import Any, ClassVar
 __all__ = [
     "AdminRequired",
     "BuiltinRole",
+    "CheckViolation",
     "Conflict",
     "ConnectionCheckFailed",
+    "ConstraintViolation",
     "DatabaseAuthFailed",
     "DatabaseExists",
     "DatabaseHostUnknown",
@@ -48,24 +53,35 @@ __all__ = [
     "DbplaneError",
     "EndpointNotFound",
     "Forbidden",
+    "ForeignKeyViolation",
     "Invalid",
     "InvalidCredentials",
     "InvalidDatabaseUrl",
     "InvalidField",
     "InvalidToken",
+    "InvalidValue",
     "MalformedBody",
+    "MalformedParameter",
     "MethodNotAllowed",
     "MissingToken",
     "NotAUserSession",
     "NotFound",
     "NotGranted",
+    "NotNullViolation",
     "ProtectedDatabase",
+    "ReadOnlyTable",
+    "RecordNotFound",
     "RoleExists",
     "RoleInUse",
     "RoleNotFound",
+    "TableNotFound",
     "TokenNotFound",
     "Unauthorized",
     "Unavailable",
+    "UniqueViolation",
+    "UnknownColumn",
+    "UnknownOperator",
+    "UnknownRelation",
     "Unsupported",
     "UserExists",
     "UserNotFound",
@@ -368,6 +384,124 @@ class RoleInUse(Conflict):
     """The role is given to users and cannot be removed."""
 
     code = "DBP-U303"
+
+
+# -- tables API -----------------------------------------------------------------------
+
+
+class TableNotFound(NotFound):
+    """The database has no table or view of this name (or the caller may not see it)."""
+
+    code = "DBP-Q101"
+
+    def __init__(self, table: str, database: str | None = None) -> None:
+        super().__init__(f"there is no table or view named {table!r}", table=table,
+                         database=database)
+
+
+class UnknownColumn(Invalid):
+    """The request names a column the table does not have."""
+
+    code = "DBP-Q102"
+    status = 400
+
+    def __init__(self, *, table: str, column: str, parameter: str) -> None:
+        super().__init__(f"{parameter}: the table {table!r} has no column {column!r}",
+                         table=table, column=column, parameter=parameter)
+
+
+class UnknownOperator(Invalid):
+    """The filter names an operator that does not exist."""
+
+    code = "DBP-Q103"
+    status = 400
+
+    def __init__(self, *, operator: str, column: str, valid: list[str]) -> None:
+        super().__init__(f"filters[{column}]: {operator!r} is not an operator; use one of "
+                         + " ".join(valid), operator=operator, column=column, valid=valid)
+
+
+class RecordNotFound(NotFound):
+    """No record of the table has this primary key."""
+
+    code = "DBP-Q104"
+
+    def __init__(self, *, table: str, key: str) -> None:
+        super().__init__(f"the table {table!r} has no record {key!r}", table=table, key=key)
+
+
+class InvalidValue(Invalid):
+    """A value cannot be converted to its column's type."""
+
+    code = "DBP-Q105"
+    status = 400
+
+    def __init__(self, *, column: str, value: Any, expected: str,
+                 parameter: str | None = None) -> None:
+        where = f"{parameter}: " if parameter else ""
+        super().__init__(f"{where}{value!r} is not a valid {expected} for the column "
+                         f"{column!r}", column=column, value=value, expected=expected,
+                         parameter=parameter)
+
+
+class MalformedParameter(Invalid):
+    """A query parameter is not of the form the Tables API reads."""
+
+    code = "DBP-Q106"
+    status = 400
+
+    def __init__(self, detail: str, *, parameter: str) -> None:
+        super().__init__(detail, parameter=parameter)
+
+
+class UnknownRelation(Invalid):
+    """``include`` names no relation of the table."""
+
+    code = "DBP-Q107"
+    status = 400
+
+    def __init__(self, *, table: str, include: str, valid: list[str]) -> None:
+        listed = ", ".join(valid) if valid else "none"
+        super().__init__(f"include: the table {table!r} has no relation {include!r} "
+                         f"(its relations: {listed})", table=table, include=include,
+                         valid=valid)
+
+
+class ReadOnlyTable(Invalid):
+    """This is a view, or a table without a primary key: it can be listed, not written."""
+
+    code = "DBP-Q108"
+    status = 405
+
+
+class ConstraintViolation(Conflict):
+    """The write breaks a constraint of the table; nothing was written."""
+
+    code = "DBP-Q200"
+
+
+class NotNullViolation(ConstraintViolation):
+    """A column that cannot be null was given no value; nothing was written."""
+
+    code = "DBP-Q201"
+
+
+class UniqueViolation(ConstraintViolation):
+    """The write would duplicate a unique value; nothing was written."""
+
+    code = "DBP-Q202"
+
+
+class ForeignKeyViolation(ConstraintViolation):
+    """The write names a row that does not exist, or removes one still referred to."""
+
+    code = "DBP-Q203"
+
+
+class CheckViolation(ConstraintViolation):
+    """The write breaks a check constraint; nothing was written."""
+
+    code = "DBP-Q204"
 
 
 def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:
