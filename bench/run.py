@@ -6,7 +6,7 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHES = ["startup.py"]
+BENCHES = ["startup.py", "tables.py"]
 
 if __name__ == "__main__":
     here = Path(__file__).parent

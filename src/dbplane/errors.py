@@ -416,9 +416,11 @@ class UnknownOperator(Invalid):
     code = "DBP-Q103"
     status = 400
 
-    def __init__(self, *, operator: str, column: str, valid: list[str]) -> None:
-        super().__init__(f"filters[{column}]: {operator!r} is not an operator; use one of "
-                         + " ".join(valid), operator=operator, column=column, valid=valid)
+    def __init__(self, *, operator: str, column: str, valid: list[str],
+                 detail: str | None = None) -> None:
+        super().__init__(detail or f"filters[{column}]: {operator!r} is not an operator; use "
+                         "one of " + " ".join(valid), operator=operator, column=column,
+                         valid=valid)
 
 
 class RecordNotFound(NotFound):

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
                                      "session.")
     health_timeout_seconds: float = Field(3.0, gt=0, description="How long a database "
                                           "health check may take.")
+    cache_seconds: float = Field(
+        2.0, ge=0, description="How long a process keeps a token's caller and a database's "
+        "settings before reading them again; a change made on another replica is seen "
+        "within this time (0: read on every request).")
+    tables_default_limit: int = Field(100, gt=0, description="Rows per page when a list "
+                                      "asks for no limit.")
+    tables_max_limit: int = Field(1000, gt=0, description="The largest limit a list may ask.")
+    tables_include_limit: int = Field(10, gt=0, description="Rows embedded per one-to-many "
+                                      "relation unless include[name][limit] says otherwise.")
     log_level: str = Field("INFO")
     log_json: bool = Field(True, description="Log one JSON object per line.")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dbplane.cli import auth, databases, roles, tokens, users
+from dbplane.cli import auth, databases, roles, rows, tables, tokens, users
 from dbplane.cli._common import Target
 from dbplane.cli.serve import serve
 
@@ -15,6 +15,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="One CLI to run your databases.")
 app.command()(serve)
 app.add_typer(databases.app, name="databases")
+app.add_typer(tables.app, name="tables")
+app.add_typer(rows.app, name="rows")
 app.add_typer(users.app, name="users")
 app.add_typer(roles.app, name="roles")
 app.add_typer(tokens.app, name="tokens")

@@ -27,6 +27,7 @@ from dbplane.client.databases import (
     DefaultDatabase,
 )
 from dbplane.client.roles import AsyncRoles, Roles
+from dbplane.client.tables import AsyncTable, Table
 from dbplane.client.tokens import AsyncTokens, Tokens
 from dbplane.client.users import AsyncUsers, Users
 
@@ -83,6 +84,11 @@ class ApiClient:
     def user(self) -> dict[str, Any]:
         """The user of this client's session token (NotAUserSession for an API token)."""
         return self.auth.user()
+
+    def tables(self, name: str) -> Table:
+        """A table or view of the default database (``/v1/tables/{name}``); for another
+        database, ``client.databases.get("shop").tables(name)``."""
+        return self.database.tables(name)
 
     def close(self) -> None:
         """Close the connections."""
@@ -143,6 +149,10 @@ class AsyncApiClient:
     async def user(self) -> dict[str, Any]:
         """The user of this client's session token (NotAUserSession for an API token)."""
         return await self.auth.user()
+
+    def tables(self, name: str) -> AsyncTable:
+        """A table or view of the default database; see :meth:`ApiClient.tables`."""
+        return self.database.tables(name)
 
     async def close(self) -> None:
         """Close the connections."""

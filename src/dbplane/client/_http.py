@@ -9,8 +9,8 @@ class of its ``code`` (the same class the server raised); a failure below HTTP b
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -20,8 +20,10 @@ from dbplane.errors import DbplaneError, Unavailable, error_class_for_code
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
+    "Answer",
     "AsyncHttp",
     "ConnectionFailed",
+    "Params",
     "SyncHttp",
     "as_list",
     "as_object",
@@ -34,6 +36,17 @@ __all__ = [
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 30.0
 _HEADERS = {"Accept": "application/json", "User-Agent": "dbplane-client"}
+
+Params = Sequence[tuple[str, str]]
+"""Query parameters in order; a name may repeat."""
+
+
+class Answer(NamedTuple):
+    """A decoded answer with its headers, for the few calls that read one
+    (``Content-Range``)."""
+
+    body: Any
+    headers: httpx.Headers
 
 
 class ConnectionFailed(Unavailable):
@@ -103,6 +116,10 @@ def _answer(response: httpx.Response) -> Any:
                            "body that is not JSON: is it a dbplane server?") from exc
 
 
+def _query(params: Params | None) -> tuple[tuple[str, str], ...] | None:
+    return tuple(params) if params else None
+
+
 def _headers(token: str | None, authenticated: bool) -> dict[str, str]:
     if authenticated and token:
         return {"Authorization": f"Bearer {token}"}
@@ -122,14 +139,22 @@ class SyncHttp:
         return str(self._client.base_url).rstrip("/")
 
     def request(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
-                authenticated: bool = True) -> Any:
+                params: Params | None = None, authenticated: bool = True) -> Any:
         """The decoded JSON answer (None for 204); raises the error the server answered."""
+        return self.request_with_headers(method, url, json=json, params=params,
+                                         authenticated=authenticated).body
+
+    def request_with_headers(self, method: str, url: str, *,
+                             json: Mapping[str, Any] | None = None,
+                             params: Params | None = None,
+                             authenticated: bool = True) -> Answer:
+        """As :meth:`request`, with the answer's headers."""
         try:
-            response = self._client.request(method, url, json=json,
+            response = self._client.request(method, url, json=json, params=_query(params),
                                             headers=_headers(self._token, authenticated))
         except httpx.TransportError as exc:
             raise _connection_failed(self.base_url, exc) from exc
-        return _answer(response)
+        return Answer(_answer(response), response.headers)
 
     def with_token(self, token: str | None) -> SyncHttp:
         """The same connection pool with another token; closing it leaves the pool open."""
@@ -154,14 +179,24 @@ class AsyncHttp:
         return str(self._client.base_url).rstrip("/")
 
     async def request(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
-                      authenticated: bool = True) -> Any:
+                      params: Params | None = None, authenticated: bool = True) -> Any:
         """The decoded JSON answer (None for 204); raises the error the server answered."""
+        answer = await self.request_with_headers(method, url, json=json, params=params,
+                                                 authenticated=authenticated)
+        return answer.body
+
+    async def request_with_headers(self, method: str, url: str, *,
+                                   json: Mapping[str, Any] | None = None,
+                                   params: Params | None = None,
+                                   authenticated: bool = True) -> Answer:
+        """As :meth:`request`, with the answer's headers."""
         try:
             response = await self._client.request(
-                method, url, json=json, headers=_headers(self._token, authenticated))
+                method, url, json=json, params=_query(params),
+                headers=_headers(self._token, authenticated))
         except httpx.TransportError as exc:
             raise _connection_failed(self.base_url, exc) from exc
-        return _answer(response)
+        return Answer(_answer(response), response.headers)
 
     def with_token(self, token: str | None) -> AsyncHttp:
         """The same connection pool with another token; closing it leaves the pool open."""

@@ -2,7 +2,7 @@
 
 A database comes back as a :class:`Database`: the API's object as a ``dict``, that also
 remembers the client it came from, so what belongs to one database (its schema, tables,
-backups) can hang off it as attributes: ``client.databases.get("shop").schema``.
+backups) hangs off it: ``client.databases.get("shop").tables("users").list()``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbplane.client._http import AsyncHttp, SyncHttp, as_list, as_object, path, unwrap
+from dbplane.client.tables import AsyncTable, Table
 
 __all__ = [
     "AsyncDatabase",
@@ -27,6 +28,17 @@ DatabaseRef = str | Mapping[str, Any]
 """A database's id or resource_id, or a database the API answered before."""
 
 DEFAULT_RESOURCE_ID = "default"
+
+# the default database's tables are also served without a database in the path
+_DEFAULT_TABLES = ("tables",)
+
+
+def _tables_base(ref: str) -> tuple[str, ...]:
+    return ("databases", ref, "tables")
+
+
+def _reloaded(answer: Any) -> int:
+    return int(as_object(answer)["tables"])
 
 
 def _ref(db: DatabaseRef) -> str:
@@ -68,6 +80,27 @@ class Database(dict[str, Any]):
         """The id the API knows this database by."""
         return str(self["id"])
 
+    def tables(self, name: str) -> Table:
+        """The rows of one table or view (sends nothing until a method is called)."""
+        return Table(self._http, _tables_base(self.ref), name)
+
+    def list_tables(self) -> builtins.list[dict[str, Any]]:
+        """Every table and view the caller may read: ``name``, ``kind`` (table or view),
+        ``primary_key``, ``columns`` (name, type, kind, nullable, default, primary_key,
+        autoincrement), ``foreign_keys`` and ``relations`` (what ``include`` accepts)."""
+        return as_list(self._http.request("GET", path(*_tables_base(self.ref))))
+
+    def reload_tables(self) -> int:
+        """Read the database's schema again now; answers the number of tables and views.
+        Only needed after a change made behind dbplane's back that the server has not
+        noticed yet."""
+        return _reloaded(self._http.request("POST", path(*_tables_base(self.ref), "reload")))
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this database's tables, from its live schema."""
+        return as_object(self._http.request("GET", path("databases", self.ref,
+                                                        "openapi.json")))
+
 
 class AsyncDatabase(dict[str, Any]):
     """One database as the API describes it, bound to the async client that fetched it."""
@@ -82,6 +115,24 @@ class AsyncDatabase(dict[str, Any]):
     def ref(self) -> str:
         """The id the API knows this database by."""
         return str(self["id"])
+
+    def tables(self, name: str) -> AsyncTable:
+        """The rows of one table or view; see :meth:`Database.tables`."""
+        return AsyncTable(self._http, _tables_base(self.ref), name)
+
+    async def list_tables(self) -> builtins.list[dict[str, Any]]:
+        """Every table and view the caller may read; see :meth:`Database.list_tables`."""
+        return as_list(await self._http.request("GET", path(*_tables_base(self.ref))))
+
+    async def reload_tables(self) -> int:
+        """Read the schema again now; answers the number of tables and views."""
+        return _reloaded(await self._http.request("POST", path(*_tables_base(self.ref),
+                                                               "reload")))
+
+    async def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this database's tables."""
+        return as_object(await self._http.request("GET", path("databases", self.ref,
+                                                              "openapi.json")))
 
 
 class Databases:
@@ -189,6 +240,24 @@ class DefaultDatabase:
         """The default database, as :meth:`Databases.get` describes it."""
         return Databases(self._http).get(self.ref)
 
+    def tables(self, name: str) -> Table:
+        """The rows of one of its tables or views (``/v1/tables/{name}``); the same as
+        ``client.tables(name)``."""
+        return Table(self._http, _DEFAULT_TABLES, name)
+
+    def list_tables(self) -> builtins.list[dict[str, Any]]:
+        """Its tables and views; see :meth:`Database.list_tables`."""
+        return as_list(self._http.request("GET", path(*_DEFAULT_TABLES)))
+
+    def reload_tables(self) -> int:
+        """Read its schema again now; answers the number of tables and views."""
+        return _reloaded(self._http.request("POST", path(*_DEFAULT_TABLES, "reload")))
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of its tables."""
+        return as_object(self._http.request("GET", path("databases", self.ref,
+                                                        "openapi.json")))
+
 
 class AsyncDefaultDatabase:
     """``client.database`` of the async client; see :class:`DefaultDatabase`."""
@@ -201,3 +270,20 @@ class AsyncDefaultDatabase:
     async def get(self) -> AsyncDatabase:
         """The default database, as :meth:`AsyncDatabases.get` describes it."""
         return await AsyncDatabases(self._http).get(self.ref)
+
+    def tables(self, name: str) -> AsyncTable:
+        """The rows of one of its tables or views; the same as ``client.tables(name)``."""
+        return AsyncTable(self._http, _DEFAULT_TABLES, name)
+
+    async def list_tables(self) -> builtins.list[dict[str, Any]]:
+        """Its tables and views; see :meth:`Database.list_tables`."""
+        return as_list(await self._http.request("GET", path(*_DEFAULT_TABLES)))
+
+    async def reload_tables(self) -> int:
+        """Read its schema again now; answers the number of tables and views."""
+        return _reloaded(await self._http.request("POST", path(*_DEFAULT_TABLES, "reload")))
+
+    async def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of its tables."""
+        return as_object(await self._http.request("GET", path("databases", self.ref,
+                                                              "openapi.json")))

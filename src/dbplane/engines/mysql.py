@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbplane.engines.base import Capabilities, exception_chain
-from dbplane.engines.sql import SqlEngine
+from dbplane.engines.sql import SqlEngine, constraint_error
 from dbplane.errors import (
     ConnectionCheckFailed,
+    ConstraintViolation,
     DatabaseAuthFailed,
     DatabaseHostUnknown,
     DatabaseMissing,
     DatabaseUnreachable,
 )
+from dbplane.query.model import TableInfo
 
 __all__ = ["MysqlEngine"]
 
@@ -24,6 +29,24 @@ _UNKNOWN_DATABASE = 1049
 _CANT_CONNECT = {2002, 2003, 2006, 2013}
 _UNKNOWN_HOST = 2005
 
+# integrity errors: the message names the column, the key or the constraint
+_NOT_NULL = {1048, 1364}  # "Column 'c' cannot be null", "Field 'c' doesn't have a default"
+_DUPLICATE = 1062  # "Duplicate entry '…' for key 'name'"
+_FOREIGN_KEY = {1451, 1452}  # "… CONSTRAINT `name` FOREIGN KEY (`c`) REFERENCES …"
+_CHECK = {4025, 3819}  # MariaDB, MySQL: "CONSTRAINT `name` failed for …" / "Check … `name`"
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+_BACKQUOTED = re.compile(r"`((?:[^`]|``)*)`")
+_DUPLICATE_KEY = re.compile(r"for key '(.*)'$")
+
+
+def _session(dbapi_connection: Any, _record: Any) -> None:
+    # UTC, so TIMESTAMP columns read and write instants the same way on every server;
+    # JSON_ARRAYAGG is built on GROUP_CONCAT, which cuts at group_concat_max_len (1 MiB
+    # by default): the Tables API renders whole pages with it (1 GiB is the maximum)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET time_zone = '+00:00', group_concat_max_len = 1073741824")
+    cursor.close()
+
 
 class MysqlEngine(SqlEngine):
     type_name = "mysql"
@@ -31,6 +54,9 @@ class MysqlEngine(SqlEngine):
     capabilities = Capabilities(sql=True, transactional_ddl=False, backups=True)
     driver = "mysql+asyncmy"
     version_query = "SELECT VERSION()"
+
+    def _on_engine_created(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "connect", _session)
 
     def _engine_options(self) -> dict[str, Any]:
         return {**super()._engine_options(), "pool_recycle": 3600,
@@ -66,3 +92,32 @@ class MysqlEngine(SqlEngine):
         if cipher is not None and cipher[1]:
             return [{"name": "tls", "status": "ACTIVATED"}]
         return []
+
+    def constraint_violation(self, exc: BaseException, table: TableInfo,
+                             written: Collection[str] = ()) -> ConstraintViolation | None:
+        for cur in exception_chain(exc):
+            args: tuple[object, ...] = tuple(getattr(cur, "args", ()))
+            if len(args) < 2 or not isinstance(args[0], int):
+                continue
+            number, message = args[0], str(args[1])
+            quoted = [q.replace("''", "'") for q in _QUOTED.findall(message)]
+            backquoted = [q.replace("``", "`") for q in _BACKQUOTED.findall(message)]
+            if number in _NOT_NULL:
+                return constraint_error("not_null", table,
+                                        column=quoted[0] if quoted else None)
+            if number == _DUPLICATE:
+                # "Duplicate entry '<value, not shown>' for key '<name>'"
+                key = _DUPLICATE_KEY.search(message)
+                return constraint_error("unique", table,
+                                        constraint=key.group(1) if key else None)
+            if number in _FOREIGN_KEY:
+                # (`db`.`child`, CONSTRAINT `fk` FOREIGN KEY (`col`) REFERENCES …
+                after = message.split("CONSTRAINT", 1)[-1]
+                names = [q.replace("``", "`") for q in _BACKQUOTED.findall(after)]
+                return constraint_error("foreign_key", table,
+                                        constraint=names[0] if names else None,
+                                        columns=names[1:2] or None)
+            if number in _CHECK:
+                return constraint_error("check", table,
+                                        constraint=backquoted[0] if backquoted else None)
+        return None

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 
 from dbplane.engines.base import Capabilities, exception_chain
-from dbplane.engines.sql import SqlEngine
-from dbplane.errors import ConnectionCheckFailed, DatabaseAuthFailed, DatabaseMissing
+from dbplane.engines.sql import SqlEngine, constraint_error
+from dbplane.errors import (
+    ConnectionCheckFailed,
+    ConstraintViolation,
+    DatabaseAuthFailed,
+    DatabaseMissing,
+)
+from dbplane.query.model import TableInfo
 
 __all__ = ["PostgresqlEngine"]
+
+_KEY_COLUMNS = re.compile(r"Key \((.*?)\)=\(")
+_SQLSTATES = {"23502": "not_null", "23505": "unique", "23503": "foreign_key",
+              "23514": "check"}
 
 
 class PostgresqlEngine(SqlEngine):
@@ -52,3 +64,22 @@ class PostgresqlEngine(SqlEngine):
         if ssl:
             features.append({"name": "tls", "status": "ACTIVATED"})
         return features
+
+    def constraint_violation(self, exc: BaseException, table: TableInfo,
+                             written: Collection[str] = ()) -> ConstraintViolation | None:
+        # asyncpg's errors carry the SQLSTATE and the constraint's (or column's) name
+        for cur in exception_chain(exc):
+            if not isinstance(cur, asyncpg.PostgresError):
+                continue
+            kind = _SQLSTATES.get(str(getattr(cur, "sqlstate", "")))
+            if kind is None:
+                return None
+            constraint = getattr(cur, "constraint_name", None)
+            if kind == "not_null":
+                return constraint_error(kind, table, column=getattr(cur, "column_name", None))
+            columns = None
+            match = _KEY_COLUMNS.search(str(getattr(cur, "detail", "") or ""))
+            if match is not None:
+                columns = [c.strip().strip('"') for c in match.group(1).split(", ")]
+            return constraint_error(kind, table, constraint=constraint, columns=columns)
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from sqlalchemy import text
@@ -11,9 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dbplane.engines.base import Capabilities, Health, Instance, network_error
 from dbplane.engines.urls import DatabaseUrl, redact_text
-from dbplane.errors import ConnectionCheckFailed, DbplaneError
+from dbplane.errors import (
+    CheckViolation,
+    ConnectionCheckFailed,
+    ConstraintViolation,
+    DbplaneError,
+    ForeignKeyViolation,
+    NotNullViolation,
+    UniqueViolation,
+)
+from dbplane.query.model import TableInfo
 
-__all__ = ["SqlEngine"]
+__all__ = ["SqlEngine", "constraint_error"]
 
 
 class SqlEngine:
@@ -46,6 +56,14 @@ class SqlEngine:
 
     def _on_engine_created(self, engine: AsyncEngine) -> None:
         """Set up a new pool (e.g. per-connection pragmas)."""
+
+    def constraint_violation(self, exc: BaseException, table: TableInfo,
+                             written: Collection[str] = ()) -> ConstraintViolation | None:
+        """The dbplane error for a write to ``table`` (which set the columns ``written``)
+        that the database refused by a constraint (NOT NULL, unique, foreign key, check),
+        if ``exc`` is one: the one place each engine reads its driver's integrity errors
+        (the Tables API's writes)."""
+        return None
 
     # -- Engine protocol -------------------------------------------------------------
 
@@ -99,6 +117,31 @@ class SqlEngine:
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
+
+
+def constraint_error(kind: str, table: TableInfo, *, column: str | None = None,
+                     constraint: str | None = None,
+                     columns: list[str] | None = None) -> ConstraintViolation:
+    """The error for a refused write, worded the same for every engine; ``kind`` is
+    ``not_null``, ``unique``, ``foreign_key`` or ``check``. Never quotes the values (the
+    drivers' messages do)."""
+    named = f" (constraint {constraint})" if constraint else ""
+    if column is None and columns is not None and len(columns) == 1:
+        column = columns[0]
+    fields = {"table": table.name, "column": column, "constraint": constraint,
+              "columns": columns}
+    if kind == "not_null":
+        return NotNullViolation(f"the column {column!r} of {table.name!r} cannot be null",
+                                **fields)
+    if kind == "unique":
+        what = ", ".join(columns) if columns else "a unique key"
+        return UniqueViolation(f"{table.name!r} already has a record with this value of "
+                               f"{what}{named}", **fields)
+    if kind == "foreign_key":
+        return ForeignKeyViolation(
+            f"the write to {table.name!r} refers to a record that does not exist, or "
+            f"removes one that is still referred to{named}", **fields)
+    return CheckViolation(f"the write to {table.name!r} breaks a check{named}", **fields)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -133,21 +133,30 @@ def _bearer(authorization: str | None) -> str:
 async def authenticate(ctx: AppContext, authorization: str | None) -> Principal:
     """The caller behind an ``Authorization`` header; MissingToken or InvalidToken else."""
     token_hash = hash_token(_bearer(authorization))
+    cached = ctx.principals.get(token_hash)
+    if cached is not None:
+        principal, expires_on = cached
+        if expires_on is None or expires_on > now_ms():
+            return principal  # type: ignore[no-any-return]
     async with ctx.meta.connect() as conn:
         found = await q.find_principal_by_token_hash(conn, token_hash)
     if found is None:
         raise InvalidToken()
     if found["kind"] == "token":
-        return Principal(kind="token", role=ADMIN_ROLE, token_hash=token_hash)
+        principal = Principal(kind="token", role=ADMIN_ROLE, token_hash=token_hash)
+        ctx.principals.put(token_hash, (principal, None))
+        return principal
     if found["expires_on"] <= now_ms():
         raise InvalidToken("the session has expired: log in again")
-    return Principal(
+    principal = Principal(
         kind="session",
         role=found["role"],
         user_id=found["user_id"],
         grants=tuple(Grant.model_validate(g) for g in found["grants"]),
         token_hash=token_hash,
     )
+    ctx.principals.put(token_hash, (principal, found["expires_on"]))
+    return principal
 
 
 class LoginResult(BaseModel):
@@ -189,6 +198,7 @@ async def logout(ctx: AppContext, principal: Principal) -> None:
                               "with DELETE /v1/tokens/{id}")
     async with ctx.meta.begin() as conn:
         await q.delete_session_by_hash(conn, principal.token_hash)
+    ctx.principals.clear()
 
 
 async def ensure_builtin_roles(ctx: AppContext) -> None:

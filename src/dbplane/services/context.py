@@ -13,6 +13,7 @@ from typing import Any
 from dbplane.engines import Engine, create_engine_for, parse_database_url
 from dbplane.meta.secrets import SecretBox, load_or_create_key
 from dbplane.meta.store import MetaStore
+from dbplane.services.cache import TTLCache
 from dbplane.settings import Settings
 
 __all__ = ["AppContext", "ConnectionRegistry", "now_ms"]
@@ -72,6 +73,12 @@ class AppContext:
     secrets: SecretBox
     connections: ConnectionRegistry
     generated_admin_token: str | None = field(default=None)
+    principals: TTLCache[Any] = field(default_factory=lambda: TTLCache(0))
+    """Bearer token hash → caller, for ``cache_seconds`` (cleared on any auth change)."""
+    database_rows: TTLCache[dict[str, Any]] = field(default_factory=lambda: TTLCache(0))
+    """Database id or resource_id → metadata row (cleared on any database change)."""
+    extensions: dict[str, Any] = field(default_factory=dict)
+    """Per-process state of a capability (e.g. the Tables API's schema cache)."""
 
     @classmethod
     async def open(cls, settings: Settings) -> AppContext:
@@ -84,7 +91,9 @@ class AppContext:
             settings.meta_url.get_secret_value() if settings.meta_url else None,
             settings.meta_file)
         return cls(settings=settings, meta=meta, secrets=secrets,
-                   connections=ConnectionRegistry(secrets, settings))
+                   connections=ConnectionRegistry(secrets, settings),
+                   principals=TTLCache(settings.cache_seconds),
+                   database_rows=TTLCache(settings.cache_seconds))
 
     async def close(self) -> None:
         await self.connections.close()

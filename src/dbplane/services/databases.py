@@ -200,10 +200,14 @@ async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
 
 async def resolve_database(ctx: AppContext, ref: str) -> dict[str, Any]:
     """The metadata row of the database whose id or resource_id is ``ref``."""
+    cached = ctx.database_rows.get(ref)
+    if cached is not None:
+        return cached
     async with ctx.meta.connect() as conn:
         row = await q.get_database_by_ref(conn, ref)
     if row is None:
         raise DatabaseNotFound(ref)
+    ctx.database_rows.put(ref, row)
     return row
 
 
@@ -318,6 +322,7 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     async with ctx.meta.begin() as conn:
         await q.update_database(conn, row["id"], values)
         updated = await q.get_database_by_ref(conn, row["id"])
+    ctx.database_rows.clear()
     assert updated is not None
     return await _describe(ctx, updated)
 
@@ -332,6 +337,7 @@ async def delete_database(ctx: AppContext, ref: str) -> None:
                                 database=row["resource_id"])
     async with ctx.meta.begin() as conn:
         await q.delete_database(conn, row["id"])
+    ctx.database_rows.clear()
     await ctx.connections.drop(row["id"])
 
 

@@ -55,3 +55,4 @@ async def revoke_token(ctx: AppContext, token_id: str) -> None:
     async with ctx.meta.begin() as conn:
         if not await q.delete_api_token(conn, token_id):
             raise TokenNotFound(token_id)
+    ctx.principals.clear()

@@ -166,6 +166,7 @@ async def update_user(ctx: AppContext, user_id: str, body: UserUpdate) -> UserPu
             values["updated_on"] = now_ms()
             await q.update_user(conn, user_id, values)
         row = await q.get_user(conn, user_id)
+    ctx.principals.clear()
     assert row is not None
     return user_public(row)
 
@@ -176,6 +177,7 @@ async def delete_user(ctx: AppContext, user_id: str) -> None:
         if await q.get_user(conn, user_id) is None:
             raise UserNotFound(user_id)
         await q.delete_user(conn, user_id)
+    ctx.principals.clear()
 
 
 # -- roles ----------------------------------------------------------------------------
@@ -222,6 +224,7 @@ async def update_role(ctx: AppContext, name: str, body: RoleUpdate) -> RolePubli
             values["updated_on"] = now_ms()
             await q.update_role(conn, name, values)
         row = await q.get_role(conn, name)
+    ctx.principals.clear()
     assert row is not None
     return _role_public(row)
 

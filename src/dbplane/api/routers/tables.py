@@ -1,0 +1,132 @@
+"""The Tables API: ``/v1/databases/{db}/tables/...`` and, for the default database,
+``/v1/tables/...``. List bodies are the bytes the database rendered."""
+
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
+
+from dbplane.api.deps import ContextDep, PrincipalDep
+from dbplane.services import tables as svc
+
+router = APIRouter(tags=["tables"])
+
+_ROW_ARRAY: dict[int | str, dict[str, Any]] = {"200": {
+                      "description": "the rows, as a JSON array (or, with "
+                      "includeContentType=true, {data, contentType})",
+                      "content": {"application/json": {"schema": {
+                          "anyOf": [{"type": "array", "items": {"type": "object"}},
+                                    {"type": "object"}]}}}}}
+_RECORD: dict[str, Any] = {"description": "the record", "content": {"application/json": {"schema": {
+    "type": "object"}}}}
+_WRITE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "required": ["data"], "properties": {
+        "data": {"anyOf": [{"type": "object"},
+                           {"type": "array", "items": {"type": "object"}}]}}}}}}}
+
+
+class TablesReloaded(BaseModel):
+    tables: int
+
+
+def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(content=body, status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def _path_db(db: str) -> str | None:
+    """The ``{db}`` path parameter: a database's id or resource_id."""
+    return db
+
+
+def _default_db() -> str | None:
+    return None
+
+
+# no `from __future__ import annotations` here: the handlers below are closures whose
+# annotations name `DbRef`, which FastAPI must see evaluated
+def _routes(prefix: str, with_db: bool) -> None:
+    """Register the Tables API under ``prefix`` (``{db}`` in it when ``with_db``)."""
+    DbRef = Annotated[str | None, Depends(_path_db if with_db else _default_db)]
+
+    @router.get(f"{prefix}", summary="List tables and views",
+                name=f"list_tables{'' if with_db else '_default'}")
+    async def list_tables(db: DbRef, ctx: ContextDep,
+                          principal: PrincipalDep) -> list[dict[str, Any]]:
+        """Every table and view the caller may read: columns (type, nullability,
+        default), primary key, foreign keys and the relations ``include`` accepts."""
+        return await svc.describe_tables(ctx, principal, db)
+
+    @router.post(f"{prefix}/reload", response_model=TablesReloaded,
+                 name=f"reload_tables{'' if with_db else '_default'}")
+    async def reload_tables(db: DbRef, ctx: ContextDep,
+                            principal: PrincipalDep) -> TablesReloaded:
+        """Read the database's schema again now (changes made through dbplane and ones
+        seen on a 404 or 400 are picked up without this)."""
+        count = await svc.reload_schema(ctx, principal, db)
+        return TablesReloaded(tables=count)
+
+    @router.get(f"{prefix}/{{table}}", responses=_ROW_ARRAY,
+                name=f"list_rows{'' if with_db else '_default'}")
+    async def list_rows(table: str, db: DbRef, request: Request, ctx: ContextDep,
+                        principal: PrincipalDep) -> Response:
+        """Rows of a table or view: ``limit``, ``offset``, ``sort``, ``fields``,
+        ``filters[col][$op]``, ``$and``/``$or`` groups, ``include``, ``count=exact``
+        (total in ``Content-Range``), ``includeContentType``. See docs/tables.md."""
+        answer = await svc.list_rows(ctx, principal, db, table,
+                                     request.query_params.multi_items())
+        headers = {"Content-Range": answer.content_range} if answer.content_range else None
+        return _json(answer.body, headers=headers)
+
+    @router.post(f"{prefix}/{{table}}", status_code=201, openapi_extra=_WRITE_BODY,
+                 responses={201: _RECORD},
+                 name=f"create_rows{'' if with_db else '_default'}")
+    async def create_rows(table: str, db: DbRef, request: Request, ctx: ContextDep,
+                          principal: PrincipalDep) -> Response:
+        """Create a record from ``{"data": {...}}``, or several in one transaction from
+        ``{"data": [...]}``; answers what was stored (generated ids and defaults)."""
+        body = await svc.create_rows(ctx, principal, db, table,
+                                     await request.body())
+        return _json(body, status=201)
+
+    @router.get(f"{prefix}/{{table}}/{{key}}", responses={200: _RECORD},
+                name=f"get_row{'' if with_db else '_default'}")
+    async def get_row(table: str, key: str, db: DbRef, request: Request, ctx: ContextDep,
+                      principal: PrincipalDep) -> Response:
+        """One record by primary key; a composite key is its values joined by ``,``."""
+        body = await svc.get_row(ctx, principal, db, table, key,
+                                 request.query_params.multi_items())
+        return _json(body)
+
+    async def update(table: str, key: str, db: DbRef, request: Request, ctx: ContextDep,
+                     principal: PrincipalDep) -> Response:
+        body = await svc.update_row(ctx, principal, db, table, key,
+                                    await request.body())
+        return _json(body)
+
+    for method in ("PUT", "PATCH"):
+        router.add_api_route(
+            f"{prefix}/{{table}}/{{key}}", update, methods=[method],
+            name=f"{method.lower()}_row{'' if with_db else '_default'}",
+            summary="Update the given columns of a record", responses={200: _RECORD},
+            openapi_extra=_WRITE_BODY)
+
+    @router.delete(f"{prefix}/{{table}}/{{key}}", status_code=204, response_class=Response,
+                   name=f"delete_row{'' if with_db else '_default'}")
+    async def delete_row(table: str, key: str, db: DbRef, ctx: ContextDep,
+                         principal: PrincipalDep) -> Response:
+        await svc.delete_row(ctx, principal, db, table, key)
+        return Response(status_code=204)
+
+
+_routes("/databases/{db}/tables", with_db=True)
+_routes("/tables", with_db=False)
+
+
+@router.get("/databases/{db}/openapi.json", summary="OpenAPI of one database's tables")
+async def database_openapi(db: str, ctx: ContextDep,
+                           principal: PrincipalDep) -> dict[str, Any]:
+    """An OpenAPI 3.1 document of this database's tables and views, generated from the
+    live schema: every column with its type. Kept out of the main document."""
+    return await svc.table_openapi(ctx, principal, db, f"/v1/databases/{db}/tables")

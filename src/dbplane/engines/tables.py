@@ -1,0 +1,345 @@
+"""The engine side of the Tables API: the live schema, reads rendered as JSON by the
+database, and writes in one transaction each (SQLite, PostgreSQL, MariaDB).
+
+Public functions::
+
+    introspect(engine) -> SchemaInfo
+    schema_version(engine) -> str
+    read_rows(engine, plan) -> (bytes, int | None)     # the JSON array, the total
+    read_record(engine, plan) -> bytes | None           # plan.key set: the JSON object
+    write(engine, plan) -> bytes | None                 # insert / update / delete
+
+The hot path builds no row in Python: a read is one statement (``tables_compile``, cached
+by the plan's shape) whose single value is the whole JSON body, and dbplane hands those
+bytes on. Includes are correlated subqueries in the same statement; ``count_exact`` is a
+scalar subquery beside the page (one statement, so one snapshot). On SQLite and
+PostgreSQL the statement runs on the driver's connection checked out of the engine's
+pool (one aiosqlite thread hop; one asyncpg round trip, without the BEGIN/ROLLBACK
+SQLAlchemy's adapter would add); on MariaDB through SQLAlchemy's connection.
+
+Modules: ``tables_introspect`` (schema, version), ``tables_compile`` (plan → statement,
+cache), ``tables_dialects`` (the base class) with ``tables_sqlite``,
+``tables_postgresql`` and ``tables_mariadb`` (what differs per database).
+
+Rendering (the same on every engine where the column types match):
+
+==========  ===============================================================================
+kind        JSON value
+==========  ===============================================================================
+integer     a number; outside ±9007199254740991 (2**53 - 1) a string of its digits, so no
+            reader rounds it
+float       a number (exact: SQLite writes 17 digits where its usual 15 would not read
+            back as the same double); ±Infinity as the strings "Infinity", "-Infinity"
+decimal     a string with the exact digits (``"12.50"``): PostgreSQL and MariaDB keep the
+            column's scale; SQLite stores reals, printed with the declared scale
+            (``NUMERIC(10,2)``) or as SQLite prints it
+text        a string (an enum too)
+boolean     true / false (SQLite and MariaDB store 0/1)
+date        ``"YYYY-MM-DD"``
+datetime    ``"YYYY-MM-DDTHH:MM:SS[.ffffff]"`` as Python's ``isoformat()``: six digits
+            when there is a fraction; a column with a time zone (PostgreSQL timestamptz,
+            MariaDB TIMESTAMP) in UTC with ``+00:00``. SQLite gives the stored text with
+            "T" for the space (dbplane stores ``YYYY-MM-DD HH:MM:SS[.ffffff][+00:00]``,
+            SQLite's own form; aware values in UTC)
+time        ``"HH:MM:SS[.ffffff]"``
+json        the stored JSON, embedded (not a string); SQLite text that is not valid JSON
+            stays a string
+binary      lower-case hex, ``"00ff10"``
+uuid        the canonical lower-case string
+other       the engine's text form of the value
+NULL        null
+==========  ===============================================================================
+
+Semantics, identical on the three engines:
+
+- ``eq lt lte gt gte between in contains startsWith endsWith`` never match NULL; ``ne
+  nin notContains`` do (``IS DISTINCT FROM``: NULL differs from every value), as Python's
+  ``!=`` and ``not in`` would answer for None. ``eq`` with a None value matches nothing
+  (``null`` is the operator for that).
+- Text compares and sorts case-sensitively by code point, with no trailing-space padding:
+  SQLite's BINARY collation, PostgreSQL ``COLLATE "C"``, MariaDB ``utf8mb4_nopad_bin``.
+  ``contains startsWith endsWith`` are case-sensitive and treat ``%`` and ``_`` as
+  themselves (no LIKE: ``instr/substr``, ``strpos/left/right``, ``LOCATE/LEFT/RIGHT``).
+- Sorting puts NULLs first ascending and last descending; the primary key (ascending)
+  ends every sort, so pages are stable. One-to-many includes are ordered by the remote
+  primary key. (PostgreSQL needs NULLS FIRST/LAST for that, which its default index
+  order cannot serve; it is left out for NOT NULL columns, which keeps the primary key's
+  index usable.)
+- Values in a plan are never None (``null``/``notNull`` are the operators for NULL):
+  ``eq``/``in`` with None match nothing, as SQL has it.
+- The connections' time zone is UTC (MariaDB sessions are set to it by ``MysqlEngine``).
+
+A write answers what reads would render: one inserted row as a JSON object, several as a
+JSON array in the order given (the ``WritePlan`` does not say whether one row came as
+``{"data": [...]}``: the caller wraps that case).
+
+Integrity errors become ``NotNullViolation``, ``UniqueViolation``, ``ForeignKeyViolation``
+and ``CheckViolation`` in one function per engine (``SqlEngine.constraint_violation``),
+with the driver's exception as ``__cause__``; the transaction is rolled back first.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dbplane.engines.sql import SqlEngine
+from dbplane.engines.tables_compile import (
+    STATEMENT_CACHE,
+    StatementCache,
+    compiled_read,
+    dialect_for,
+)
+from dbplane.engines.tables_dialects import MAX_SAFE_INTEGER, TablesDialect
+from dbplane.engines.tables_introspect import introspect, schema_version
+from dbplane.errors import (
+    ConstraintViolation,
+    DbplaneError,
+    ReadOnlyTable,
+    RecordNotFound,
+    UniqueViolation,
+)
+from dbplane.query.keys import format_key
+from dbplane.query.model import ColumnInfo, ReadPlan, TableInfo, WritePlan
+
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "STATEMENT_CACHE",
+    "StatementCache",
+    "introspect",
+    "read_record",
+    "read_rows",
+    "schema_version",
+    "write",
+]
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+def _body(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    raise DbplaneError(
+        "the database answered no JSON for a page of rows: on MariaDB the page is larger "
+        "than max_allowed_packet; ask for fewer rows")
+
+
+async def _first_row(conn: AsyncConnection, plan: ReadPlan,
+                     direct: bool) -> tuple[Any, ...] | None:
+    """The first row of the plan's statement: on the driver's connection when the
+    dialect allows (``TablesDialect.direct``), else through SQLAlchemy's."""
+    entry, args = compiled_read(conn.dialect, plan)
+    d = dialect_for(conn.dialect)
+    if direct and d.direct:
+        raw = await conn.get_raw_connection()
+        try:
+            return await d.fetch_direct(raw.driver_connection, entry.sql, args)
+        except BaseException:
+            # past SQLAlchemy, a broken connection would go back to the pool unnoticed
+            await conn.invalidate()
+            raise
+    row = (await conn.exec_driver_sql(entry.sql, args)).first()
+    return None if row is None else tuple(row)
+
+
+async def _record(conn: AsyncConnection, plan: ReadPlan, *, direct: bool) -> bytes | None:
+    row = await _first_row(conn, plan, direct)
+    return None if row is None or row[0] is None else _body(row[0])
+
+
+async def read_rows(engine: SqlEngine, plan: ReadPlan) -> tuple[bytes, int | None]:
+    """The rows of ``plan`` as one JSON array (UTF-8), and the number of rows matching
+    its filters when ``plan.count_exact`` (else None); one statement, one round trip."""
+    if plan.key is not None:
+        raise ValueError("read_rows is for lists; a plan with a key is read_record's")
+    async with engine.sa_engine.connect() as conn:
+        row = await _first_row(conn, plan, True)
+    if row is None:
+        raise DbplaneError("the database answered no row for a page")
+    total = int(row[1]) if plan.count_exact else None
+    return _body(row[0]), total
+
+
+async def read_record(engine: SqlEngine, plan: ReadPlan) -> bytes | None:
+    """The record of ``plan.key`` (and ``plan.where``, if set) as one JSON object, or
+    None when there is none."""
+    if plan.key is None:
+        raise ValueError("read_record needs a plan with a key")
+    async with engine.sa_engine.connect() as conn:
+        return await _record(conn, plan, direct=True)
+
+
+# -- writes -----------------------------------------------------------------------------
+
+_TABLES: weakref.WeakKeyDictionary[TableInfo, sa.Table] = weakref.WeakKeyDictionary()
+
+
+def _sa_table(info: TableInfo) -> sa.Table:
+    """A SQLAlchemy Table without types: values are converted for the driver here
+    (``TablesDialect.to_driver``), and PostgreSQL infers each parameter's type from its
+    column. The key's columns are marked as possibly generated by the server."""
+    table = _TABLES.get(info)
+    if table is None:
+        table = sa.Table(info.name, sa.MetaData(), *(
+            sa.Column(c.name, sa.types.NullType(), primary_key=c.name in info.primary_key,
+                      autoincrement=False,
+                      server_default=sa.FetchedValue() if c.name in info.primary_key
+                      else None)
+            for c in info.columns))
+        _TABLES[info] = table
+    return table
+
+
+def _driver_row(d: TablesDialect, info: TableInfo, row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        col = info.column(name)
+        if col is None:
+            raise ValueError(f"the table {info.name!r} has no column {name!r}")
+        out[name] = d.to_driver(col, value)
+    return out
+
+
+def _key_text(key: tuple[tuple[ColumnInfo, Any], ...]) -> str:
+    return format_key([v.isoformat() if hasattr(v, "isoformat") else str(v)
+                       for _, v in key])
+
+
+def _key_where(d: TablesDialect, table: sa.Table,
+               key: tuple[tuple[ColumnInfo, Any], ...]) -> sa.ColumnElement[Any]:
+    """The record's key, compared as reads compare it (case-sensitive text): an update or
+    a delete never reaches a record that a read of the same key would not find. The
+    parameters are untyped: PostgreSQL takes each one's type from its column."""
+    return sa.and_(*(d.eq(table.c[col.name], col,
+                          sa.bindparam(None, d.to_driver(col, value),
+                                       type_=sa.types.NullType()))
+                     for col, value in key))
+
+
+async def _answer(conn: AsyncConnection, plan: WritePlan,
+                  key: tuple[tuple[ColumnInfo, Any], ...]) -> bytes | None:
+    """The written record rendered as reads render it, read in the same transaction."""
+    read = ReadPlan(table=plan.table, columns=plan.returning or plan.table.columns, key=key)
+    return await _record(conn, read, direct=False)
+
+
+async def _insert(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> bytes:
+    info = plan.table
+    table = _sa_table(info)
+    statement = sa.insert(table).returning(*(table.c[name] for name in info.primary_key))
+    key_columns = [info.column(name) for name in info.primary_key]
+    answers: list[bytes] = []
+    for row in plan.rows:
+        result = await conn.execute(statement, _driver_row(d, info, row))
+        stored: tuple[Any, ...] = tuple(result.one())
+        key = tuple((col, value) for col, value in zip(key_columns, stored, strict=True)
+                    if col is not None)
+        answer = await _answer(conn, plan, key)
+        if answer is None:
+            raise DbplaneError(f"the record inserted into {info.name!r} cannot be read back")
+        answers.append(answer)
+    if len(answers) == 1:
+        return answers[0]
+    return b"[" + b",".join(answers) + b"]"
+
+
+async def _update(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> bytes:
+    info = plan.table
+    if plan.key is None or len(plan.rows) != 1:
+        raise ValueError("an update has a key and one row of changes")
+    table = _sa_table(info)
+    changes = _driver_row(d, info, plan.rows[0])
+    if changes:
+        result = await conn.execute(
+            sa.update(table).where(_key_where(d, table, plan.key)).values(changes))
+        # MariaDB counts matched rows, not changed ones (SQLAlchemy sets FOUND_ROWS)
+        if result.rowcount == 0:
+            raise RecordNotFound(table=info.name, key=_key_text(plan.key))
+    # a changed key column moves the record: read it at its new key
+    new_key = tuple((col, plan.rows[0].get(col.name, value)) for col, value in plan.key)
+    answer = await _answer(conn, plan, new_key)
+    if answer is None:
+        raise RecordNotFound(table=info.name, key=_key_text(plan.key))
+    return answer
+
+
+async def _delete(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> None:
+    info = plan.table
+    if plan.key is None:
+        raise ValueError("a delete has a key")
+    table = _sa_table(info)
+    result = await conn.execute(sa.delete(table).where(_key_where(d, table, plan.key)))
+    if result.rowcount == 0:
+        raise RecordNotFound(table=info.name, key=_key_text(plan.key))
+
+
+async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
+    """Run one write in one transaction and answer what was stored, rendered as reads
+    render it: for an insert the record (a JSON array of them, in the given order, for
+    more than one row) with generated keys and server defaults; for an update the
+    record; for a delete None.
+
+    RecordNotFound when the key matches nothing (update, delete); a ConstraintViolation
+    subclass when the database refuses the write. Either way nothing is written.
+    """
+    info = plan.table
+    if info.kind == "view" or not info.primary_key:
+        raise ReadOnlyTable(f"{info.name!r} is a view or has no primary key: it can be "
+                            "read, not written", table=info.name)
+    try:
+        async with engine.sa_engine.begin() as conn:
+            d = dialect_for(conn.dialect)
+            if plan.action == "insert":
+                return await _insert(conn, d, plan)
+            if plan.action == "update":
+                return await _update(conn, d, plan)
+            await _delete(conn, d, plan)
+            return None
+    except DBAPIError as exc:
+        written = {name for row in plan.rows for name in row}
+        error = engine.constraint_violation(exc, info, written)
+        if error is None:
+            raise
+        if isinstance(error, UniqueViolation) and not error.fields.get("constraint"):
+            await _name_unique(engine, info, error)
+        raise error from exc
+
+
+async def _name_unique(engine: SqlEngine, info: TableInfo, error: ConstraintViolation) -> None:
+    """SQLite names the columns of a broken unique constraint, not the constraint: find it
+    by its columns among the table's unique constraints, unique indexes and key."""
+    columns = error.fields.get("columns")
+    if not columns:
+        return
+    wanted = list(columns)
+
+    def find(sync_conn: sa.Connection) -> str | None:
+        insp = sa.inspect(sync_conn)
+        pk = insp.get_pk_constraint(info.name)
+        if list(pk.get("constrained_columns") or []) == wanted:
+            return pk.get("name") or "PRIMARY KEY"
+        for uq in insp.get_unique_constraints(info.name):
+            if list(uq["column_names"]) == wanted and uq.get("name"):
+                return str(uq["name"])
+        for ix in insp.get_indexes(info.name):
+            if ix.get("unique") and list(ix["column_names"]) == wanted and ix.get("name"):
+                return str(ix["name"])
+        return None
+
+    try:
+        async with engine.sa_engine.connect() as conn:
+            name = await conn.run_sync(find)
+    except DBAPIError:  # the name is a courtesy: the error stands without it
+        return
+    if name is not None:
+        error.fields["constraint"] = name
+        error.detail = re.sub(r"\(constraint [^)]*\)$", "", error.detail).rstrip() + \
+            f" (constraint {name})"

@@ -1,0 +1,328 @@
+"""A ``ReadPlan`` compiled into one SQL statement, cached by the plan's shape.
+
+Every value of a plan (filter values, key values, page bounds) becomes a bound parameter
+named by its position (``v0``, ``v1``…), in the order ``leaves`` walks the plan. Two plans
+of the same ``shape()`` on the same ``TableInfo`` therefore compile to the same SQL text
+with parameters in the same places: the compiled text is kept (``STATEMENT_CACHE``) and
+a repeated request only converts its values and runs it (``conn.exec_driver_sql``),
+paying neither for building the SQLAlchemy statement nor for compiling it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.expression import FromClause, Select, TableClause
+
+from dbplane.engines.tables_dialects import (
+    PATTERN_OPERATORS,
+    Expr,
+    Rows,
+    Sort,
+    TablesDialect,
+)
+from dbplane.engines.tables_mariadb import MariadbTables
+from dbplane.engines.tables_postgresql import PostgresTables
+from dbplane.engines.tables_sqlite import SqliteTables
+from dbplane.query.model import (
+    ColumnInfo,
+    Include,
+    Predicate,
+    PredicateGroup,
+    ReadPlan,
+    TableInfo,
+)
+
+__all__ = [
+    "DIALECTS",
+    "STATEMENT_CACHE",
+    "CompiledRead",
+    "Leaf",
+    "StatementCache",
+    "compiled_read",
+    "dialect_for",
+    "leaves",
+    "table_clause",
+]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One value of a plan: ``column`` None for a page bound (limit, offset);
+    ``pattern`` for the text of contains/startsWith/endsWith."""
+
+    column: ColumnInfo | None
+    value: Any
+    pattern: bool = False
+
+
+def leaves(plan: ReadPlan) -> list[Leaf]:
+    """The plan's values in parameter order: filters depth first, then the key, then
+    limit and offset (a read by key has no page)."""
+    out: list[Leaf] = []
+
+    def walk(group: PredicateGroup) -> None:
+        for item in group.items:
+            if isinstance(item, PredicateGroup):
+                walk(item)
+            elif item.operator in ("in", "nin", "between"):
+                out.extend(Leaf(item.column, v) for v in item.value)
+            elif item.operator not in ("null", "notNull"):
+                out.append(Leaf(item.column, item.value, item.operator in PATTERN_OPERATORS))
+
+    if plan.where is not None:
+        walk(plan.where)
+    if plan.key is not None:
+        out.extend(Leaf(col, value) for col, value in plan.key)
+    else:
+        if plan.limit is not None:
+            out.append(Leaf(None, plan.limit))
+        if plan.offset:
+            out.append(Leaf(None, plan.offset))
+    return out
+
+
+def table_clause(info: TableInfo) -> TableClause:
+    """A lightweight SQLAlchemy table: names quoted by SQLAlchemy, no types needed."""
+    return sa.table(info.name, *(sa.column(c.name) for c in info.columns))
+
+
+DIALECTS: dict[str, TablesDialect] = {
+    d.name: d for d in (SqliteTables(), PostgresTables(), MariadbTables())
+}
+"""By SQLAlchemy dialect name (``mysql`` is MariaDB: the MySQL engine's tables run on
+MariaDB 10.5+ only, as JSON_ARRAYAGG's ORDER BY and INSERT … RETURNING need)."""
+
+
+def dialect_for(sa_dialect: Dialect) -> TablesDialect:
+    try:
+        return DIALECTS[sa_dialect.name]
+    except KeyError:
+        raise ValueError(f"the Tables API does not know the dialect {sa_dialect.name!r}") \
+            from None
+
+
+class _Builder:
+    """Builds the statement of a plan, taking its parameters in ``leaves`` order."""
+
+    def __init__(self, dialect: TablesDialect, plan: ReadPlan, values: list[Leaf]) -> None:
+        self.d = dialect
+        self.plan = plan
+        self.params: list[BindParameter[Any]] = [
+            sa.bindparam(f"v{i}", type_=dialect.bind_type(leaf.column, leaf.pattern))
+            for i, leaf in enumerate(values)]
+        self.next = 0
+
+    def take(self) -> BindParameter[Any]:
+        param = self.params[self.next]
+        self.next += 1
+        return param
+
+    def group(self, t: FromClause, group: PredicateGroup) -> Expr:
+        items = [self.group(t, i) if isinstance(i, PredicateGroup) else self.predicate(t, i)
+                 for i in group.items]
+        if group.kind == "and":
+            return sa.and_(*items) if items else sa.true()
+        return sa.or_(*items) if items else sa.false()
+
+    def predicate(self, t: FromClause, p: Predicate) -> Expr:
+        d, col = self.d, p.column
+        c: Expr = t.c[col.name]
+        match p.operator:
+            case "null":
+                return c.is_(None)
+            case "notNull":
+                return c.is_not(None)
+            case "eq":
+                return d.eq(c, col, self.take())
+            case "ne":
+                # NULL is "not equal" to a value (IS DISTINCT FROM), as for nin, notContains
+                return d.eq_operand(c, col).is_distinct_from(self.take())
+            case "lt":
+                return d.range_operand(c, col) < self.take()
+            case "lte":
+                return d.range_operand(c, col) <= self.take()
+            case "gt":
+                return d.range_operand(c, col) > self.take()
+            case "gte":
+                return d.range_operand(c, col) >= self.take()
+            case "between":
+                low, high = self.take(), self.take()
+                return d.range_operand(c, col).between(low, high)
+            case "in":
+                values = [self.take() for _ in p.value]
+                return d.in_(c, col, values) if values else sa.false()
+            case "nin":
+                values = [self.take() for _ in p.value]
+                if not values:
+                    return sa.true()
+                return sa.or_(c.is_(None), d.eq_operand(c, col).not_in(values))
+            case "contains":
+                return d.contains(d.text_operand(c, col), self.take())
+            case "notContains":
+                return sa.or_(c.is_(None),
+                              sa.not_(d.contains(d.text_operand(c, col), self.take())))
+            case "startsWith":
+                return d.starts_with(d.text_operand(c, col), self.take())
+            case "endsWith":
+                return d.ends_with(d.text_operand(c, col), self.take())
+        raise ValueError(f"unknown operator {p.operator!r}")
+
+    def pairs(self, t: FromClause, columns: tuple[ColumnInfo, ...],
+              includes: tuple[Include, ...]) -> list[tuple[str, Expr]]:
+        out = [(col.name, self.d.render(t.c[col.name], col)) for col in columns]
+        for i, inc in enumerate(includes):
+            out.append((inc.name, self.include(t, inc, i)))
+        return out
+
+    def include(self, t: FromClause, inc: Include, i: int) -> Expr:
+        r = table_clause(inc.table).alias(f"r{i}")
+        join = sa.and_(*(r.c[remote] == t.c[local]
+                         for local, remote in zip(inc.local_columns, inc.remote_columns,
+                                                  strict=True)))
+        rows = Rows(r, self.pairs(r, inc.table.columns, ()), join, correlate=t)
+        if inc.kind == "many-to-one":
+            return self.d.one_expr(rows, f"i{i}")
+        rows.order = [Sort(self.d.range_operand(r.c[name], col), False, col.nullable)
+                      for name in inc.table.primary_key
+                      if (col := inc.table.column(name)) is not None]
+        rows.limit = inc.limit
+        return self.d.many_expr(rows, f"i{i}")
+
+    def order(self, t: FromClause) -> list[Sort]:
+        """The plan's sort, then the primary key as a tie-breaker: a stable page."""
+        table = self.plan.table
+        terms = [Sort(self.d.range_operand(t.c[o.column.name], o.column), o.descending,
+                      o.column.nullable and o.column.name not in table.primary_key)
+                 for o in self.plan.order]
+        named = {o.column.name for o in self.plan.order}
+        for name in table.primary_key:
+            col = table.column(name)
+            if name not in named and col is not None:
+                terms.append(Sort(self.d.range_operand(t.c[name], col), False, False))
+        return terms
+
+    def build(self) -> Select[Any]:
+        plan = self.plan
+        t = table_clause(plan.table).alias("t")
+        where = self.group(t, plan.where) if plan.where is not None else None
+        pairs = self.pairs(t, plan.columns, plan.includes)
+        if plan.key is not None:
+            key = [self.d.eq(t.c[col.name], col, self.take()) for col, _ in plan.key]
+            where = sa.and_(*([where] if where is not None else []), *key)
+            statement = self.d.record_select(Rows(t, pairs, where))
+        else:
+            rows = Rows(t, pairs, where, self.order(t))
+            if plan.limit is not None:
+                rows.limit = self.take()
+            if plan.offset:
+                rows.offset = self.take()
+            count = None
+            if plan.count_exact:
+                count_query = sa.select(sa.func.count()).select_from(t)
+                if where is not None:
+                    count_query = count_query.where(where)
+                count = count_query.correlate(None).scalar_subquery()
+            statement = self.d.list_select(rows, count)
+        if self.next != len(self.params):
+            raise AssertionError("the plan's values and the statement's parameters differ")
+        return statement
+
+
+@dataclass(frozen=True)
+class CompiledRead:
+    """A compiled read: the SQL text, and for each driver parameter the index into the
+    plan's values followed by the statement's own constants."""
+
+    sql: str
+    slots: tuple[int, ...]
+    constants: tuple[Any, ...]
+    tables: tuple[TableInfo, ...]
+    """The TableInfo objects it was compiled for (checked by identity on a hit)."""
+
+    def arguments(self, values: list[Any]) -> tuple[Any, ...]:
+        every = values + list(self.constants)
+        return tuple(every[i] for i in self.slots)
+
+
+def _compile(dialect: TablesDialect, sa_dialect: Dialect, plan: ReadPlan,
+             values: list[Leaf]) -> CompiledRead:
+    statement = _Builder(dialect, plan, values).build()
+    compiled = statement.compile(dialect=sa_dialect)
+    names = compiled.positiontup
+    if names is None:
+        raise AssertionError(f"{sa_dialect.name} does not compile to positional parameters")
+    index = {f"v{i}": i for i in range(len(values))}
+    slots: list[int] = []
+    constants: list[Any] = []
+    for name in names:
+        if name in index:
+            slots.append(index[name])
+        else:
+            slots.append(len(values) + len(constants))
+            constants.append(compiled.binds[name].effective_value)
+    return CompiledRead(compiled.string, tuple(slots), tuple(constants),
+                        (plan.table, *(i.table for i in plan.includes)))
+
+
+class StatementCache:
+    """Compiled reads by (dialect, table, plan shape), least recently used dropped first.
+
+    A hit must be for the very ``TableInfo`` objects it was compiled from (a refreshed
+    schema has new ones, whose columns may have changed kind); the entry holds them, so
+    their ``id`` cannot be reused while it lives."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, CompiledRead] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, tables: tuple[TableInfo, ...]) -> CompiledRead | None:
+        entry = self._entries.get(key)
+        if entry is None or len(entry.tables) != len(tables) or any(
+                a is not b for a, b in zip(entry.tables, tables, strict=True)):
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: Hashable, entry: CompiledRead) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+STATEMENT_CACHE = StatementCache()
+
+
+def compiled_read(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, tuple[Any, ...]]:
+    """The compiled statement of ``plan`` (from the cache when its shape was seen) and the
+    driver arguments for this plan's values."""
+    dialect = dialect_for(sa_dialect)
+    values = leaves(plan)
+    tables = (plan.table, *(i.table for i in plan.includes))
+    key = (sa_dialect.name, bool(getattr(sa_dialect, "is_mariadb", False)), id(plan.table),
+           plan.shape())
+    entry = STATEMENT_CACHE.get(key, tables)
+    if entry is None:
+        entry = _compile(dialect, sa_dialect, plan, values)
+        STATEMENT_CACHE.put(key, entry)
+    converted = [dialect.filter_value(leaf.column, leaf.value, leaf.pattern)
+                 for leaf in values]
+    return entry, entry.arguments(converted)
