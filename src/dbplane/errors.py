@@ -85,6 +85,7 @@ __all__ = [
     "Unsupported",
     "UserExists",
     "UserNotFound",
+    "ValueRejected",
     "error_class_for_code",
 ]
 
@@ -474,6 +475,13 @@ class ReadOnlyTable(Invalid):
 
     code = "DBP-Q108"
     status = 405
+
+
+class ValueRejected(Invalid):
+    """The database refused a value (too long, out of range for the column's type)."""
+
+    code = "DBP-Q109"
+    status = 400
 
 
 class ConstraintViolation(Conflict):

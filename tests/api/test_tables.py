@@ -345,3 +345,24 @@ async def test_the_default_database_tables_and_non_sql_databases(
     _problem(await app_client.get("/v1/tables/anything"), 404, "DBP-Q101")
     await app_client.post("/v1/databases", json={"resource_id": "cache", "url": redis_url})
     _problem(await app_client.get("/v1/databases/cache/tables"), 400, "DBP-V102")
+
+
+async def test_values_the_database_refuses_are_400_not_500(
+    app_client: httpx.AsyncClient, db: SqlDatabase
+) -> None:
+    # 2**40 fits the planner's 64-bit integers, not PostgreSQL's or MariaDB's INTEGER:
+    # compared, it simply matches nothing; stored, it is refused
+    big = await app_client.get(f"{T}/articles", params={"filters[score][$gt]": str(2**40)})
+    assert _rows(big) == []
+    long = await app_client.post(f"{T}/authors", json={"data": {"name": "x" * 500}})
+    if db.engine == "sqlite":  # SQLite does not enforce VARCHAR lengths
+        assert long.status_code == 201
+    else:
+        _problem(long, 400, "DBP-Q109")
+    huge = await app_client.post(f"{T}/articles", json={"data": {"title": "t",
+                                                                 "score": 2**40}})
+    if db.engine == "sqlite":
+        assert huge.status_code == 201
+    else:
+        _problem(huge, 400, "DBP-Q109")
+    assert ts.count_rows(db, ts.authors) == (3 if db.engine == "sqlite" else 2)

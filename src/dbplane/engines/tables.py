@@ -88,6 +88,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dbplane.engines.base import exception_chain
 from dbplane.engines.sql import SqlEngine
 from dbplane.engines.tables_compile import (
     STATEMENT_CACHE,
@@ -103,6 +104,7 @@ from dbplane.errors import (
     ReadOnlyTable,
     RecordNotFound,
     UniqueViolation,
+    ValueRejected,
 )
 from dbplane.query.keys import format_key
 from dbplane.query.model import ColumnInfo, ReadPlan, TableInfo, WritePlan
@@ -155,13 +157,40 @@ async def _record(conn: AsyncConnection, plan: ReadPlan, *, direct: bool) -> byt
     return None if row is None or row[0] is None else _body(row[0])
 
 
+# MySQL/MariaDB error numbers of values a column cannot hold
+_MYSQL_DATA_ERRORS = frozenset({1264, 1265, 1292, 1366, 1406, 1416, 3140, 4078})
+
+
+def data_error(exc: BaseException) -> ValueRejected | None:
+    """The 400 for a value the database refused as data (too long, out of range, not of
+    the column's type), if ``exc`` is one: through SQLAlchemy (``DataError``) or from a
+    driver connection used directly (SQLSTATE class 22, MySQL data errors)."""
+    for cur in exception_chain(exc):
+        sqlstate = getattr(cur, "sqlstate", None) or getattr(cur, "pgcode", None)
+        args = getattr(cur, "args", ())
+        number = args[0] if args and isinstance(args[0], int) else None
+        if (isinstance(cur, sa.exc.DataError) or type(cur).__name__ == "DataError"
+                or (isinstance(sqlstate, str) and sqlstate.startswith("22"))
+                or number in _MYSQL_DATA_ERRORS or isinstance(cur, OverflowError)):
+            message = str(getattr(cur, "orig", None) or cur).strip().splitlines()
+            reason = message[0] if message else type(cur).__name__
+            return ValueRejected(f"the database refused a value: {reason}")
+    return None
+
+
 async def read_rows(engine: SqlEngine, plan: ReadPlan) -> tuple[bytes, int | None]:
     """The rows of ``plan`` as one JSON array (UTF-8), and the number of rows matching
     its filters when ``plan.count_exact`` (else None); one statement, one round trip."""
     if plan.key is not None:
         raise ValueError("read_rows is for lists; a plan with a key is read_record's")
-    async with engine.sa_engine.connect() as conn:
-        row = await _first_row(conn, plan, True)
+    try:
+        async with engine.sa_engine.connect() as conn:
+            row = await _first_row(conn, plan, True)
+    except Exception as exc:
+        rejected = data_error(exc)
+        if rejected is None:
+            raise
+        raise rejected from exc
     if row is None:
         raise DbplaneError("the database answered no row for a page")
     total = int(row[1]) if plan.count_exact else None
@@ -173,8 +202,14 @@ async def read_record(engine: SqlEngine, plan: ReadPlan) -> bytes | None:
     None when there is none."""
     if plan.key is None:
         raise ValueError("read_record needs a plan with a key")
-    async with engine.sa_engine.connect() as conn:
-        return await _record(conn, plan, direct=True)
+    try:
+        async with engine.sa_engine.connect() as conn:
+            return await _record(conn, plan, direct=True)
+    except Exception as exc:
+        rejected = data_error(exc)
+        if rejected is None:
+            raise
+        raise rejected from exc
 
 
 # -- writes -----------------------------------------------------------------------------
@@ -307,7 +342,10 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
         written = {name for row in plan.rows for name in row}
         error = engine.constraint_violation(exc, info, written)
         if error is None:
-            raise
+            rejected = data_error(exc)
+            if rejected is None:
+                raise
+            raise rejected from exc
         if isinstance(error, UniqueViolation) and not error.fields.get("constraint"):
             await _name_unique(engine, info, error)
         raise error from exc
