@@ -70,7 +70,7 @@ LABELS = {"list": "list 50", "get": "get by id", "filter": "filter+sort",
 TARGET_VS_DATASETTE = 3.0
 TARGET_VS_FLOOR = 0.70
 TARGET_P99_MS = 25.0
-NOISY_PCT = 10.0  # CPU share of other processes above which a run is marked NOISY
+NOISY_PCT = 10.0  # CPU share of other processes from which a run is marked "busy machine"
 FLOOR_MODES = ("thread", "aiosqlite", "direct")
 WRK_INSTALL = "apt-get install -y wrk   (Debian/Ubuntu; brew install wrk on macOS)"
 
@@ -276,34 +276,39 @@ def _proc_ticks(pid: int | str, children: bool = False) -> int:
     return ticks
 
 
-def _postgres_ticks() -> int:
-    total = 0
+def _postgres_ticks() -> dict[str, int]:
+    ticks = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
                 if (d / "comm").read_text().strip() == "postgres":
-                    total += _proc_ticks(d.name)
+                    # the postmaster's reaped children: backends that ended
+                    ticks[d.name] = _proc_ticks(d.name, children=True)
             except OSError:
                 continue
-    return total
+    return ticks
 
 
 @contextlib.contextmanager
 def others_cpu(server_pid: int, with_postgres: bool) -> Iterator[list[float]]:
     """CPU used during the block by processes that are not part of the run (this script
     and the load generator, the server, PostgreSQL for a PostgreSQL run), as a percentage
-    of the machine: another job on the machine makes the numbers low and noisy."""
-    def ours() -> int:
-        return (_proc_ticks("self", children=True) + _proc_ticks(server_pid)
-                + (_postgres_ticks() if with_postgres else 0))
+    of the machine: another job on the machine makes the numbers noisy."""
+    def ours() -> tuple[int, dict[str, int]]:
+        return (_proc_ticks("self", children=True) + _proc_ticks(server_pid),
+                _postgres_ticks() if with_postgres else {})
 
     result = [0.0]
-    busy0, ours0, t0 = _busy_ticks(), ours(), time.monotonic()
+    busy0, (ours0, pg0), t0 = _busy_ticks(), ours(), time.monotonic()
     try:
         yield result
     finally:
         capacity = (time.monotonic() - t0) * _HZ * (os.cpu_count() or 1)
-        others = (_busy_ticks() - busy0) - (ours() - ours0)
+        ours1, pg1 = ours()
+        # a backend that ended in between is in its postmaster's children time, from its start
+        mine = (ours1 - ours0 + sum(v - pg0.get(k, 0) for k, v in pg1.items())
+                - sum(v for k, v in pg0.items() if k not in pg1))
+        others = (_busy_ticks() - busy0) - mine
         result[0] = max(0.0, 100.0 * others / capacity) if capacity else 0.0
 
 
@@ -551,10 +556,19 @@ def run_wrk(t: Target, endpoint: str, duration: float, script_dir: Path,
     cmd.append(t.server.base + paths[0])
     with others_cpu(t.server.pid, t.engine == "postgresql") as others, \
             rss_peak(t.server.pid) as peak:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    out = done.stdout
     if verbose:
         print(out)
-    line = next(x for x in out.splitlines() if x.startswith("WRK-JSON "))
+    line = next((x for x in out.splitlines() if x.startswith("WRK-JSON ")), None)
+    if done.returncode != 0 or line is None:
+        print(f"  wrk failed ({done.returncode}) against {t.name}: "
+              f"{(done.stderr or out).strip()[-500:]}")
+        if t.server.proc.poll() is not None:
+            raise SetupError(f"{t.server.name} exited with {t.server.proc.returncode} "
+                             f"during the load:\n{t.server.log_tail()}")
+        return Run(rps=0.0, p50_ms=0.0, p99_ms=0.0, peak_mb=peak[0], bytes_per_req=0.0,
+                   errors=1, tool="wrk", others_pct=others[0])
     s = json.loads(line.removeprefix("WRK-JSON "))
     n = max(s["requests"], 1)
     errors = s["connect"] + s["read"] + s["write"] + s["status"] + s["timeout"]
@@ -680,7 +694,7 @@ def report(targets: list[Target], results: dict[tuple[str, str, str], list[Run]]
                 if t.kind == "dbplane" and s.p99_ms >= TARGET_P99_MS:
                     flag += f"  MISS p99 >= {TARGET_P99_MS:g} ms"
                 if s.others_pct >= NOISY_PCT:
-                    flag += "  NOISY"
+                    flag += "  (busy machine)"
                 w(f"{engine:<11}{t.name:<17}{LABELS[endpoint]:<17}{s.rps:>9.0f}"
                   f"{s.p50_ms:>9.2f}{s.p99_ms:>9.2f}{s.peak_mb:>9.1f}{s.kb:>9.1f}"
                   f"{s.others_pct:>7.0f}%{flag}\n")
@@ -695,7 +709,7 @@ def report(targets: list[Target], results: dict[tuple[str, str, str], list[Run]]
             for endpoint in ENDPOINTS:
                 a = sums.get((t.name, t.engine, endpoint))
                 b = sums.get((peer.name, peer.engine, endpoint))
-                if a is None or b is None:
+                if a is None or b is None or not b.rps:
                     continue
                 ratio = a.rps / b.rps
                 ratios.append({"engine": t.engine, "endpoint": endpoint, "server": t.name,
@@ -718,13 +732,42 @@ def report(targets: list[Target], results: dict[tuple[str, str, str], list[Run]]
             for endpoint in ENDPOINTS:
                 a = sums.get((t.name, t.engine, endpoint))
                 b = sums.get((ds.name, ds.engine, endpoint))
-                if a and b:
+                if a and b and b.rps:
                     w(f"sqlite     {LABELS[endpoint]:<17}{t.name:<17}/ datasette"
                       f"{a.rps / b.rps:>15.2f}x\n")
     return ratios
 
 
 # --------------------------------------------------------------------------- main
+
+def run_load(targets: list[Target], args: argparse.Namespace, loadgen: str,
+             script_dir: Path) -> dict[tuple[str, str, str], list[Run]]:
+    """Every endpoint of every target, interleaved: A B C for one endpoint, then the next
+    endpoint, then the next round."""
+    results: dict[tuple[str, str, str], list[Run]] = {}
+    for rnd in range(args.rounds):
+        for endpoint in ENDPOINTS:
+            for t in targets:
+                kept: Run | None = None
+                for attempt in range(args.retries + 1):
+                    if loadgen == "wrk":
+                        run = run_wrk(t, endpoint, args.duration, script_dir,
+                                      args.verbose)
+                    else:
+                        run = run_python(t, endpoint, args.duration)
+                    print(f"  round {rnd + 1} {t.engine:<10} {t.name:<16} "
+                          f"{LABELS[endpoint]:<16} {run.rps:>8.0f} req/s  p99 "
+                          f"{run.p99_ms:6.2f} ms  others {run.others_pct:3.0f}%"
+                          + (f"  {run.errors} ERRORS" if run.errors else "")
+                          + ("  (retry)" if attempt else ""), flush=True)
+                    if kept is None or run.others_pct < kept.others_pct:
+                        kept = run
+                    if kept.others_pct < NOISY_PCT:
+                        break
+                assert kept is not None
+                results.setdefault((t.name, t.engine, endpoint), []).append(kept)
+    return results
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -739,9 +782,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, one round")
-    parser.add_argument("--retries", type=int, default=2,
-                        help="run again a run during which other processes used more than "
-                        f"{NOISY_PCT:g}%% of the CPU, keeping the quietest (default 2)")
+    parser.add_argument("--retries", type=int, default=0,
+                        help="run again, up to this many times, a run during which other "
+                        f"processes used more than {NOISY_PCT:g}%% of the CPU, and keep the "
+                        "quietest (default 0)")
     parser.add_argument("--pg-dsn", default=os.environ.get(
         "DBPLANE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="a PostgreSQL URL allowed to create databases (env DBPLANE_BENCH_PG)")
@@ -825,41 +869,25 @@ def main() -> int:
               f"{args.duration:g} s = about {total / 60:.1f} min of load "
               f"({'wrk -t2 -c32 --latency' if loadgen == 'wrk' else 'PYTHON load generator'})",
               flush=True)
-        results: dict[tuple[str, str, str], list[Run]] = {}
         script_dir = tmp / "lua"
         script_dir.mkdir()
-        for rnd in range(args.rounds):
-            for endpoint in ENDPOINTS:
-                for t in targets:
-                    kept: Run | None = None
-                    for attempt in range(args.retries + 1):
-                        if loadgen == "wrk":
-                            run = run_wrk(t, endpoint, args.duration, script_dir,
-                                          args.verbose)
-                        else:
-                            run = run_python(t, endpoint, args.duration)
-                        print(f"  round {rnd + 1} {t.engine:<10} {t.name:<16} "
-                              f"{LABELS[endpoint]:<16} {run.rps:>8.0f} req/s  p99 "
-                              f"{run.p99_ms:6.2f} ms  others {run.others_pct:3.0f}%"
-                              + (f"  {run.errors} ERRORS" if run.errors else "")
-                              + ("  (retry)" if attempt else ""), flush=True)
-                        if kept is None or run.others_pct < kept.others_pct:
-                            kept = run
-                        if kept.others_pct < NOISY_PCT:
-                            break
-                    assert kept is not None
-                    results.setdefault((t.name, t.engine, endpoint), []).append(kept)
+        try:
+            results = run_load(targets, args, loadgen, script_dir)
+        except SetupError as exc:
+            print(f"\nerror: {exc}", file=sys.stderr)
+            return 1
         if loadgen == "python":
             print("\nNOTE: measured with the Python load generator, not wrk")
         ratios = report(targets, results)
         print(f"(req/s and p50: mean of {args.rounds} rounds; p99: worst round; peak MB: "
               "highest VmRSS of the server process during its runs; KB/resp: wrk counts "
               "headers too; others: CPU used by processes outside the run, worst round, as a "
-              f"share of the machine; NOISY from {NOISY_PCT:g}%)")
+              f"share of the machine)")
         noisy = [r for runs in results.values() for r in runs if r.others_pct >= NOISY_PCT]
         if noisy:
-            print(f"warning: {len(noisy)} runs shared the machine with other work; "
-                  "rerun on a quiet machine before trusting the ratios")
+            print(f"warning: during {len(noisy)} runs other processes used "
+                  f">= {NOISY_PCT:g}% of the CPU (column 'others'): compare figures from "
+                  "one run only, and rerun on a quiet machine for the record")
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps({

@@ -5,7 +5,8 @@ PostgreSQL and MariaDB.
 The reference states the semantics dbplane promises (docs/tables.md): ``$ne``, ``$nin``
 and ``$notContains`` count NULL as different (IS DISTINCT FROM); the other comparisons
 are false on NULL; text compares by code point (binary collation), case-sensitively;
-NULLs sort first ascending and last descending; the primary key breaks ties.
+NULLs sort first ascending and last descending; the primary key breaks ties, in the
+direction of the last sort key.
 """
 
 from __future__ import annotations
@@ -198,8 +199,11 @@ def reference(rows: list[dict[str, Any]], filters: Group | None, sort: list[tupl
               limit: int | None, offset: int) -> list[dict[str, Any]]:
     kept = [r for r in rows if filters is None or _holds(filters, r)]
 
+    # the primary key breaks ties, in the direction of the last sort key
+    tie = ("id", sort[-1][1] if sort else False)
+
     def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
-        for column, desc in [*sort, ("id", False)]:
+        for column, desc in [*sort, tie]:
             x, y = a[column], b[column]
             if x == y:
                 continue

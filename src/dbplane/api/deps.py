@@ -29,7 +29,9 @@ _bearer = HTTPBearer(auto_error=False, description="An admin API token or a sess
                      "from POST /v1/auth/login")
 
 
-def _context(request: Request) -> AppContext:
+# every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread,
+# a hop that costs more than the rest of a small request
+async def _context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 

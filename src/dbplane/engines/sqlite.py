@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from dbplane.engines.sql import SqlEngine, constraint_error
 from dbplane.errors import ConnectionCheckFailed, ConstraintViolation, DatabaseMissing
 from dbplane.query.model import TableInfo
 
-__all__ = ["SqliteEngine"]
+__all__ = ["SlowRead", "SqliteEngine"]
 
 _HEADER = b"SQLite format 3\x00"
 
@@ -27,6 +28,10 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+class SlowRead(Exception):
+    """A direct read ran past its budget (or met a lock): run it on the worker thread."""
 
 
 class SqliteEngine(SqlEngine):
@@ -49,8 +54,51 @@ class SqliteEngine(SqlEngine):
         return {"poolclass": AsyncAdaptedQueuePool, "pool_size": 5, "max_overflow": 5,
                 "pool_reset_on_return": None}
 
+    direct_read_budget: float = 0.002
+    """Seconds a read may run on the event loop before it is handed to a thread."""
+
+    _direct: sqlite3.Connection | None = None
+    _deadline: float = 0.0
+
     def _on_engine_created(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "connect", _pragmas)
+
+    def _over_budget(self) -> int:
+        return 1 if time.perf_counter() > self._deadline else 0
+
+    def read_direct(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of a read, run right here on the event loop: a thread hop costs
+        more than a small SQLite read. The connection is read-only; SQLite calls a
+        progress handler every 1,000 instructions, which aborts a read past
+        ``direct_read_budget`` (SlowRead: the caller runs it on aiosqlite's thread
+        instead), and a locked database is a SlowRead too, never a wait in the loop."""
+        con = self._direct
+        if con is None:
+            try:
+                con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                      isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA busy_timeout=0")
+            except sqlite3.Error as exc:  # let the pool's path open it and say why not
+                raise SlowRead(str(exc)) from exc
+            con.set_progress_handler(self._over_budget, 1000)
+            self._direct = con
+        self._deadline = time.perf_counter() + self.direct_read_budget
+        try:
+            # fetchall, not fetchone: the statement must finish, or its read snapshot
+            # would stay open and the next read would not see new writes
+            rows = con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "interrupted" in text or "locked" in text or "busy" in text:
+                raise SlowRead(text) from exc
+            raise
+        return tuple(rows[0]) if rows else None
+
+    async def close(self) -> None:
+        if self._direct is not None:
+            direct, self._direct = self._direct, None
+            direct.close()
+        await super().close()
 
     async def _precheck(self) -> None:
         path = self.path

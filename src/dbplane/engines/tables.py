@@ -90,6 +90,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dbplane.engines.base import exception_chain
 from dbplane.engines.sql import SqlEngine
+from dbplane.engines.sqlite import SlowRead, SqliteEngine
 from dbplane.engines.tables_compile import (
     STATEMENT_CACHE,
     StatementCache,
@@ -152,6 +153,19 @@ async def _first_row(conn: AsyncConnection, plan: ReadPlan,
     return None if row is None else tuple(row)
 
 
+async def _read(engine: SqlEngine, plan: ReadPlan) -> tuple[Any, ...] | None:
+    """The first row of a read: on SQLite on the event loop when it is quick
+    (``SqliteEngine.read_direct``), else on the pool's connection."""
+    if isinstance(engine, SqliteEngine) and engine.direct_read_budget > 0:
+        entry, args = compiled_read(engine.sa_engine.dialect, plan)
+        try:
+            return engine.read_direct(entry.sql, args)
+        except SlowRead:
+            pass
+    async with engine.sa_engine.connect() as conn:
+        return await _first_row(conn, plan, True)
+
+
 async def _record(conn: AsyncConnection, plan: ReadPlan, *, direct: bool) -> bytes | None:
     row = await _first_row(conn, plan, direct)
     return None if row is None or row[0] is None else _body(row[0])
@@ -184,8 +198,7 @@ async def read_rows(engine: SqlEngine, plan: ReadPlan) -> tuple[bytes, int | Non
     if plan.key is not None:
         raise ValueError("read_rows is for lists; a plan with a key is read_record's")
     try:
-        async with engine.sa_engine.connect() as conn:
-            row = await _first_row(conn, plan, True)
+        row = await _read(engine, plan)
     except Exception as exc:
         rejected = data_error(exc)
         if rejected is None:
@@ -203,8 +216,8 @@ async def read_record(engine: SqlEngine, plan: ReadPlan) -> bytes | None:
     if plan.key is None:
         raise ValueError("read_record needs a plan with a key")
     try:
-        async with engine.sa_engine.connect() as conn:
-            return await _record(conn, plan, direct=True)
+        row = await _read(engine, plan)
+        return None if row is None or row[0] is None else _body(row[0])
     except Exception as exc:
         rejected = data_error(exc)
         if rejected is None:

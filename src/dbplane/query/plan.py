@@ -8,9 +8,11 @@ request reaches SQL.
 
 Decisions this module makes (documented for users in the Tables API docs):
 
-- Order: the requested sort keys, then the primary key columns not already named
-  (ascending), so pages of a list are stable; a table without a primary key is ordered
-  only as asked.
+- Order: the requested sort keys, then the primary key columns not already named, so
+  pages of a list are stable; they run in the direction of the last requested key
+  (ascending when none is), so an index on the sort column serves the whole order
+  (``score DESC, id DESC`` walks an index on score backwards; ``id ASC`` would need a
+  sort). A table without a primary key is ordered only as asked.
 - ``fields``: duplicates are dropped (a JSON object has each key once); json columns cannot
   be sorted on.
 - Relations (``relations``): see its docstring. ``include[x][limit]`` applies to
@@ -302,10 +304,11 @@ def plan_read(req: TableRequest, table: TableInfo, schema: SchemaInfo, *,
     if req.limit is not None and req.limit > max_limit:
         raise _malformed("limit", f"{req.limit} is more than the maximum {max_limit}")
     named = {o.column.name for o in order}
+    tie_descending = order[-1].descending if order else False
     for name in table.primary_key:
         key_col = table.column(name)
         if key_col is not None and name not in named:
-            order.append(OrderBy(key_col))
+            order.append(OrderBy(key_col, tie_descending))
     return ReadPlan(
         table=table,
         columns=columns,

@@ -35,12 +35,12 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
                     headers=headers)
 
 
-def _path_db(db: str) -> str | None:
+async def _path_db(db: str) -> str | None:
     """The ``{db}`` path parameter: a database's id or resource_id."""
     return db
 
 
-def _default_db() -> str | None:
+async def _default_db() -> str | None:
     return None
 
 

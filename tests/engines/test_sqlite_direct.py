@@ -1,0 +1,60 @@
+"""SQLite reads on the event loop, with the worker thread as the way out for slow ones."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from dbplane.engines import create_engine_for, parse_database_url
+from dbplane.engines.sqlite import SlowRead, SqliteEngine
+from dbplane.engines.tables import introspect, read_rows, write
+from dbplane.query.model import ReadPlan, WritePlan
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[SqliteEngine]:
+    path = tmp_path / "direct.db"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(i, i % 7) for i in range(1, 20001)])
+    con.commit()
+    con.close()
+    eng = create_engine_for(parse_database_url(f"sqlite:///{path}"), timeout=5)
+    assert isinstance(eng, SqliteEngine)
+    await eng.connect()
+    yield eng
+    await eng.close()
+
+
+async def test_a_read_past_its_budget_is_aborted_and_answered_from_the_thread(
+    engine: SqliteEngine,
+) -> None:
+    with pytest.raises(SlowRead):
+        engine.direct_read_budget = 1e-9
+        engine.read_direct("SELECT count(*) FROM t AS a, t AS b WHERE a.id < 50", ())
+    info = (await introspect(engine)).tables["t"]
+    plan = ReadPlan(table=info, columns=info.columns, limit=3, count_exact=True)
+    body, total = await read_rows(engine, plan)  # the same budget: via aiosqlite's thread
+    assert total == 20000
+    assert [r["id"] for r in orjson.loads(body)] == [1, 2, 3]
+
+
+async def test_a_direct_read_sees_what_was_just_written(engine: SqliteEngine) -> None:
+    info = (await introspect(engine)).tables["t"]
+    plan = ReadPlan(table=info, columns=info.columns, limit=1, count_exact=True)
+    _, before = await read_rows(engine, plan)
+    await write(engine, WritePlan(table=info, action="insert",
+                                  rows=({"id": 30000, "v": 1},), returning=info.columns))
+    _, after = await read_rows(engine, plan)
+    assert (before, after) == (20000, 20001)
+
+
+async def test_the_direct_connection_cannot_write(engine: SqliteEngine) -> None:
+    engine.read_direct("SELECT 1", ())
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        engine.read_direct("DELETE FROM t", ())
