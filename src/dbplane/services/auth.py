@@ -131,32 +131,33 @@ def _bearer(authorization: str | None) -> str:
 
 
 async def authenticate(ctx: AppContext, authorization: str | None) -> Principal:
-    """The caller behind an ``Authorization`` header; MissingToken or InvalidToken else."""
+    """The caller behind an ``Authorization`` header; MissingToken or InvalidToken else.
+    Cached for ``DBPLANE_CACHE_SECONDS``; concurrent misses share one lookup."""
     token_hash = hash_token(_bearer(authorization))
-    cached = ctx.principals.get(token_hash)
-    if cached is not None:
-        principal, expires_on = cached
-        if expires_on is None or expires_on > now_ms():
-            return principal  # type: ignore[no-any-return]
-    async with ctx.meta.connect() as conn:
-        found = await q.find_principal_by_token_hash(conn, token_hash)
-    if found is None:
+
+    async def lookup() -> tuple[Principal, int | None] | None:
+        async with ctx.meta.connect() as conn:
+            found = await q.find_principal_by_token_hash(conn, token_hash)
+        if found is None:
+            return None
+        if found["kind"] == "token":
+            return Principal(kind="token", role=ADMIN_ROLE, token_hash=token_hash), None
+        principal = Principal(
+            kind="session",
+            role=found["role"],
+            user_id=found["user_id"],
+            grants=tuple(Grant.model_validate(g) for g in found["grants"]),
+            token_hash=token_hash,
+        )
+        return principal, int(found["expires_on"])
+
+    entry = await ctx.principals.load(token_hash, lookup)
+    if entry is None:
         raise InvalidToken()
-    if found["kind"] == "token":
-        principal = Principal(kind="token", role=ADMIN_ROLE, token_hash=token_hash)
-        ctx.principals.put(token_hash, (principal, None))
-        return principal
-    if found["expires_on"] <= now_ms():
+    principal, expires_on = entry
+    if expires_on is not None and expires_on <= now_ms():
         raise InvalidToken("the session has expired: log in again")
-    principal = Principal(
-        kind="session",
-        role=found["role"],
-        user_id=found["user_id"],
-        grants=tuple(Grant.model_validate(g) for g in found["grants"]),
-        token_hash=token_hash,
-    )
-    ctx.principals.put(token_hash, (principal, found["expires_on"]))
-    return principal
+    return principal  # type: ignore[no-any-return]
 
 
 class LoginResult(BaseModel):

@@ -200,14 +200,13 @@ async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
 
 async def resolve_database(ctx: AppContext, ref: str) -> dict[str, Any]:
     """The metadata row of the database whose id or resource_id is ``ref``."""
-    cached = ctx.database_rows.get(ref)
-    if cached is not None:
-        return cached
-    async with ctx.meta.connect() as conn:
-        row = await q.get_database_by_ref(conn, ref)
+    async def lookup() -> dict[str, Any] | None:
+        async with ctx.meta.connect() as conn:
+            return await q.get_database_by_ref(conn, ref)
+
+    row = await ctx.database_rows.load(ref, lookup)
     if row is None:
         raise DatabaseNotFound(ref)
-    ctx.database_rows.put(ref, row)
     return row
 
 
