@@ -22,7 +22,7 @@ How the SQLite call is made (``--sqlite-mode``):
 
 PostgreSQL (``--pg-dsn``) goes through an asyncpg pool (its prepared-statement cache on).
 
-    python bench/floor.py --port 8001 --sqlite /tmp/bench.db --sqlite-mode direct
+    python bench/floor.py --port 8001 --sqlite bench.db --sqlite-mode direct
     python bench/floor.py --port 8002 --pg-dsn postgresql://postgres@127.0.0.1/dbp_bench_x
 """
 
