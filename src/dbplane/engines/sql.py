@@ -48,7 +48,9 @@ class SqlEngine:
         # No pre-ping: it costs round trips on every checkout (three on asyncpg), more
         # than a small read. A connection the server dropped is found by the request
         # that uses it (SQLAlchemy then empties the pool) and recycled after 30 minutes.
-        return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 5,
+        # pool_size covers a loaded API: connections past it (overflow) are closed when
+        # returned, and a new server connection per request costs more than the query
+        return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 20,
                 "max_overflow": 10}
 
     def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
