@@ -104,6 +104,7 @@ from dbplane.errors import (
     DbplaneError,
     ReadOnlyTable,
     RecordNotFound,
+    Unavailable,
     UniqueViolation,
     ValueRejected,
 )
@@ -153,15 +154,48 @@ async def _first_row(conn: AsyncConnection, plan: ReadPlan,
     return None if row is None else tuple(row)
 
 
+# MySQL/MariaDB client errors of a connection that is gone
+_MYSQL_GONE = frozenset({2006, 2013, 2055})
+_GONE_NAMES = frozenset({"ConnectionDoesNotExistError", "InterfaceError",
+                         "ConnectionFailureError", "AdminShutdownError"})
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server dropped the connection (a restart, an idle timeout,
+    an administrator), rather than refused the statement."""
+    for cur in exception_chain(exc):
+        if isinstance(cur, DBAPIError) and cur.connection_invalidated:
+            return True
+        args = getattr(cur, "args", ())
+        if (isinstance(cur, ConnectionError) or type(cur).__name__ in _GONE_NAMES
+                or (args and args[0] in _MYSQL_GONE)):
+            return True
+    return False
+
+
+async def _drop_pool(engine: SqlEngine) -> None:
+    # its other connections were most likely dropped too: start a new pool
+    await engine.sa_engine.dispose(close=False)
+
+
 async def _read(engine: SqlEngine, plan: ReadPlan) -> tuple[Any, ...] | None:
     """The first row of a read: on SQLite on the event loop when it is quick
-    (``SqliteEngine.read_direct``), else on the pool's connection."""
+    (``SqliteEngine.read_direct``), else on the pool's connection. The pool has no
+    pre-ping, so a read on a connection the server dropped is run once more on a new
+    pool (reads can be repeated)."""
     if isinstance(engine, SqliteEngine) and engine.direct_read_budget > 0:
         entry, args = compiled_read(engine.sa_engine.dialect, plan)
         try:
             return engine.read_direct(entry.sql, args)
         except SlowRead:
             pass
+    try:
+        async with engine.sa_engine.connect() as conn:
+            return await _first_row(conn, plan, True)
+    except Exception as exc:
+        if not _connection_lost(exc):
+            raise
+        await _drop_pool(engine)
     async with engine.sa_engine.connect() as conn:
         return await _first_row(conn, plan, True)
 
@@ -351,7 +385,15 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
                 return await _update(conn, d, plan)
             await _delete(conn, d, plan)
             return None
-    except DBAPIError as exc:
+    except Exception as exc:
+        if _connection_lost(exc):
+            # not repeated: whether the server committed before it went is unknown
+            await _drop_pool(engine)
+            raise Unavailable(f"the connection to the database was lost during the "
+                              f"{plan.action}; it may or may not have been applied: read "
+                              "the record to see, then retry", table=info.name) from exc
+        if not isinstance(exc, DBAPIError):
+            raise
         written = {name for row in plan.rows for name in row}
         error = engine.constraint_violation(exc, info, written)
         if error is None:
