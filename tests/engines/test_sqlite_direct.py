@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -58,3 +59,22 @@ async def test_the_direct_connection_cannot_write(engine: SqliteEngine) -> None:
     engine.read_direct("SELECT 1", ())
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         engine.read_direct("DELETE FROM t", ())
+
+
+async def test_a_file_name_with_uri_characters_is_read_from_that_file(tmp_path: Path) -> None:
+    decoy = tmp_path / "odd"
+    sqlite3.connect(decoy).close()  # what "file:.../odd?x#y.db" would open unquoted
+    path = tmp_path / "odd?x#y.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (v INTEGER)")
+    con.execute("INSERT INTO t VALUES (42)")
+    con.commit()
+    con.close()
+    # in a database URL such a name is percent-encoded, as in any URL
+    eng = create_engine_for(parse_database_url(f"sqlite:///{quote(str(path))}"), timeout=5)
+    assert isinstance(eng, SqliteEngine)
+    assert eng.path == path
+    try:
+        assert eng.read_direct("SELECT v FROM t", ()) == (42,)
+    finally:
+        await eng.close()

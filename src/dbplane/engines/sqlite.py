@@ -75,7 +75,9 @@ class SqliteEngine(SqlEngine):
         con = self._direct
         if con is None:
             try:
-                con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                # as_uri percent-encodes the path: a "?" or "#" in a file name stays
+                # part of the name instead of starting the URI's query
+                con = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True,
                                       isolation_level=None, check_same_thread=False)
                 con.execute("PRAGMA busy_timeout=0")
             except sqlite3.Error as exc:  # let the pool's path open it and say why not
