@@ -514,6 +514,18 @@ class CheckViolation(ConstraintViolation):
     code = "DBP-Q204"
 
 
+# --- Schema as code (issue 5): codes DBP-H1xx..H4xx ---
+
+
+# --- Routines (issue 6): codes DBP-R1xx..R4xx ---
+
+
+# --- Operations and backups (issue 7): codes DBP-O1xx..O4xx, DBP-B1xx..B4xx ---
+
+
+# --- Actions (issue 7): codes DBP-X1xx..X4xx ---
+
+
 def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:
     out: list[type[DbplaneError]] = []
     for sub in cls.__subclasses__():

@@ -12,7 +12,19 @@ from fastapi.openapi.utils import get_openapi
 from dbplane import __version__
 from dbplane.api.deps import EXTRA_SCHEMAS
 from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
-from dbplane.api.routers import auth, databases, health, tables, tokens, users
+from dbplane.api.routers import (
+    actions,
+    auth,
+    backups,
+    databases,
+    health,
+    operations,
+    routines,
+    schema,
+    tables,
+    tokens,
+    users,
+)
 from dbplane.services.auth import ensure_admin_token, ensure_builtin_roles
 from dbplane.services.context import AppContext
 from dbplane.services.databases import ensure_default_database
@@ -55,7 +67,8 @@ def create_app(settings: Settings | None = None,
     app.include_router(health.router, prefix="/v1",
                        responses={503: PROBLEM_RESPONSES[500] | {
                            "description": "The metadata store does not answer"}})
-    for module in (auth, databases, tables, users, tokens):
+    for module in (auth, databases, tables, users, tokens, schema, routines, operations,
+                   backups, actions):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
 
     def openapi() -> dict[str, Any]:

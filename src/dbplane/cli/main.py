@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from dbplane.cli import auth, databases, roles, rows, tables, tokens, users
+from dbplane.cli import (
+    actions,
+    auth,
+    backups,
+    databases,
+    operations,
+    roles,
+    routines,
+    rows,
+    schema,
+    tables,
+    tokens,
+    users,
+)
 from dbplane.cli._common import Target
 from dbplane.cli.serve import serve
 
@@ -24,6 +37,8 @@ app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
 app.command("health")(auth.health)
+for _module in (schema, routines, operations, backups, actions):
+    _module.register(app)
 
 
 @app.callback()

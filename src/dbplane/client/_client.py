@@ -26,7 +26,9 @@ from dbplane.client.databases import (
     Databases,
     DefaultDatabase,
 )
+from dbplane.client.operations import AsyncOperations, Operations
 from dbplane.client.roles import AsyncRoles, Roles
+from dbplane.client.routines import AsyncFiles, Files
 from dbplane.client.tables import AsyncTable, Table
 from dbplane.client.tokens import AsyncTokens, Tokens
 from dbplane.client.users import AsyncUsers, Users
@@ -49,6 +51,8 @@ class ApiClient:
     users: Users
     roles: Roles
     tokens: Tokens
+    operations: Operations
+    files: Files
 
     def __init__(self, token: str | None = None, base_url: str | None = None, *,
                  timeout: float | None = DEFAULT_TIMEOUT,
@@ -63,6 +67,8 @@ class ApiClient:
         self.users = Users(http)
         self.roles = Roles(http)
         self.tokens = Tokens(http)
+        self.operations = Operations(http)
+        self.files = Files(http)
 
     @property
     def base_url(self) -> str:
@@ -115,6 +121,8 @@ class AsyncApiClient:
     users: AsyncUsers
     roles: AsyncRoles
     tokens: AsyncTokens
+    operations: AsyncOperations
+    files: AsyncFiles
 
     def __init__(self, token: str | None = None, base_url: str | None = None, *,
                  timeout: float | None = DEFAULT_TIMEOUT,
@@ -129,6 +137,8 @@ class AsyncApiClient:
         self.users = AsyncUsers(http)
         self.roles = AsyncRoles(http)
         self.tokens = AsyncTokens(http)
+        self.operations = AsyncOperations(http)
+        self.files = AsyncFiles(http)
 
     @property
     def base_url(self) -> str:

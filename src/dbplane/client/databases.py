@@ -12,6 +12,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbplane.client._http import AsyncHttp, SyncHttp, as_list, as_object, path, unwrap
+from dbplane.client.actions import action, async_action
+from dbplane.client.backups import AsyncBackups, Backups
+from dbplane.client.routines import (
+    AsyncFactory,
+    AsyncMigrations,
+    AsyncSeeder,
+    Factory,
+    Migrations,
+    Seeder,
+)
+from dbplane.client.schema import AsyncSchema, Schema
 from dbplane.client.tables import AsyncTable, Table
 
 __all__ = [
@@ -101,6 +112,35 @@ class Database(dict[str, Any]):
         return as_object(self._http.request("GET", path("databases", self.ref,
                                                         "openapi.json")))
 
+    @property
+    def schema(self) -> Schema:
+        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
+        return Schema(self._http, self.ref)
+
+    @property
+    def migrations(self) -> Migrations:
+        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
+        return Migrations(self._http, self.ref)
+
+    @property
+    def factory(self) -> Factory:
+        """Its factories: ``.run(file_id)``."""
+        return Factory(self._http, self.ref)
+
+    @property
+    def seeder(self) -> Seeder:
+        """Its seeders: ``.run(file_id)``."""
+        return Seeder(self._http, self.ref)
+
+    @property
+    def backups(self) -> Backups:
+        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
+        return Backups(self._http, self.ref)
+
+    def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one of its actions (``list-actions`` names them) and answer its result."""
+        return action(self._http, self.ref, name, params)
+
 
 class AsyncDatabase(dict[str, Any]):
     """One database as the API describes it, bound to the async client that fetched it."""
@@ -133,6 +173,35 @@ class AsyncDatabase(dict[str, Any]):
         """The OpenAPI 3.1 document of this database's tables."""
         return as_object(await self._http.request("GET", path("databases", self.ref,
                                                               "openapi.json")))
+
+    @property
+    def schema(self) -> AsyncSchema:
+        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
+        return AsyncSchema(self._http, self.ref)
+
+    @property
+    def migrations(self) -> AsyncMigrations:
+        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
+        return AsyncMigrations(self._http, self.ref)
+
+    @property
+    def factory(self) -> AsyncFactory:
+        """Its factories: ``.run(file_id)``."""
+        return AsyncFactory(self._http, self.ref)
+
+    @property
+    def seeder(self) -> AsyncSeeder:
+        """Its seeders: ``.run(file_id)``."""
+        return AsyncSeeder(self._http, self.ref)
+
+    @property
+    def backups(self) -> AsyncBackups:
+        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
+        return AsyncBackups(self._http, self.ref)
+
+    async def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one of its actions (``list-actions`` names them) and answer its result."""
+        return await async_action(self._http, self.ref, name, params)
 
 
 class Databases:
@@ -258,6 +327,35 @@ class DefaultDatabase:
         return as_object(self._http.request("GET", path("databases", self.ref,
                                                         "openapi.json")))
 
+    @property
+    def schema(self) -> Schema:
+        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
+        return Schema(self._http, None)
+
+    @property
+    def migrations(self) -> Migrations:
+        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
+        return Migrations(self._http, None)
+
+    @property
+    def factory(self) -> Factory:
+        """Its factories: ``.run(file_id)``."""
+        return Factory(self._http, None)
+
+    @property
+    def seeder(self) -> Seeder:
+        """Its seeders: ``.run(file_id)``."""
+        return Seeder(self._http, None)
+
+    @property
+    def backups(self) -> Backups:
+        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
+        return Backups(self._http, self.ref)
+
+    def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one of its actions (``list-actions`` names them) and answer its result."""
+        return action(self._http, self.ref, name, params)
+
 
 class AsyncDefaultDatabase:
     """``client.database`` of the async client; see :class:`DefaultDatabase`."""
@@ -287,3 +385,32 @@ class AsyncDefaultDatabase:
         """The OpenAPI 3.1 document of its tables."""
         return as_object(await self._http.request("GET", path("databases", self.ref,
                                                               "openapi.json")))
+
+    @property
+    def schema(self) -> AsyncSchema:
+        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
+        return AsyncSchema(self._http, None)
+
+    @property
+    def migrations(self) -> AsyncMigrations:
+        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
+        return AsyncMigrations(self._http, None)
+
+    @property
+    def factory(self) -> AsyncFactory:
+        """Its factories: ``.run(file_id)``."""
+        return AsyncFactory(self._http, None)
+
+    @property
+    def seeder(self) -> AsyncSeeder:
+        """Its seeders: ``.run(file_id)``."""
+        return AsyncSeeder(self._http, None)
+
+    @property
+    def backups(self) -> AsyncBackups:
+        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
+        return AsyncBackups(self._http, self.ref)
+
+    async def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one of its actions (``list-actions`` names them) and answer its result."""
+        return await async_action(self._http, self.ref, name, params)

@@ -99,3 +99,8 @@ api_tokens = Table(
     Column("source", String(16), nullable=False),
     Column("created_on", BigInteger, nullable=False),
 )
+
+# --- Operations and backups (issue 7): tables added by revision 0002 ---
+
+
+# --- Schema as code (issue 5): collection/field metadata, added by revision 0003 ---
