@@ -100,7 +100,10 @@ api_tokens = Table(
     Column("created_on", BigInteger, nullable=False),
 )
 
-# --- Operations and backups (issue 7): tables added by revision 0002 ---
+# --- Operations (issue 7): tables added by revision 0002 ---
+
+
+# --- Backups (issue 7): tables added by revision 0004 ---
 
 
 # --- Schema as code (issue 5): collection/field metadata, added by revision 0003 ---

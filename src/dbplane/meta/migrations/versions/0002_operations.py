@@ -1,4 +1,4 @@
-"""Operations and backups (issue 7): operations, backups and their scheduler's slots.
+"""Operations (issue 7): the operations table.
 
 Revision ID: 0002
 Revises: 0001
