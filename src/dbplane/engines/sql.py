@@ -119,6 +119,19 @@ class SqlEngine:
     def instances(self) -> list[Instance]:
         return [Instance(hostname=self.url.host or "localhost", port=self.url.port)]
 
+    # -- reads past SQLAlchemy's pool (PostgreSQL) -------------------------------------
+
+    # whether ``direct_read`` serves the Tables API's reads
+    direct_reads: ClassVar[bool] = False
+
+    async def direct_read(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of one read-only statement (driver placeholders), on a
+        connection of the engine's own read pool."""
+        raise NotImplementedError
+
+    async def drop_read_connections(self) -> None:
+        """Forget the read pool's connections (the server dropped them)."""
+
     async def close(self) -> None:
         if self._engine is not None:
             engine, self._engine = self._engine, None

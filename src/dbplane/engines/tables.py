@@ -180,15 +180,27 @@ async def _drop_pool(engine: SqlEngine) -> None:
 
 async def _read(engine: SqlEngine, plan: ReadPlan) -> tuple[Any, ...] | None:
     """The first row of a read: on SQLite on the event loop when it is quick
-    (``SqliteEngine.read_direct``), else on the pool's connection. The pool has no
-    pre-ping, so a read on a connection the server dropped is run once more on a new
-    pool (reads can be repeated)."""
+    (``SqliteEngine.read_direct``); on PostgreSQL on the engine's read pool
+    (``direct_read``); else on the pool's connection. The pools have no pre-ping, so a
+    read on a connection the server dropped is run once more on fresh connections
+    (reads can be repeated)."""
     if isinstance(engine, SqliteEngine) and engine.direct_read_budget > 0:
         entry, args = compiled_read(engine.sa_engine.dialect, plan)
         try:
             return engine.read_direct(entry.sql, args)
         except SlowRead:
             pass
+    if engine.direct_reads:
+        entry, args = compiled_read(engine.sa_engine.dialect, plan)
+        try:
+            return await engine.direct_read(entry.sql, args)
+        except Exception as exc:
+            if not _connection_lost(exc):
+                raise
+            # the server dropped them all, most likely: the writes' pool's too
+            await engine.drop_read_connections()
+            await _drop_pool(engine)
+        return await engine.direct_read(entry.sql, args)
     try:
         async with engine.sa_engine.connect() as conn:
             return await _first_row(conn, plan, True)
