@@ -745,6 +745,17 @@ def run_load(targets: list[Target], args: argparse.Namespace, loadgen: str,
     """Every endpoint of every target, interleaved: A B C for one endpoint, then the next
     endpoint, then the next round."""
     results: dict[tuple[str, str, str], list[Run]] = {}
+    if args.warmup > 0:
+        # one unrecorded run of the same load per server and endpoint, so that every
+        # server's pools (connections, prepared statements) are at their working size
+        print(f"  warm-up: {args.warmup:g} s of the same load per server and endpoint",
+              flush=True)
+        for endpoint in ENDPOINTS:
+            for t in targets:
+                if loadgen == "wrk":
+                    run_wrk(t, endpoint, args.warmup, script_dir, False)
+                else:
+                    run_python(t, endpoint, args.warmup)
     for rnd in range(args.rounds):
         for endpoint in ENDPOINTS:
             for t in targets:
@@ -781,6 +792,9 @@ def main() -> int:
                         "(default all three)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="unrecorded seconds of load per server and endpoint first "
+                        "(default 1; 0: none)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, one round")
     parser.add_argument("--retries", type=int, default=0,
                         help="run again, up to this many times, a run during which other "

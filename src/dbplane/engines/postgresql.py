@@ -64,7 +64,15 @@ class PostgresqlEngine(SqlEngine):
     async def direct_read(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         pool = self._read_pool or await self._open_read_pool()
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(sql, *args)
+            try:
+                row = await conn.fetchrow(sql, *args)
+            except asyncpg.PostgresError:
+                raise  # the server refused the statement: the connection is fine
+            except BaseException:
+                # the connection itself failed (dropped by the server, protocol state
+                # broken, cancelled mid-statement): never hand it out again
+                conn.terminate()
+                raise
         return None if row is None else tuple(row)
 
     async def drop_read_connections(self) -> None:

@@ -157,7 +157,9 @@ async def _first_row(conn: AsyncConnection, plan: ReadPlan,
 # MySQL/MariaDB client errors of a connection that is gone
 _MYSQL_GONE = frozenset({2006, 2013, 2055})
 _GONE_NAMES = frozenset({"ConnectionDoesNotExistError", "InterfaceError",
-                         "ConnectionFailureError", "AdminShutdownError"})
+                         "ConnectionFailureError", "AdminShutdownError",
+                         # asyncpg, a query sent as the server's goodbye arrives
+                         "InternalClientError"})
 
 
 def _connection_lost(exc: BaseException) -> bool:
