@@ -38,7 +38,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "ActionNotSupported",
+    "ActionRefused",
+    "ActionServerUnavailable",
     "AdminRequired",
+    "ArchiveChecksumMismatch",  # backups
+    "ArchiveInvalid",  # backups
+    "BackendNotFound",
+    "BackupInUse",  # backups
+    "BackupNotFound",  # backups
+    "BackupNotReady",  # backups
+    "BackupToolFailed",  # backups
+    "BackupToolMissing",  # backups
     "BuiltinRole",
     "CheckViolation",
     "Conflict",
@@ -51,41 +62,74 @@ __all__ = [
     "DatabaseNotFound",
     "DatabaseUnreachable",
     "DbplaneError",
+    "DiffNotApplicable",
+    "EmptyReference",
     "EndpointNotFound",
     "Forbidden",
     "ForeignKeyViolation",
     "Invalid",
+    "InvalidActionParams",
     "InvalidCredentials",
     "InvalidDatabaseUrl",
     "InvalidField",
+    "InvalidRoutineFile",
     "InvalidToken",
     "InvalidValue",
+    "LogicalDatabaseExists",
+    "LogicalDatabaseInUse",
+    "LogicalDatabaseNotFound",
     "MalformedBody",
     "MalformedParameter",
     "MethodNotAllowed",
+    "MigrationChanged",
+    "MigrationFailed",
+    "MigrationFileMissing",
+    "MigrationsLocked",
+    "MissingGenerator",
     "MissingToken",
+    "NoDownMigration",
     "NotAUserSession",
     "NotFound",
     "NotGranted",
     "NotNullViolation",
+    "OperationCanceled",
+    "OperationConflict",
+    "OperationInterrupted",
+    "OperationNotCancellable",
+    "OperationNotFound",
     "ProtectedDatabase",
+    "ProtectedLogicalDatabase",
     "ReadOnlyTable",
     "RecordNotFound",
     "RoleExists",
     "RoleInUse",
     "RoleNotFound",
+    "RoutineFileNotFound",
+    "RoutineRowRejected",
+    "RoutineTableNotFound",
+    "RoutineUnknownColumn",
+    "SchemaApplyFailed",
+    "SchemaBodyInvalid",
+    "SchemaParameterInvalid",
+    "SnapshotMismatch",
+    "StaleSchemaHash",
+    "StatStatementsUnavailable",
     "TableNotFound",
     "TokenNotFound",
     "Unauthorized",
     "Unavailable",
     "UniqueViolation",
+    "UnknownAction",
     "UnknownColumn",
     "UnknownOperator",
+    "UnknownProvider",
     "UnknownRelation",
     "Unsupported",
+    "UnsupportedFieldType",
     "UserExists",
     "UserNotFound",
     "ValueRejected",
+    "WrongFileKind",
     "error_class_for_code",
 ]
 
@@ -517,13 +561,355 @@ class CheckViolation(ConstraintViolation):
 # --- Schema as code (issue 5): codes DBP-H1xx..H4xx ---
 
 
+class SchemaBodyInvalid(MalformedBody):
+    """The body is not a schema snapshot or diff (not JSON or YAML, or not its shape)."""
+
+    code = "DBP-H101"
+
+
+class SnapshotMismatch(Invalid):
+    """The snapshot comes from another vendor or version; ``?force=true`` diffs it anyway."""
+
+    code = "DBP-H102"
+    status = 400
+
+
+class SchemaParameterInvalid(Invalid):
+    """A query parameter of the schema endpoints has a value they do not accept."""
+
+    code = "DBP-H103"
+    status = 400
+
+
+class UnsupportedFieldType(Invalid):
+    """A field's type has no column type on this database."""
+
+    code = "DBP-H104"
+
+
+class DiffNotApplicable(Invalid):
+    """The diff names a collection, field or relation the schema does not have (or one it
+    already has), or a path its objects do not have."""
+
+    code = "DBP-H105"
+
+
+class StaleSchemaHash(Conflict):
+    """The schema changed since the diff was computed: diff again, then apply."""
+
+    code = "DBP-H401"
+
+
+class SchemaApplyFailed(Conflict):
+    """The database refused a statement of the apply; the error says what was applied."""
+
+    code = "DBP-H402"
+
+
 # --- Routines (issue 6): codes DBP-R1xx..R4xx ---
+
+
+class RoutineFileNotFound(NotFound):
+    """No file of the project directory has this file_id."""
+
+    code = "DBP-R101"
+
+    def __init__(self, file_id: str, kind: str | None = None) -> None:
+        what = f"{kind} file" if kind else "file"
+        super().__init__(f"no {what} of the project directory has the file_id {file_id!r}",
+                         field="file_id", value=file_id, kind=kind)
+
+
+class WrongFileKind(Invalid):
+    """The file_id names a file of another kind (a migration where a factory is asked)."""
+
+    code = "DBP-R102"
+
+    def __init__(self, *, file_id: str, path: str, kind: str, expected: str) -> None:
+        super().__init__(f"the file {path!r} is a {kind}, not a {expected}", field="file_id",
+                         value=file_id, path=path, kind=kind, expected=expected)
+
+
+class InvalidRoutineFile(Invalid):
+    """A migration, factory or seeder file cannot be read or does not fit its format."""
+
+    code = "DBP-R103"
+
+    def __init__(self, detail: str, *, path: str, **fields: Any) -> None:
+        super().__init__(f"{path}: {detail}", path=path, **fields)
+
+
+class RoutineTableNotFound(Invalid):
+    """The factory or seeder names a table the database does not have."""
+
+    code = "DBP-R104"
+
+    def __init__(self, *, path: str, table: str) -> None:
+        super().__init__(f"{path}: the database has no table {table!r}", path=path,
+                         table=table)
+
+
+class RoutineUnknownColumn(Invalid):
+    """The factory or seeder names a column its table does not have."""
+
+    code = "DBP-R105"
+
+    def __init__(self, *, path: str, table: str, column: str) -> None:
+        super().__init__(f"{path}: the table {table!r} has no column {column!r}", path=path,
+                         table=table, column=column)
+
+
+class UnknownProvider(Invalid):
+    """A factory column names a Faker provider that does not exist."""
+
+    code = "DBP-R106"
+
+    def __init__(self, *, path: str, column: str, provider: str) -> None:
+        super().__init__(f"{path}: columns.{column}: Faker has no provider {provider!r}",
+                         path=path, column=column, provider=provider)
+
+
+class MissingGenerator(Invalid):
+    """A NOT NULL column without a default has no generator in the factory."""
+
+    code = "DBP-R107"
+
+    def __init__(self, *, path: str, table: str, columns: list[str]) -> None:
+        super().__init__(f"{path}: the column(s) {', '.join(columns)} of {table!r} cannot be "
+                         "null and have no default: give each a generator", path=path,
+                         table=table, columns=columns)
+
+
+class EmptyReference(Invalid):
+    """A factory column refers to a table that has no rows to refer to."""
+
+    code = "DBP-R108"
+
+    def __init__(self, *, path: str, column: str, ref: str) -> None:
+        super().__init__(f"{path}: columns.{column}: {ref} has no rows to refer to",
+                         path=path, column=column, ref=ref)
+
+
+class NoDownMigration(Invalid):
+    """A migration to roll back has no down file (or no downgrade function)."""
+
+    code = "DBP-R201"
+
+    def __init__(self, *, migration: str) -> None:
+        super().__init__(f"the migration {migration!r} cannot be rolled back: it has no "
+                         "down file or downgrade(op)", migration=migration)
+
+
+class MigrationFailed(Invalid):
+    """A migration statement failed; ``applied`` says what the run left applied."""
+
+    code = "DBP-R202"
+
+
+class MigrationChanged(Conflict):
+    """An applied migration's file changed since; run again with ``allow_changed``."""
+
+    code = "DBP-R301"
+
+    def __init__(self, *, migrations: list[str]) -> None:
+        super().__init__(f"applied migration(s) changed since they ran: {', '.join(migrations)}"
+                         "; restore the files, or run with allow_changed to go on",
+                         migrations=migrations)
+
+
+class MigrationsLocked(Conflict):
+    """Another run holds this database's migration lock; try again when it has finished."""
+
+    code = "DBP-R302"
+
+
+class MigrationFileMissing(Conflict):
+    """An applied migration to roll back has no file in the project directory any more."""
+
+    code = "DBP-R303"
+
+    def __init__(self, *, migration: str) -> None:
+        super().__init__(f"the applied migration {migration!r} has no file in the project "
+                         "directory: it cannot be rolled back", migration=migration)
+
+
+class RoutineRowRejected(Conflict):
+    """The database refused a row of a factory or seeder; nothing was written."""
+
+    code = "DBP-R401"
+
 
 
 # --- Operations and backups (issue 7): codes DBP-O1xx..O4xx, DBP-B1xx..B4xx ---
 
 
+class OperationNotFound(NotFound):
+    """No operation has this id."""
+
+    code = "DBP-O101"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"no operation has the id {operation!r}", operation=operation)
+
+
+class OperationConflict(Conflict):
+    """Another operation of the same kind is pending or running on this database."""
+
+    code = "DBP-O301"
+
+
+class OperationNotCancellable(Conflict):
+    """This operation cannot be canceled: it has ended, or its type cannot stop midway."""
+
+    code = "DBP-O302"
+
+
+class OperationCanceled(DbplaneError):
+    """The operation was canceled before it ended."""
+
+    code = "DBP-O401"
+    status = 409
+    title = "Operation canceled"
+
+
+class OperationInterrupted(DbplaneError):
+    """The dbplane process running the operation stopped before it ended."""
+
+    code = "DBP-O402"
+    status = 503
+    title = "Operation interrupted"
+
+
+
+# -- backups (issue 7): DBP-B1xx..B4xx ------------------------------------------------
+
+
+class BackupNotFound(NotFound):
+    """This database has no backup with this id."""
+
+    code = "DBP-B101"
+
+    def __init__(self, backup: str, database: str | None = None) -> None:
+        super().__init__(f"the database has no backup with the id {backup!r}",
+                         backup=backup, database=database)
+
+
+class BackupToolMissing(Unsupported):
+    """A tool needed to back up or restore this type of database is not installed."""
+
+    code = "DBP-B102"
+
+
+class ArchiveInvalid(Invalid):
+    """The archive is not one this type of database can restore (wrong or damaged format)."""
+
+    code = "DBP-B201"
+
+
+class ArchiveChecksumMismatch(Invalid):
+    """The archive's SHA-256 is not the one recorded: it was changed or truncated."""
+
+    code = "DBP-B202"
+
+
+class BackupNotReady(Conflict):
+    """The backup is not done (pending, running or failed): it has no archive to use."""
+
+    code = "DBP-B301"
+
+
+class BackupInUse(Conflict):
+    """The backup is being made or restored right now; try again when that has ended."""
+
+    code = "DBP-B302"
+
+
+class BackupToolFailed(Unavailable):
+    """The backup or restore tool stopped with an error."""
+
+    code = "DBP-B401"
+
+
 # --- Actions (issue 7): codes DBP-X1xx..X4xx ---
+
+
+class UnknownAction(Invalid):
+    """The action endpoint names no action dbplane knows."""
+
+    code = "DBP-X101"
+    status = 400
+
+    def __init__(self, *, action: str, valid: list[str]) -> None:
+        super().__init__(f"action_name: {action!r} is not an action; this database has: "
+                         + ", ".join(valid), field="action_name", value=action, valid=valid)
+
+
+class ActionNotSupported(Unsupported):
+    """The action exists, but not for this database's type."""
+
+    code = "DBP-X102"
+    status = 400
+
+    def __init__(self, *, action: str, type_name: str, valid: list[str]) -> None:
+        super().__init__(f"action_name: {action!r} is not an action of {type_name} "
+                         "databases; they have: " + ", ".join(valid), field="action_name",
+                         value=action, type_name=type_name, valid=valid)
+
+
+class InvalidActionParams(Invalid):
+    """The action's params are missing, of the wrong type, or not a valid name."""
+
+    code = "DBP-X103"
+    status = 422
+
+
+class LogicalDatabaseNotFound(NotFound):
+    """The database server has no logical database of this name."""
+
+    code = "DBP-X201"
+
+
+class BackendNotFound(NotFound):
+    """No connection of this database has this pid."""
+
+    code = "DBP-X202"
+
+
+class LogicalDatabaseExists(Conflict):
+    """The database server already has a logical database of this name."""
+
+    code = "DBP-X301"
+
+
+class ProtectedLogicalDatabase(Conflict):
+    """This logical database is protected: it cannot be deleted or reset."""
+
+    code = "DBP-X302"
+
+
+class LogicalDatabaseInUse(Conflict):
+    """Other sessions are connected to this logical database."""
+
+    code = "DBP-X303"
+
+
+class StatStatementsUnavailable(Conflict):
+    """pg_stat_statements cannot be used on this server as it runs now."""
+
+    code = "DBP-X304"
+
+
+class ActionRefused(Conflict):
+    """The database server refused the action."""
+
+    code = "DBP-X401"
+
+
+class ActionServerUnavailable(Unavailable):
+    """The database server did not answer the action."""
+
+    code = "DBP-X402"
+
 
 
 def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     tables_max_limit: int = Field(1000, gt=0, description="The largest limit a list may ask.")
     tables_include_limit: int = Field(10, gt=0, description="Rows embedded per one-to-many "
                                       "relation unless include[name][limit] says otherwise.")
+    archive_dir: Path | None = Field(None, description="Where backup archives are kept; "
+                                     "default `backups/` in the data directory.")
+    backup_retention: int = Field(7, ge=1, description="Periodic backups kept per database "
+                                  "(the newest); manual and uploaded ones are kept until "
+                                  "deleted.")
+    operation_workers: int = Field(4, ge=1, le=64, description="Operations (backups, "
+                                   "restores, checks) one process runs at the same time.")
     log_level: str = Field("INFO")
     log_json: bool = Field(True, description="Log one JSON object per line.")
 
@@ -81,6 +88,11 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.data_dir / "secret.key"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where backup archives live."""
+        return self.archive_dir or self.data_dir / "backups"
 
     @property
     def embedded_dir(self) -> Path:

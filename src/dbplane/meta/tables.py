@@ -13,16 +13,18 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
 )
 
-__all__ = ["VERSION_TABLE", "api_tokens", "databases", "metadata", "roles", "sessions",
-           "users"]
+__all__ = ["VERSION_TABLE", "api_tokens", "backup_slots", "backups", "databases", "metadata",
+           "operations", "roles", "schema_meta", "sessions", "users"]
 
 # Alembic's own table, recording the store's schema revision
 VERSION_TABLE = "dbp_alembic_version"
@@ -102,8 +104,92 @@ api_tokens = Table(
 
 # --- Operations (issue 7): tables added by revision 0002 ---
 
+# one row per long task; `conflict_slot` is "<database id>:<conflict group>" while the
+# operation is pending or running (NULL otherwise), so a unique key refuses a second one
+operations = Table(
+    "dbp_operations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("database_id", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("conflict_slot", String(128), nullable=True, unique=True),
+    Column("params", JSON, nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("steps", JSON, nullable=False),
+    Column("log", JSON, nullable=False),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", Text, nullable=True),
+    Column("created_by", String(255), nullable=True),
+    # the process that claimed it ("host:pid:nonce") and how many times it was claimed
+    Column("owner", String(160), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("heartbeat_at", BigInteger, nullable=True),
+    Index(None, "status", "created_at"),
+    Index(None, "database_id", "created_at"),
+)
+
 
 # --- Backups (issue 7): tables added by revision 0004 ---
 
+# one row per backup; `archive` is the file's name under the archive directory, set once
+# the archive is complete (renamed into place), so a row without one has no good archive
+backups = Table(
+    "dbp_backups",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("database_id", String(32), ForeignKey("dbp_databases.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("type_name", String(32), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("archive", String(255), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("checksum", String(80), nullable=True),
+    Column("operation_id", String(36), nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Index(None, "database_id", "created_at"),
+)
+
+# the periodic scheduler's claims: one row per database and scheduled hour (epoch hours,
+# UTC); the primary key makes a slot run once however many replicas race for it
+backup_slots = Table(
+    "dbp_backup_slots",
+    metadata,
+    Column("database_id", String(32), ForeignKey("dbp_databases.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("slot", BigInteger, primary_key=True, autoincrement=False),
+    Column("backup_id", String(32), nullable=True),
+    Column("claimed_at", BigInteger, nullable=False),
+)
+
+
 
 # --- Schema as code (issue 5): collection/field metadata, added by revision 0003 ---
+
+# Directus' ``meta`` of collections, fields and relations, kept opaque per database and
+# merged into the next snapshot; ``kind`` is collection, field or relation (``field`` is ""
+# for a collection). ``alias`` rows are objects without a column (Directus' o2m fields and
+# folders): ``body`` is then the whole object.
+schema_meta = Table(
+    "dbp_schema_meta",
+    metadata,
+    Column("database_id", String(32), ForeignKey("dbp_databases.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("collection", String(255), primary_key=True),
+    Column("field", String(255), primary_key=True),
+    Column("meta", JSON, nullable=True),
+    Column("alias", JSON, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
