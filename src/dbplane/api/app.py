@@ -25,6 +25,7 @@ from dbplane.api.routers import (
     tokens,
     users,
 )
+from dbplane.services import operations as operations_service
 from dbplane.services.auth import ensure_admin_token, ensure_builtin_roles
 from dbplane.services.context import AppContext
 from dbplane.services.databases import ensure_default_database
@@ -57,7 +58,11 @@ def create_app(settings: Settings | None = None,
             if token is not None and on_admin_token is not None:
                 on_admin_token(token)
             app.state.ctx = ctx
-            yield
+            await operations_service.start(ctx)
+            try:
+                yield
+            finally:
+                await operations_service.stop(ctx)
         finally:
             await ctx.close()
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dbplane.client._client import ApiClient, AsyncApiClient
 from dbplane.client._http import ConnectionFailed
 from dbplane.client.databases import AsyncDatabase, Database
+from dbplane.client.operations import AsyncOperation, Operation
 from dbplane.client.tables import AsyncTable, Rows, Table
 
-__all__ = ["ApiClient", "AsyncApiClient", "AsyncDatabase", "AsyncTable", "ConnectionFailed",
-           "Database", "Rows", "Table"]
+__all__ = ["ApiClient", "AsyncApiClient", "AsyncDatabase", "AsyncOperation", "AsyncTable",
+           "ConnectionFailed", "Database", "Operation", "Rows", "Table"]

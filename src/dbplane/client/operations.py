@@ -1,17 +1,249 @@
-"""``client.operations`` (issue 7): long work, its progress, waiting and cancelling."""
+"""``client.operations`` (issue 7): long work, its progress, waiting and cancelling.
+
+Every call that starts long work answers ``202 Accepted`` with the operation; the client
+turns it into an :class:`Operation` (a ``dict`` of the API's object, bound to the client)
+that can be refreshed, waited for and cancelled::
+
+    op = client.operations.get("0b6d…")
+    op.wait(timeout=600, on_progress=lambda o: print(o["progress"], o["message"]))
+"""
 
 from __future__ import annotations
 
-from dbplane.client._http import AsyncHttp, SyncHttp
+import asyncio
+import builtins
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-__all__ = ["AsyncOperations", "Operations"]
+from dbplane.client._http import AsyncHttp, Params, SyncHttp, as_list, as_object, path
+from dbplane.errors import DbplaneError, OperationCanceled, error_class_for_code
+
+__all__ = [
+    "ENDED",
+    "AsyncOperation",
+    "AsyncOperations",
+    "Operation",
+    "Operations",
+    "as_async_operation",
+    "as_operation",
+    "operation_error",
+]
+
+ENDED = frozenset({"done", "error", "canceled"})
+"""The statuses an operation ends in."""
+
+
+def operation_error(operation: Mapping[str, Any]) -> DbplaneError | None:
+    """The error an ended operation failed with (the class of its ``error.code``, with
+    ``operation_id`` among its fields), or None when it is done or still going."""
+    status = operation.get("status")
+    if status not in ("error", "canceled"):
+        return None
+    error = operation.get("error") or {}
+    code = str(error.get("code") or (OperationCanceled.code if status == "canceled"
+                                     else DbplaneError.code))
+    cls = error_class_for_code(code)
+    message = str(error.get("message") or f"operation {operation.get('id')} ended {status}")
+    err = cls.from_problem({"detail": message, "code": code,
+                            "operation_id": operation.get("id")})
+    if cls.code != code:
+        err.fields["code"] = code
+    return err
+
+
+def _params(database: str | None, status: str | None, type_name: str | None,
+            limit: int | None) -> Params:
+    pairs = {"database": database, "status": status, "type": type_name,
+             "limit": None if limit is None else str(limit)}
+    return [(k, v) for k, v in pairs.items() if v is not None]
+
+
+def _check_body(samples: int | None, interval_ms: int | None) -> dict[str, Any]:
+    fields = {"samples": samples, "interval_ms": interval_ms}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Operation(dict[str, Any]):
+    """One operation as the API describes it (``op["status"]``, ``op["progress"]``…),
+    bound to the client that fetched it."""
+
+    __slots__ = ("_http",)
+
+    def __init__(self, http: SyncHttp, data: Mapping[str, Any]) -> None:
+        super().__init__(data)
+        self._http = http
+
+    @property
+    def id(self) -> str:
+        return str(self["id"])
+
+    @property
+    def ended(self) -> bool:
+        """Whether it is done, failed or canceled."""
+        return self.get("status") in ENDED
+
+    def refresh(self) -> Operation:
+        """Read it again from the server (in place); answers itself."""
+        answer = as_object(self._http.request("GET", path("operations", self.id)))
+        self.clear()
+        self.update(answer)
+        return self
+
+    def cancel(self) -> Operation:
+        """Cancel it: a pending one ends at once, a running one stops at its next
+        checkpoint (``wait()`` to see it end). Answers itself, refreshed."""
+        answer = as_object(self._http.request("POST", path("operations", self.id, "cancel")))
+        self.clear()
+        self.update(answer)
+        return self
+
+    def wait(self, timeout: float | None = None, poll: float = 0.5,
+             on_progress: Callable[[Operation], None] | None = None) -> Operation:
+        """Poll until it ends and answer it; ``on_progress(op)`` after each poll.
+
+        Raises the error it failed with (the class of its ``error.code``; OperationCanceled
+        when canceled), or TimeoutError after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.ended:
+                self.refresh()
+            if on_progress is not None:
+                on_progress(self)
+            if self.ended:
+                err = operation_error(self)
+                if err is not None:
+                    raise err
+                return self
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
+                                   f"after {timeout} s")
+            time.sleep(poll)
+
+
+class AsyncOperation(dict[str, Any]):
+    """One operation, bound to the async client that fetched it; see :class:`Operation`."""
+
+    __slots__ = ("_http",)
+
+    def __init__(self, http: AsyncHttp, data: Mapping[str, Any]) -> None:
+        super().__init__(data)
+        self._http = http
+
+    @property
+    def id(self) -> str:
+        return str(self["id"])
+
+    @property
+    def ended(self) -> bool:
+        return self.get("status") in ENDED
+
+    async def refresh(self) -> AsyncOperation:
+        answer = as_object(await self._http.request("GET", path("operations", self.id)))
+        self.clear()
+        self.update(answer)
+        return self
+
+    async def cancel(self) -> AsyncOperation:
+        answer = as_object(await self._http.request("POST",
+                                                    path("operations", self.id, "cancel")))
+        self.clear()
+        self.update(answer)
+        return self
+
+    async def wait(self, timeout: float | None = None,  # noqa: ASYNC109 (the sync twin's)
+                   poll: float = 0.5,
+                   on_progress: Callable[[AsyncOperation], Awaitable[None] | None]
+                   | None = None) -> AsyncOperation:
+        """Poll until it ends; see :meth:`Operation.wait` (``on_progress`` may be async)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.ended:
+                await self.refresh()
+            if on_progress is not None:
+                maybe = on_progress(self)
+                if maybe is not None:
+                    await maybe
+            if self.ended:
+                err = operation_error(self)
+                if err is not None:
+                    raise err
+                return self
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
+                                   f"after {timeout} s")
+            await asyncio.sleep(poll)
+
+
+def as_operation(http: SyncHttp, answer: Any) -> Operation:
+    """The :class:`Operation` of a ``202 Accepted`` answer (or of any operation object)."""
+    return Operation(http, as_object(answer))
+
+
+def as_async_operation(http: AsyncHttp, answer: Any) -> AsyncOperation:
+    """The :class:`AsyncOperation` of a ``202 Accepted`` answer."""
+    return AsyncOperation(http, as_object(answer))
 
 
 class Operations:
+    """``client.operations``: every long task (backups, restores, checks…)."""
+
     def __init__(self, http: SyncHttp) -> None:
         self._http = http
 
+    def get(self, operation_id: str) -> Operation:
+        """One operation by id (OperationNotFound when there is none)."""
+        return as_operation(self._http, self._http.request("GET",
+                                                           path("operations", operation_id)))
+
+    def list(self, database: str | None = None, status: str | None = None,
+             type: str | None = None, limit: int | None = None,
+             ) -> builtins.list[Operation]:
+        """Operations, newest first: of a database (id or resource_id), in a status
+        (pending, running, done, error, canceled), of a type."""
+        answer = as_object(self._http.request("GET", path("operations"),
+                                              params=_params(database, status, type, limit)))
+        return [Operation(self._http, op) for op in as_list(answer.get("operations"))]
+
+    def cancel(self, operation_id: str) -> Operation:
+        """Cancel an operation; answers it (``canceled`` at once when it was pending)."""
+        return as_operation(self._http, self._http.request(
+            "POST", path("operations", operation_id, "cancel")))
+
+    def check(self, database: str, samples: int | None = None,
+              interval_ms: int | None = None, wait: bool = False) -> Operation:
+        """Start a ``database.check`` (health, version and latency of ``samples`` round
+        trips); with ``wait=True`` answer it ended."""
+        op = as_operation(self._http, self._http.request(
+            "POST", path("databases", database, "check"),
+            json=_check_body(samples, interval_ms)))
+        return op.wait() if wait else op
+
 
 class AsyncOperations:
+    """``client.operations`` of the async client; see :class:`Operations`."""
+
     def __init__(self, http: AsyncHttp) -> None:
         self._http = http
+
+    async def get(self, operation_id: str) -> AsyncOperation:
+        return as_async_operation(self._http, await self._http.request(
+            "GET", path("operations", operation_id)))
+
+    async def list(self, database: str | None = None, status: str | None = None,
+                   type: str | None = None, limit: int | None = None,
+                   ) -> builtins.list[AsyncOperation]:
+        answer = as_object(await self._http.request(
+            "GET", path("operations"), params=_params(database, status, type, limit)))
+        return [AsyncOperation(self._http, op) for op in as_list(answer.get("operations"))]
+
+    async def cancel(self, operation_id: str) -> AsyncOperation:
+        return as_async_operation(self._http, await self._http.request(
+            "POST", path("operations", operation_id, "cancel")))
+
+    async def check(self, database: str, samples: int | None = None,
+                    interval_ms: int | None = None, wait: bool = False) -> AsyncOperation:
+        op = as_async_operation(self._http, await self._http.request(
+            "POST", path("databases", database, "check"),
+            json=_check_body(samples, interval_ms)))
+        return await op.wait() if wait else op
