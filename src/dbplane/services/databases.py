@@ -28,6 +28,7 @@ from dbplane.errors import (
 from dbplane.meta import queries as q
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
+from dbplane.services.operations import active_operations
 
 __all__ = [
     "TYPE_NAMES",
@@ -132,7 +133,9 @@ class DatabasePublic(BaseModel):
     created_at: str = Field(description="RFC 3339 with milliseconds")
     encryption_at_rest: bool
     plan: str
-    status: Literal["running", "unreachable"]
+    status: Literal["running", "unreachable", "backing-up", "restoring"] = Field(
+        description="running or unreachable, from a health check; backing-up or restoring "
+        "while such an operation runs on it")
     type_id: str
     type_name: str
     version_id: str | None
@@ -176,7 +179,8 @@ async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
         # dbplane does not encrypt data files; a server's own encryption is not visible
         encryption_at_rest=False,
         plan=row["plan"],
-        status="running" if health.ok else "unreachable",
+        status=await _busy_status(ctx, row["id"]) or (
+            "running" if health.ok else "unreachable"),
         status_detail=health.detail,
         type_id=_stable_id("type", row["type_name"]),
         type_name=row["type_name"],
@@ -196,6 +200,18 @@ async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
         mode=row["mode"],
         url=redact_url(url),
     )
+
+
+_BUSY_STATUSES = {"backup": "backing-up", "restore": "restoring"}
+
+
+async def _busy_status(ctx: AppContext, db_id: str) -> str | None:
+    """``backing-up`` or ``restoring`` while a backup or restore operation is pending or
+    running."""
+    for op in await active_operations(ctx, db_id):
+        if op["type"] in _BUSY_STATUSES:
+            return _BUSY_STATUSES[op["type"]]
+    return None
 
 
 async def resolve_database(ctx: AppContext, ref: str) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""Named queries of the backups tables (issue 7). Each takes an open connection; rows come
+back as dicts. ``services/backups.py`` calls these and never builds SQL itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dbplane.meta.tables import backup_slots, backups, databases
+
+__all__ = [
+    "claim_backup_slot",
+    "delete_backup",
+    "get_backup",
+    "insert_backup",
+    "list_backups",
+    "list_scheduled_databases",
+    "list_unfinished_backups",
+    "periodic_backups_beyond",
+    "release_backup_slot",
+    "set_slot_backup",
+    "update_backup",
+]
+
+Row = dict[str, Any]
+
+
+async def insert_backup(conn: AsyncConnection, row: Row) -> None:
+    await conn.execute(insert(backups).values(**row))
+
+
+async def get_backup(conn: AsyncConnection, database_id: str, backup_id: str) -> Row | None:
+    result = await conn.execute(select(backups).where(
+        and_(backups.c.id == backup_id, backups.c.database_id == database_id)))
+    row = result.mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def list_backups(conn: AsyncConnection, database_id: str) -> list[Row]:
+    """A database's backups, newest first."""
+    result = await conn.execute(select(backups).where(backups.c.database_id == database_id)
+                                .order_by(backups.c.created_at.desc(), backups.c.id.desc()))
+    return [dict(r) for r in result.mappings()]
+
+
+async def list_unfinished_backups(conn: AsyncConnection) -> list[Row]:
+    """Backups still pending or running (to reconcile with their operations)."""
+    result = await conn.execute(select(backups).where(
+        backups.c.status.in_(("pending", "running"))))
+    return [dict(r) for r in result.mappings()]
+
+
+async def update_backup(conn: AsyncConnection, backup_id: str, values: Row, *,
+                        only_if_status: tuple[str, ...] | None = None) -> bool:
+    """Change a backup; with ``only_if_status`` only while its status is one of those.
+    Whether a row changed."""
+    query = update(backups).where(backups.c.id == backup_id)
+    if only_if_status is not None:
+        query = query.where(backups.c.status.in_(only_if_status))
+    result = await conn.execute(query.values(**values))
+    return bool(result.rowcount)
+
+
+async def delete_backup(conn: AsyncConnection, backup_id: str) -> bool:
+    result = await conn.execute(delete(backups).where(backups.c.id == backup_id))
+    return bool(result.rowcount)
+
+
+async def periodic_backups_beyond(conn: AsyncConnection, database_id: str, keep: int,
+                                  status: str) -> list[Row]:
+    """The periodic backups of a database in ``status`` past the newest ``keep`` ones."""
+    result = await conn.execute(
+        select(backups).where(and_(backups.c.database_id == database_id,
+                                   backups.c.method == "periodic",
+                                   backups.c.status == status))
+        .order_by(backups.c.created_at.desc(), backups.c.id.desc()).offset(keep))
+    return [dict(r) for r in result.mappings()]
+
+
+async def list_scheduled_databases(conn: AsyncConnection) -> list[Row]:
+    """Databases with periodic backups enabled."""
+    result = await conn.execute(select(databases).where(
+        databases.c.periodic_backups_enabled.is_(True)))
+    return [dict(r) for r in result.mappings()]
+
+
+async def claim_backup_slot(conn: AsyncConnection, database_id: str, slot: int,
+                            now: int) -> bool:
+    """Insert-or-skip the claim of one scheduled hour: True for the one caller (of every
+    replica) that inserted it. Runs in its own transaction (a savepoint)."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(backup_slots).values(database_id=database_id,
+                                                           slot=slot, claimed_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def set_slot_backup(conn: AsyncConnection, database_id: str, slot: int,
+                          backup_id: str) -> None:
+    await conn.execute(update(backup_slots).where(and_(
+        backup_slots.c.database_id == database_id, backup_slots.c.slot == slot))
+        .values(backup_id=backup_id))
+
+
+async def release_backup_slot(conn: AsyncConnection, database_id: str, slot: int) -> None:
+    """Give a claimed slot back (its backup could not start: a restore was running)."""
+    await conn.execute(delete(backup_slots).where(and_(
+        backup_slots.c.database_id == database_id, backup_slots.c.slot == slot)))

@@ -1,0 +1,492 @@
+"""Backups: manual and periodic backups, uploaded archives, restore, retention.
+
+A backup or a restore is an operation (types ``backup`` and ``restore``, one conflict
+group ``data``: on one database they never overlap). A backup row is created ``pending``
+when its operation starts, becomes ``running``, then ``done`` with its archive, size and
+SHA-256, or ``error`` (its temporary file removed: an archive exists only for ``done``).
+A row whose operation ended without finishing it (the process was killed) is settled to
+``error`` the next time it is read, or by the scheduler.
+
+The scheduler (``register_periodic``, every 30 s in every process) starts the backup of
+each scheduled UTC hour once: the (database, hour) claim is a primary key in the metadata
+store, so of several replicas exactly one inserts it. Only the latest scheduled hour is
+considered, so an hour missed while dbplane was down is caught up once at the next start;
+an hour that passed before the database's settings last changed is not due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from dbplane.engines.backups import (
+    ArchiveWriter,
+    adapter_for,
+    make_backup,
+    verify_checksum,
+)
+from dbplane.errors import (
+    ArchiveChecksumMismatch,
+    ArchiveInvalid,
+    BackupInUse,
+    BackupNotFound,
+    BackupNotReady,
+    DatabaseNotFound,
+    DbplaneError,
+)
+from dbplane.meta import backups_queries as bq
+from dbplane.meta import queries as mq
+from dbplane.services import tables as tables_svc
+from dbplane.services.context import AppContext, now_ms
+from dbplane.services.databases import resolve_database
+from dbplane.services.operations import (
+    OperationContext,
+    active_operations,
+    get_operation,
+    register_operation_type,
+    register_periodic,
+    start_operation,
+)
+
+__all__ = [
+    "SCHEDULER_INTERVAL_SECONDS",
+    "BackupPublic",
+    "archive_of",
+    "create_backup",
+    "delete_backup",
+    "due_slot",
+    "get_backup",
+    "list_backups",
+    "restore_backup",
+    "run_scheduler",
+    "upload_backup",
+]
+
+log = logging.getLogger("dbplane.backups")
+
+SCHEDULER_INTERVAL_SECONDS = 30.0
+_UNFINISHED = ("pending", "running")
+# a pending row whose operation never got recorded (the process died in between)
+_ORPHAN_AFTER_MS = 60_000
+
+
+class BackupError(BaseModel):
+    code: str
+    message: str
+
+
+class BackupPublic(BaseModel):
+    """A backup, as the Scalingo backup object, plus its checksum and operation."""
+
+    id: str
+    database_id: str
+    name: str
+    created_at: str = Field(description="RFC 3339, UTC")
+    started_at: str | None
+    finished_at: str | None
+    status: Literal["pending", "running", "done", "error"]
+    method: Literal["manual", "periodic", "upload"]
+    type: str = Field(description="the database type the archive restores into")
+    format: str = Field(description="sqlite, pg-custom, sql or rdb")
+    size: int | None = Field(description="bytes of the archive; null until done")
+    checksum: str | None = Field(description="sha256:<hex> of the archive; null until done")
+    direct: bool = Field(False, description="as in Scalingo: false (dbplane keeps the "
+                         "archive itself)")
+    operation_id: str | None
+    error: BackupError | None
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _public(row: dict[str, Any]) -> BackupPublic:
+    return BackupPublic(
+        id=row["id"], database_id=row["database_id"], name=row["name"],
+        created_at=_iso(row["created_at"]) or "", started_at=_iso(row["started_at"]),
+        finished_at=_iso(row["finished_at"]), status=row["status"], method=row["method"],
+        type=row["type_name"], format=row["format"], size=row["size"],
+        checksum=row["checksum"], operation_id=row["operation_id"],
+        error=BackupError.model_validate(row["error"]) if row["error"] else None)
+
+
+def _archive_path(ctx: AppContext, row: dict[str, Any]) -> Path:
+    path: Path = ctx.settings.backups_dir / row["database_id"] / row["archive"]
+    return path
+
+
+def _planned_path(ctx: AppContext, row: dict[str, Any]) -> Path:
+    extension = adapter_for(row["type_name"]).extension
+    path: Path = ctx.settings.backups_dir / row["database_id"] / f"{row['id']}.{extension}"
+    return path
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    if isinstance(exc, DbplaneError):
+        return {"code": exc.code, "message": exc.detail}
+    if isinstance(exc, asyncio.CancelledError):
+        return {"code": "DBP-O401", "message": "the backup was stopped before it ended"}
+    return {"code": DbplaneError.code, "message": f"internal error: {type(exc).__name__}"}
+
+
+def _remove_files(ctx: AppContext, row: dict[str, Any]) -> None:
+    planned = _planned_path(ctx, row)
+    for path in (planned, planned.with_name(planned.name + ".tmp")):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    if row["archive"]:
+        with contextlib.suppress(FileNotFoundError):
+            _archive_path(ctx, row).unlink()
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+async def _settle(ctx: AppContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark ``error`` the unfinished backups whose operation has ended (a killed process)
+    and remove their temporary files; answers the rows as they are now."""
+    out = []
+    for row in rows:
+        if row["status"] in _UNFINISHED:
+            ended: dict[str, Any] | None = None
+            if row["operation_id"] is not None:
+                with contextlib.suppress(DbplaneError):
+                    op = await get_operation(ctx, row["operation_id"])
+                    if op["status"] not in ("pending", "running"):
+                        ended = op["error"] or {"code": DbplaneError.code, "message":
+                                                "the operation ended without the backup"}
+            elif now_ms() - row["created_at"] > _ORPHAN_AFTER_MS:
+                ended = {"code": DbplaneError.code,
+                         "message": "the backup never started (dbplane stopped)"}
+            if ended is not None:
+                values = {"status": "error", "error": ended, "finished_at": now_ms()}
+                async with ctx.meta.begin() as conn:
+                    await bq.update_backup(conn, row["id"], values,
+                                           only_if_status=_UNFINISHED)
+                await asyncio.to_thread(_remove_files, ctx, {**row, "archive": None})
+                row = {**row, **values}
+        out.append(row)
+    return out
+
+
+async def list_backups(ctx: AppContext, ref: str) -> list[BackupPublic]:
+    """A database's backups, newest first."""
+    db = await resolve_database(ctx, ref)
+    async with ctx.meta.connect() as conn:
+        rows = await bq.list_backups(conn, db["id"])
+    return [_public(r) for r in await _settle(ctx, rows)]
+
+
+async def _backup_row(ctx: AppContext, db: dict[str, Any], backup_id: str) -> dict[str, Any]:
+    async with ctx.meta.connect() as conn:
+        row = await bq.get_backup(conn, db["id"], backup_id)
+    if row is None:
+        raise BackupNotFound(backup_id, db["resource_id"])
+    return (await _settle(ctx, [row]))[0]
+
+
+async def get_backup(ctx: AppContext, ref: str, backup_id: str) -> BackupPublic:
+    """One backup; BackupNotFound (404)."""
+    db = await resolve_database(ctx, ref)
+    return _public(await _backup_row(ctx, db, backup_id))
+
+
+async def archive_of(ctx: AppContext, ref: str, backup_id: str) -> tuple[Path, str, str]:
+    """The archive file of a done backup, the file name to offer and its checksum;
+    BackupNotReady (409) for a backup that has none."""
+    db = await resolve_database(ctx, ref)
+    row = await _backup_row(ctx, db, backup_id)
+    if row["status"] != "done" or not row["archive"]:
+        raise BackupNotReady(f"the backup {backup_id!r} is {row['status']}: it has no "
+                             "archive", backup=backup_id, status=row["status"])
+    path = _archive_path(ctx, row)
+    if not path.is_file():
+        raise BackupNotReady(f"the archive of backup {backup_id!r} is missing from "
+                             f"{ctx.settings.backups_dir}", backup=backup_id)
+    return path, f"{row['name']}.{path.suffix.lstrip('.')}", row["checksum"]
+
+
+# -- creating ------------------------------------------------------------------------
+
+
+def _name(db: dict[str, Any], stamp: int) -> str:
+    when = datetime.fromtimestamp(stamp / 1000, tz=UTC).strftime("%Y%m%d%H%M%S")
+    return f"{when}_{db['resource_id']}"
+
+
+async def create_backup(ctx: AppContext, ref: str, *, created_by: str | None,
+                        method: Literal["manual", "periodic"] = "manual",
+                        slot: int | None = None) -> dict[str, Any]:
+    """Start a backup of the database; answers its operation (the backup's id is in
+    ``params.backup_id``). OperationConflict (409) while a backup or restore runs on it;
+    Unsupported for a type without backups."""
+    db = await resolve_database(ctx, ref)
+    adapter = adapter_for(db["type_name"])
+    stamp = now_ms()
+    row: dict[str, Any] = {
+        "id": secrets.token_hex(12), "database_id": db["id"], "name": _name(db, stamp),
+        "method": method, "status": "pending", "type_name": db["type_name"],
+        "format": adapter.format, "archive": None, "size": None, "checksum": None,
+        "operation_id": None, "error": None, "created_at": stamp, "started_at": None,
+        "finished_at": None,
+    }
+    async with ctx.meta.begin() as conn:
+        await bq.insert_backup(conn, row)
+    params: dict[str, Any] = {"backup_id": row["id"], "method": method}
+    if slot is not None:
+        params["slot"] = slot
+    try:
+        op = await start_operation(ctx, "backup", database_id=db["id"], params=params,
+                                   created_by=created_by)
+    except BaseException:
+        async with ctx.meta.begin() as conn:
+            await bq.delete_backup(conn, row["id"])
+        raise
+    async with ctx.meta.begin() as conn:
+        await bq.update_backup(conn, row["id"], {"operation_id": op["id"]})
+    return op
+
+
+async def _run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+    backup_id = str(op.params["backup_id"])
+    async with ctx.meta.connect() as conn:
+        db = await mq.get_database_by_ref(conn, op.database_id or "")
+        row = await bq.get_backup(conn, op.database_id or "", backup_id)
+    if db is None:
+        raise DatabaseNotFound(op.database_id or "")
+    if row is None:
+        raise BackupNotFound(backup_id)
+    async with ctx.meta.begin() as conn:
+        await bq.update_backup(conn, backup_id, {"status": "running",
+                                                 "started_at": now_ms(),
+                                                 "operation_id": op.id})
+    final = _planned_path(ctx, row)
+
+    async def progress(fraction: float, message: str | None) -> None:
+        await op.progress(0.95 * fraction, message)
+        await op.checkpoint()
+
+    try:
+        async with op.step("dump"):
+            engine = await ctx.connections.engine_for(db)
+            archive = await make_backup(engine, final, progress)
+            await op.log(f"{archive.format} archive of {archive.size} bytes, "
+                         f"{archive.checksum}")
+        async with op.step("record"), ctx.meta.begin() as conn:
+            await bq.update_backup(conn, backup_id, {
+                "status": "done", "archive": final.name, "size": archive.size,
+                "checksum": archive.checksum, "finished_at": now_ms()})
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            async with ctx.meta.begin() as conn:
+                await bq.update_backup(conn, backup_id, {
+                    "status": "error", "error": _error(exc), "finished_at": now_ms()})
+        await asyncio.to_thread(_remove_files, ctx, {**row, "archive": None})
+        raise
+    if row["method"] == "periodic":
+        async with op.step("retention"):
+            removed = await _apply_retention(ctx, db["id"])
+            if removed:
+                await op.log(f"retention: removed {removed} older periodic backup(s)")
+    return {"backup_id": backup_id, "size": archive.size, "checksum": archive.checksum}
+
+
+async def upload_backup(ctx: AppContext, ref: str, chunks: AsyncIterator[bytes], *,
+                        checksum: str | None = None) -> BackupPublic:
+    """Store an archive made elsewhere as a done backup (method ``upload``). It is checked
+    first — its format for the database's type and, when ``checksum`` is given, its
+    SHA-256 — and refused (ArchiveInvalid / ArchiveChecksumMismatch, 422) with nothing
+    stored."""
+    db = await resolve_database(ctx, ref)
+    adapter = adapter_for(db["type_name"])
+    stamp = now_ms()
+    row: dict[str, Any] = {
+        "id": secrets.token_hex(12), "database_id": db["id"],
+        "name": _name(db, stamp) + "_upload", "method": "upload", "status": "done",
+        "type_name": db["type_name"], "format": adapter.format, "archive": None,
+        "size": None, "checksum": None, "operation_id": None, "error": None,
+        "created_at": stamp, "started_at": stamp, "finished_at": None,
+    }
+    final = _planned_path(ctx, row)
+    async with ArchiveWriter(final) as writer:
+        async for chunk in chunks:
+            await asyncio.to_thread(writer.write, chunk)
+        if writer.size == 0:
+            raise ArchiveInvalid("the uploaded archive is empty", field="file")
+        writer.close_file()
+        await adapter.check(writer.temp)
+        archive = await asyncio.to_thread(writer.commit, adapter.format)
+        if checksum is not None and checksum.removeprefix("sha256:") != archive.sha256:
+            writer.final.unlink(missing_ok=True)
+            raise ArchiveChecksumMismatch(
+                f"the uploaded archive's SHA-256 is {archive.sha256}, not the "
+                f"{checksum.removeprefix('sha256:')} given: it was changed or cut on the "
+                "way; nothing was stored", field="checksum", actual=archive.checksum)
+    row |= {"archive": final.name, "size": archive.size, "checksum": archive.checksum,
+            "finished_at": now_ms()}
+    try:
+        async with ctx.meta.begin() as conn:
+            await bq.insert_backup(conn, row)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    return _public(row)
+
+
+# -- restoring -----------------------------------------------------------------------
+
+
+async def restore_backup(ctx: AppContext, ref: str, backup_id: str, *,
+                         created_by: str | None) -> dict[str, Any]:
+    """Start restoring a done backup into its database; answers the operation.
+    BackupNotFound, BackupNotReady, OperationConflict (another backup or restore)."""
+    db = await resolve_database(ctx, ref)
+    row = await _backup_row(ctx, db, backup_id)
+    if row["status"] != "done":
+        raise BackupNotReady(f"the backup {backup_id!r} is {row['status']}: only a done "
+                             "backup can be restored", backup=backup_id,
+                             status=row["status"])
+    return await start_operation(ctx, "restore", database_id=db["id"],
+                                 params={"backup_id": backup_id}, created_by=created_by)
+
+
+async def _run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+    backup_id = str(op.params["backup_id"])
+    async with ctx.meta.connect() as conn:
+        db = await mq.get_database_by_ref(conn, op.database_id or "")
+        row = await bq.get_backup(conn, op.database_id or "", backup_id)
+    if db is None:
+        raise DatabaseNotFound(op.database_id or "")
+    if row is None:
+        raise BackupNotFound(backup_id)
+    if row["status"] != "done" or not row["archive"]:
+        raise BackupNotReady(f"the backup {backup_id!r} is {row['status']}",
+                             backup=backup_id)
+    path = _archive_path(ctx, row)
+    adapter = adapter_for(db["type_name"])
+    async with op.step("verify"):
+        await verify_checksum(path, row["checksum"])
+        await adapter.check(path, thorough=False)
+        await op.log(f"{row['checksum']} verified; {row['format']} archive")
+        await op.progress(0.1, "verified")
+
+    async def progress(fraction: float, message: str | None) -> None:
+        await op.progress(0.1 + 0.9 * fraction, message)
+
+    async with op.step("restore"):
+        engine = await ctx.connections.engine_for(db)
+        try:
+            await adapter.restore(engine, path, progress)
+        finally:
+            # pooled connections and cached schema describe the database before it
+            await ctx.connections.drop(db["id"])
+            tables_svc.forget_database(ctx, db["id"])
+    await op.log(f"restored backup {row['name']}")
+    return {"backup_id": backup_id, "database_id": db["id"]}
+
+
+# -- deleting and retention ----------------------------------------------------------
+
+
+async def delete_backup(ctx: AppContext, ref: str, backup_id: str) -> None:
+    """Remove a backup: its archive and its row. BackupInUse (409) while it is being made
+    or restored."""
+    db = await resolve_database(ctx, ref)
+    row = await _backup_row(ctx, db, backup_id)
+    if row["status"] in _UNFINISHED:
+        raise BackupInUse(f"the backup {backup_id!r} is {row['status']}; delete it when it "
+                          "has ended (or cancel its operation)", backup=backup_id,
+                          operation_id=row["operation_id"])
+    for op in await active_operations(ctx, db["id"]):
+        if op["type"] == "restore" and op["params"].get("backup_id") == backup_id:
+            raise BackupInUse(f"the backup {backup_id!r} is being restored by operation "
+                              f"{op['id']}", backup=backup_id, operation_id=op["id"])
+    async with ctx.meta.begin() as conn:
+        await bq.delete_backup(conn, backup_id)
+    await asyncio.to_thread(_remove_files, ctx, row)
+
+
+async def _apply_retention(ctx: AppContext, database_id: str) -> int:
+    keep = ctx.settings.backup_retention
+    async with ctx.meta.connect() as conn:
+        old = [*await bq.periodic_backups_beyond(conn, database_id, keep, "done"),
+               *await bq.periodic_backups_beyond(conn, database_id, keep, "error")]
+    for row in old:
+        async with ctx.meta.begin() as conn:
+            await bq.delete_backup(conn, row["id"])
+        await asyncio.to_thread(_remove_files, ctx, row)
+    return len(old)
+
+
+# -- the scheduler -------------------------------------------------------------------
+
+
+def due_slot(now_ms_: int, hours: list[int], since_ms: int) -> int | None:
+    """The latest scheduled hour (epoch hours, UTC) at or before ``now_ms_`` whose hour of
+    the day is in ``hours``, if it is not before ``since_ms`` (when the schedule was last
+    changed). Pure."""
+    if not hours:
+        return None
+    current = now_ms_ // 3_600_000
+    wanted = set(hours)
+    for back in range(24):
+        slot = current - back
+        if slot % 24 in wanted:
+            return slot if slot * 3_600_000 >= since_ms else None
+    return None
+
+
+async def run_scheduler(ctx: AppContext, now: int | None = None) -> list[str]:
+    """One pass of the scheduler: start the due periodic backups this process wins the
+    claim of, settle backups whose operation ended without them; the operations
+    started."""
+    stamp = now if now is not None else now_ms()
+    started: list[str] = []
+    async with ctx.meta.connect() as conn:
+        scheduled = await bq.list_scheduled_databases(conn)
+        unfinished = await bq.list_unfinished_backups(conn)
+    for db in scheduled:
+        slot = due_slot(stamp, list(db["periodic_backups_scheduled_at"] or []),
+                        db["updated_at"])
+        if slot is None:
+            continue
+        async with ctx.meta.begin() as conn:
+            won = await bq.claim_backup_slot(conn, db["id"], slot, stamp)
+        if not won:
+            continue
+        try:
+            op = await create_backup(ctx, db["id"], created_by="scheduler",
+                                     method="periodic", slot=slot)
+        except DbplaneError as exc:
+            # a restore (or a manual backup) is running: the next pass tries again
+            log.info("periodic backup of %s for hour %s not started: %s",
+                     db["resource_id"], slot, exc)
+            async with ctx.meta.begin() as conn:
+                await bq.release_backup_slot(conn, db["id"], slot)
+            continue
+        async with ctx.meta.begin() as conn:
+            await bq.set_slot_backup(conn, db["id"], slot, str(op["params"]["backup_id"]))
+        started.append(op["id"])
+    if unfinished:
+        await _settle(ctx, unfinished)
+    return started
+
+
+async def _scheduler(ctx: AppContext) -> None:
+    await run_scheduler(ctx)
+
+
+register_operation_type("backup", _run_backup, conflict_group="data", cancellable=True)
+# a restore stopped midway would leave a MySQL or Redis database half restored
+register_operation_type("restore", _run_restore, conflict_group="data", cancellable=False)
+register_periodic("backups.scheduler", _scheduler, SCHEDULER_INTERVAL_SECONDS)
