@@ -137,7 +137,7 @@ class Database(dict[str, Any]):
         """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
         return Backups(self._http, self.ref)
 
-    def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+    def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
         """Run one of its actions (``list-actions`` names them) and answer its result."""
         return action(self._http, self.ref, name, params)
 
@@ -199,7 +199,8 @@ class AsyncDatabase(dict[str, Any]):
         """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
         return AsyncBackups(self._http, self.ref)
 
-    async def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+    async def action(self, name: str,
+                     params: dict[str, Any] | str | None = None) -> Any:
         """Run one of its actions (``list-actions`` names them) and answer its result."""
         return await async_action(self._http, self.ref, name, params)
 
@@ -352,7 +353,7 @@ class DefaultDatabase:
         """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
         return Backups(self._http, self.ref)
 
-    def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+    def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
         """Run one of its actions (``list-actions`` names them) and answer its result."""
         return action(self._http, self.ref, name, params)
 
@@ -411,6 +412,7 @@ class AsyncDefaultDatabase:
         """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
         return AsyncBackups(self._http, self.ref)
 
-    async def action(self, name: str, params: dict[str, Any] | None = None) -> Any:
+    async def action(self, name: str,
+                     params: dict[str, Any] | str | None = None) -> Any:
         """Run one of its actions (``list-actions`` names them) and answer its result."""
         return await async_action(self._http, self.ref, name, params)

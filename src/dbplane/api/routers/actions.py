@@ -1,7 +1,86 @@
-"""Actions (issue 7): POST /databases/{db}/action, the Scalingo actions."""
+"""Actions (issue 7): ``POST /databases/{db}/action``, the Scalingo database actions.
+
+The answers have the seed's exact shapes, not problem details: ``{"ok": 1, "result": ...}``
+(200), or ``{"ok": 0, "error": "...", "code": "DBP-..."}`` with the 4xx of the error (the
+``code`` lets the client raise the right class). Authentication and admin errors (401,
+403) stay problem details, like everywhere else.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from dbplane.api.deps import AdminDep, ContextDep, enveloped_body, parse_body
+from dbplane.errors import DbplaneError
+from dbplane.services import actions as svc
 
 router = APIRouter(tags=["actions"])
+
+
+class ActionRequest(BaseModel):
+    """One action and its params, as in the Scalingo API."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    action_name: str = Field(min_length=1, max_length=100, examples=["list-databases"],
+                             description="An action of this database's type "
+                             "(list-actions names them).")
+    params: dict[str, Any] | str | None = Field(
+        None, description="The action's params: an object (e.g. {\"database_name\": "
+        "\"custom-db\"}), a string (set-sqlmode), or null / left out.")
+
+
+class ActionSuccess(BaseModel):
+    """The action ran: its result (null for the actions that return nothing)."""
+
+    ok: Literal[1]
+    result: Any = Field(description="The action's result; its shape depends on the action.")
+
+
+class ActionFailure(BaseModel):
+    """The action did not run (or the server refused it): nothing was changed."""
+
+    ok: Literal[0]
+    error: str = Field(description="What is wrong, naming the field or value at fault.")
+    code: str = Field(description="dbplane's stable error code (docs/errors.md).")
+
+
+def _failure_content(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ActionFailure}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _failure_content("Not a JSON object, an unknown action, or an action this "
+                          "database's type does not have"),
+    404: _failure_content("No such database, logical database or session (pid)"),
+    409: _failure_content("A protected, existing or busy logical database; "
+                          "pg_stat_statements not usable; or the server refused the action"),
+    422: _failure_content("The params are missing, of the wrong type or not valid"),
+    503: _failure_content("The database server did not answer"),
+}
+
+
+def _json(body: Any, status: int) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.post("/databases/{db}/action", response_model=ActionSuccess, responses=_RESPONSES,
+             openapi_extra=enveloped_body(ActionRequest))
+async def run_action(db: str, request: Request, ctx: ContextDep, _: AdminDep) -> Response:
+    """Run one action on the database's server (admin only): ``list-actions``,
+    ``list-databases``, ``create-database``, ``delete-database``, ``reset-database``
+    (SQL types), ``list-extensions``, ``pg-list-queries``, ``pg-cancel-query``,
+    ``pg-terminate-query``, ``pg-stat-statements-enable|reset|list`` (PostgreSQL),
+    ``get-sqlmode``, ``set-sqlmode`` (MySQL/MariaDB). See docs/actions.md."""
+    try:
+        body = await parse_body(request, ActionRequest)
+        result = await svc.run_action(ctx, db, body.action_name, body.params)
+    except DbplaneError as err:
+        if err.status >= 500 and err.status != 503:
+            raise  # a bug: logged and answered as the problem it is
+        return _json({"ok": 0, "error": err.detail, "code": err.code}, err.status)
+    return _json({"ok": 1, "result": result}, 200)
