@@ -9,7 +9,8 @@ class of its ``code`` (the same class the server raised); a failure below HTTP b
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ import httpx
 from dbplane.errors import DbplaneError, Unavailable, error_class_for_code
 
 __all__ = [
+    "CLIENT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "Answer",
@@ -25,6 +27,7 @@ __all__ = [
     "ConnectionFailed",
     "Params",
     "SyncHttp",
+    "Timeout",
     "as_list",
     "as_object",
     "new_async_http",
@@ -38,6 +41,10 @@ DEFAULT_TIMEOUT = 30.0
 _HEADERS = {"Accept": "application/json", "User-Agent": "dbplane-client"}
 
 Params = Sequence[tuple[str, str]]
+
+# a per-request timeout: seconds, None for no limit, or CLIENT_TIMEOUT for the client's own
+Timeout = float | None | httpx._client.UseClientDefault
+CLIENT_TIMEOUT = httpx.USE_CLIENT_DEFAULT
 """Query parameters in order; a name may repeat."""
 
 
@@ -139,22 +146,59 @@ class SyncHttp:
         return str(self._client.base_url).rstrip("/")
 
     def request(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
-                params: Params | None = None, authenticated: bool = True) -> Any:
-        """The decoded JSON answer (None for 204); raises the error the server answered."""
+                params: Params | None = None, authenticated: bool = True,
+                request_timeout: Timeout = CLIENT_TIMEOUT) -> Any:
+        """The decoded JSON answer (None for 204); raises the error the server answered.
+        ``request_timeout`` overrides the client's for this request (None: wait as long as the
+        server works, for requests that run long work to its end)."""
         return self.request_with_headers(method, url, json=json, params=params,
-                                         authenticated=authenticated).body
+                                         authenticated=authenticated,
+                                         request_timeout=request_timeout).body
 
     def request_with_headers(self, method: str, url: str, *,
                              json: Mapping[str, Any] | None = None,
                              params: Params | None = None,
-                             authenticated: bool = True) -> Answer:
+                             authenticated: bool = True,
+                             request_timeout: Timeout = CLIENT_TIMEOUT) -> Answer:
         """As :meth:`request`, with the answer's headers."""
         try:
             response = self._client.request(method, url, json=json, params=_query(params),
-                                            headers=_headers(self._token, authenticated))
+                                            headers=_headers(self._token, authenticated),
+                                            timeout=request_timeout)
         except httpx.TransportError as exc:
             raise _connection_failed(self.base_url, exc) from exc
         return Answer(_answer(response), response.headers)
+
+    def send(self, method: str, url: str, *, params: Params | None = None,
+             json: Mapping[str, Any] | None = None, files: Any = None,
+             data: Mapping[str, str] | None = None,
+             request_timeout: Timeout = CLIENT_TIMEOUT) -> httpx.Response:
+        """The answer itself, for bodies that are not JSON (YAML, SQL text, files) or a
+        multipart upload (``files``, ``data``); raises the error the server answered."""
+        try:
+            response = self._client.request(
+                method, url, params=_query(params), json=json, files=files, data=data,
+                headers=_headers(self._token, True), timeout=request_timeout)
+        except httpx.TransportError as exc:
+            raise _connection_failed(self.base_url, exc) from exc
+        if not response.is_success:
+            raise _error(response)
+        return response
+
+    @contextmanager
+    def stream(self, method: str, url: str, *,
+               params: Params | None = None) -> Iterator[httpx.Response]:
+        """The answer with its body not read yet (a large download); raises the error the
+        server answered."""
+        try:
+            with self._client.stream(method, url, params=_query(params),
+                                     headers=_headers(self._token, True)) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise _connection_failed(self.base_url, exc) from exc
 
     def with_token(self, token: str | None) -> SyncHttp:
         """The same connection pool with another token; closing it leaves the pool open."""
@@ -179,24 +223,57 @@ class AsyncHttp:
         return str(self._client.base_url).rstrip("/")
 
     async def request(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
-                      params: Params | None = None, authenticated: bool = True) -> Any:
-        """The decoded JSON answer (None for 204); raises the error the server answered."""
+                      params: Params | None = None, authenticated: bool = True,
+                      request_timeout: Timeout = CLIENT_TIMEOUT) -> Any:
+        """The decoded JSON answer (None for 204); raises the error the server answered.
+        ``request_timeout``: see :meth:`SyncHttp.request`."""
         answer = await self.request_with_headers(method, url, json=json, params=params,
-                                                 authenticated=authenticated)
+                                                 authenticated=authenticated,
+                                         request_timeout=request_timeout)
         return answer.body
 
     async def request_with_headers(self, method: str, url: str, *,
                                    json: Mapping[str, Any] | None = None,
                                    params: Params | None = None,
-                                   authenticated: bool = True) -> Answer:
+                                   authenticated: bool = True,
+                                   request_timeout: Timeout = CLIENT_TIMEOUT) -> Answer:
         """As :meth:`request`, with the answer's headers."""
         try:
             response = await self._client.request(
                 method, url, json=json, params=_query(params),
-                headers=_headers(self._token, authenticated))
+                headers=_headers(self._token, authenticated), timeout=request_timeout)
         except httpx.TransportError as exc:
             raise _connection_failed(self.base_url, exc) from exc
         return Answer(_answer(response), response.headers)
+
+    async def send(self, method: str, url: str, *, params: Params | None = None,
+                   json: Mapping[str, Any] | None = None, files: Any = None,
+                   data: Mapping[str, str] | None = None,
+                   request_timeout: Timeout = CLIENT_TIMEOUT) -> httpx.Response:
+        """See :meth:`SyncHttp.send`."""
+        try:
+            response = await self._client.request(
+                method, url, params=_query(params), json=json, files=files, data=data,
+                headers=_headers(self._token, True), timeout=request_timeout)
+        except httpx.TransportError as exc:
+            raise _connection_failed(self.base_url, exc) from exc
+        if not response.is_success:
+            raise _error(response)
+        return response
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str, *,
+                     params: Params | None = None) -> AsyncIterator[httpx.Response]:
+        """See :meth:`SyncHttp.stream`."""
+        try:
+            async with self._client.stream(method, url, params=_query(params),
+                                           headers=_headers(self._token, True)) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise _error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise _connection_failed(self.base_url, exc) from exc
 
     def with_token(self, token: str | None) -> AsyncHttp:
         """The same connection pool with another token; closing it leaves the pool open."""

@@ -1,7 +1,261 @@
-"""Routines (issue 6): files, migrations, factories and seeders."""
+"""Routines (issue 6): files, migrations, factories and seeders.
+
+``/v1/databases/{db}/...`` acts on one database; the seed's ``/v1/database/...`` paths on
+the default one. A body may be JSON or a form (``-d file_id=...``, as the seed's curl
+sends it); an empty body means the defaults.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
+from dbplane.api.deps import AdminDep, ContextDep, parse_body
+from dbplane.api.errors import invalid_from_validation
+from dbplane.errors import MalformedBody, MalformedParameter
+from dbplane.services import routines as svc
 
 router = APIRouter(tags=["routines"])
+
+M = TypeVar("M", bound=BaseModel)
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class MigrationsRun(BaseModel):
+    """Run the pending migrations."""
+
+    model_config = ConfigDict(extra="forbid")
+    pretend: StrictBool = Field(False, description="Answer what would run (the SQL), "
+                                "changing nothing.")
+    allow_changed: StrictBool = Field(False, description="Run even though an applied "
+                                      "migration's file changed since.")
+
+
+class MigrationsRollback(BaseModel):
+    """Revert the last batch, or the last ``steps`` migrations."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: StrictInt | None = Field(None, ge=1, le=100_000, description="How many "
+                                    "migrations to revert (default: the last batch).")
+
+
+class FactoryRun(BaseModel):
+    """Run a factory file."""
+
+    model_config = ConfigDict(extra="forbid")
+    file_id: str = Field(min_length=1, max_length=1024, description="The factory's "
+                         "file_id (GET /v1/files), or its path.")
+    count: StrictInt | None = Field(None, ge=0, le=10_000_000, description="How many rows "
+                                    "(default: the file's count).")
+
+
+class SeederRun(BaseModel):
+    """Run a seeder file."""
+
+    model_config = ConfigDict(extra="forbid")
+    file_id: str = Field(min_length=1, max_length=1024, description="The seeder's "
+                         "file_id (GET /v1/files), or its path.")
+
+
+class FileForm(BaseModel):
+    """The form the seed's curl sends: ``-d file_id=...``."""
+
+    model_config = ConfigDict(extra="forbid")
+    file_id: str = Field(min_length=1, max_length=1024)
+
+
+class RoutineAnswer(BaseModel):
+    """``{"status": "200", "message": ...}`` and what was done."""
+
+    model_config = ConfigDict(extra="allow")
+    status: str
+    message: str
+
+
+class FilesAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    files: list[dict[str, Any]]
+
+
+class MigrationsAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    database: str
+    migrations: list[dict[str, Any]]
+
+
+def _form_value(name: str, value: str) -> Any:
+    if name in ("count", "steps") and value.strip().isdigit():
+        return int(value)
+    if name in ("pretend", "allow_changed") and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    """A JSON body, a form (the seed's ``file_id=...`` for factories and seeders;
+    ``steps``, ``pretend`` and ``allow_changed`` for migrations), or nothing (the
+    defaults)."""
+    ctype = request.headers.get("content-type", "").lower()
+    if ctype.startswith(_FORM_TYPES):
+        form = await request.form()
+        data = {k: _form_value(k, v) for k, v in form.items() if isinstance(v, str)}
+        if any(not isinstance(v, str) for v in form.values()):
+            raise MalformedBody("the form may hold text fields only (file_id=...)")
+        if "file_id" in model.model_fields:  # the seed's form: file_id only
+            try:
+                FileForm.model_validate(data)
+            except ValidationError as exc:
+                raise invalid_from_validation(exc.errors()) from exc
+    elif not (await request.body()).strip():
+        data = {}
+    else:
+        return await parse_body(request, model)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from_validation(exc.errors()) from exc
+
+
+def _body_doc(model: type[BaseModel], *, required: bool,
+              form: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    if form:  # the seed's curl: -d file_id=...
+        content["application/x-www-form-urlencoded"] = {
+            "schema": FileForm.model_json_schema()}
+    return {"requestBody": {"required": required, "content": content}}
+
+
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+@router.get("/files", response_model=FilesAnswer)
+async def list_files(request: Request, ctx: ContextDep, _: AdminDep,
+                     kind: Annotated[Literal["migration", "factory", "seeder"] | None,
+                                     Query(description="Only files of this kind.")] = None
+                     ) -> FilesAnswer:
+    """Every migration, factory and seeder file of the project directory: ``file_id``
+    (stable: derived from the path), kind, path, checksum, and ``error`` for a file that
+    cannot be read."""
+    for name in request.query_params:
+        if name != "kind":
+            raise MalformedParameter(f"{name!r} is not a parameter of /v1/files; use kind",
+                                     parameter=name)
+    return FilesAnswer(files=await svc.list_files(ctx, kind))
+
+
+# -- migrations -------------------------------------------------------------------------
+
+
+async def _run(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+    body = await _body(request, MigrationsRun)
+    return RoutineAnswer(**await svc.run_migrations(ctx, db, pretend=body.pretend,
+                                                    allow_changed=body.allow_changed))
+
+
+async def _rollback(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+    body = await _body(request, MigrationsRollback)
+    return RoutineAnswer(**await svc.rollback_migrations(ctx, db, steps=body.steps))
+
+
+async def _factory(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+    body = await _body(request, FactoryRun)
+    return RoutineAnswer(**await svc.run_factory(ctx, db, body.file_id, body.count))
+
+
+async def _seeder(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+    body = await _body(request, SeederRun)
+    return RoutineAnswer(**await svc.run_seeder(ctx, db, body.file_id))
+
+
+_RUN_DOC = _body_doc(MigrationsRun, required=False)
+_ROLLBACK_DOC = _body_doc(MigrationsRollback, required=False)
+_FACTORY_DOC = _body_doc(FactoryRun, required=True, form=True)
+_SEEDER_DOC = _body_doc(SeederRun, required=True, form=True)
+
+
+@router.get("/databases/{db}/migrations", response_model=MigrationsAnswer)
+async def list_migrations(db: str, ctx: ContextDep, _: AdminDep) -> MigrationsAnswer:
+    """Applied and pending migrations: batch, time (epoch ms), checksum, and ``changed``
+    for an applied file that changed since."""
+    return MigrationsAnswer(**await svc.list_migrations(ctx, db))
+
+
+@router.post("/databases/{db}/migrations/run", response_model=RoutineAnswer,
+             openapi_extra=_RUN_DOC)
+async def run_migrations(db: str, request: Request, ctx: ContextDep,
+                         _: AdminDep) -> RoutineAnswer:
+    """Apply every pending migration in order, as one batch. ``{"pretend": true}`` answers
+    the SQL that would run and changes nothing."""
+    return await _run(request, ctx, db)
+
+
+@router.post("/databases/{db}/migrations/rollback", response_model=RoutineAnswer,
+             openapi_extra=_ROLLBACK_DOC)
+async def rollback_migrations(db: str, request: Request, ctx: ContextDep,
+                              _: AdminDep) -> RoutineAnswer:
+    """Revert the last batch, or the last ``steps`` migrations."""
+    return await _rollback(request, ctx, db)
+
+
+@router.post("/databases/{db}/factory/run", response_model=RoutineAnswer,
+             openapi_extra=_FACTORY_DOC)
+async def run_factory(db: str, request: Request, ctx: ContextDep,
+                      _: AdminDep) -> RoutineAnswer:
+    """Run a factory: generated rows, inserted in batches; ``count`` overrides the
+    file's."""
+    return await _factory(request, ctx, db)
+
+
+@router.post("/databases/{db}/seeder/run", response_model=RoutineAnswer,
+             openapi_extra=_SEEDER_DOC)
+async def run_seeder(db: str, request: Request, ctx: ContextDep,
+                     _: AdminDep) -> RoutineAnswer:
+    """Run a seeder: fixed rows in one transaction (an upsert on its ``key``)."""
+    return await _seeder(request, ctx, db)
+
+
+# -- the seed's paths: the default database ---------------------------------------------
+
+
+@router.get("/database/migrations", response_model=MigrationsAnswer)
+async def list_default_migrations(ctx: ContextDep, _: AdminDep) -> MigrationsAnswer:
+    """The default database's migrations."""
+    return MigrationsAnswer(**await svc.list_migrations(ctx, None))
+
+
+@router.post("/database/migrations/run", response_model=RoutineAnswer,
+             openapi_extra=_RUN_DOC)
+async def run_default_migrations(request: Request, ctx: ContextDep,
+                                 _: AdminDep) -> RoutineAnswer:
+    """Run the default database's pending migrations: ``{"status": "200", "message":
+    "Migrations complete"}``."""
+    return await _run(request, ctx, None)
+
+
+@router.post("/database/migrations/rollback", response_model=RoutineAnswer,
+             openapi_extra=_ROLLBACK_DOC)
+async def rollback_default_migrations(request: Request, ctx: ContextDep,
+                                      _: AdminDep) -> RoutineAnswer:
+    """Revert the default database's last batch (or ``steps`` migrations)."""
+    return await _rollback(request, ctx, None)
+
+
+@router.post("/database/factory/run", response_model=RoutineAnswer,
+             openapi_extra=_FACTORY_DOC)
+async def run_default_factory(request: Request, ctx: ContextDep,
+                              _: AdminDep) -> RoutineAnswer:
+    """Run a factory on the default database: ``"Factory created"``."""
+    return await _factory(request, ctx, None)
+
+
+@router.post("/database/seeder/run", response_model=RoutineAnswer,
+             openapi_extra=_SEEDER_DOC)
+async def run_default_seeder(request: Request, ctx: ContextDep,
+                             _: AdminDep) -> RoutineAnswer:
+    """Run a seeder on the default database: ``"Seeder executed"``."""
+    return await _seeder(request, ctx, None)

@@ -1,0 +1,134 @@
+"""``client.database.migrations/.factory/.seeder``, ``client.databases.get(db)...`` and
+``client.files`` against a real server with a project directory of its own (sync and
+async)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from dbplane import ApiClient, AsyncApiClient
+from dbplane.api.app import create_app
+from dbplane.errors import (
+    MigrationChanged,
+    NoDownMigration,
+    RoutineFileNotFound,
+    WrongFileKind,
+)
+from dbplane.routines.files import file_id
+from tests.conftest import ADMIN_TOKEN, LiveServer, make_settings
+from tests.fixtures.services import free_port
+
+__all__ = ["ProjectServer", "run_project_server"]
+
+MIGRATION = "CREATE TABLE roles (name VARCHAR(40) PRIMARY KEY, label VARCHAR(80));"
+FACTORY = "table: roles\ncount: 4\nseed: 1\ncolumns:\n  name: {sequence: 'r{n}'}\n" \
+          "  label: {faker: word}\n"
+SEEDER = "table: roles\nkey: name\nrows:\n  - {name: admin, label: Administrator}\n"
+
+
+@dataclass
+class ProjectServer(LiveServer):
+    project_dir: Path
+
+    def write(self, rel: str, text: str) -> str:
+        path = self.project_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return file_id(rel)
+
+
+def run_project_server(base: Path) -> Iterator[ProjectServer]:
+    """A real uvicorn server (as tests/conftest.py's live server) whose project directory
+    is ``base / "project"``."""
+    project = base / "project"
+    project.mkdir(parents=True)
+    port = free_port()
+    app = create_app(make_settings(base / "data", project_dir=project))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the dbplane server did not start")
+        time.sleep(0.05)
+    handle = ProjectServer(base_url=f"http://127.0.0.1:{port}", token=ADMIN_TOKEN,
+                           data_dir=base / "data", project_dir=project)
+    try:
+        yield handle
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def project_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProjectServer]:
+    yield from run_project_server(tmp_path_factory.mktemp("routines-client"))
+
+
+@pytest.fixture
+def pclient(project_server: ProjectServer) -> Iterator[ApiClient]:
+    with ApiClient(project_server.token, project_server.base_url) as c:
+        yield c
+
+
+def test_the_seed_shape_on_the_default_database(project_server: ProjectServer,
+                                                 pclient: ApiClient) -> None:
+    project_server.write("migrations/0001_roles.up.sql", MIGRATION)
+    project_server.write("migrations/0001_roles.down.sql", "DROP TABLE roles;")
+    pretend = pclient.database.migrations.run(pretend=True)
+    assert pretend["migrations"][0]["sql"] == [MIGRATION.rstrip(";")]
+    assert pclient.database.migrations.run()["message"] == "Migrations complete"
+    listed = pclient.database.migrations.list()
+    assert [(m["migration"], m["status"], m["batch"]) for m in listed] == [
+        ("0001_roles", "applied", 1)]
+    fid = project_server.write("factories/roles.yaml", FACTORY)
+    answer = pclient.database.factory.run(fid)
+    assert (answer["status"], answer["message"], answer["rows"]) == ("200",
+                                                                      "Factory created", 4)
+    sid = project_server.write("seeders/roles.yaml", SEEDER)
+    assert pclient.database.seeder.run(sid)["message"] == "Seeder executed"
+    assert pclient.database.seeder.run(sid)["inserted"] == 0
+    files = pclient.files.list("factory")
+    assert [f["file_id"] for f in files] == [fid]
+    assert {f["kind"] for f in pclient.files.list()} == {"migration", "factory", "seeder"}
+    with pytest.raises(RoutineFileNotFound) as err:
+        pclient.database.factory.run("no-such-file")
+    assert err.value.status_code == 404
+    with pytest.raises(WrongFileKind):
+        pclient.database.seeder.run(fid)
+    project_server.write("migrations/0001_roles.up.sql", MIGRATION + "\n")
+    with pytest.raises(MigrationChanged):
+        pclient.database.migrations.run()
+    assert pclient.database.migrations.run(allow_changed=True)["applied"] == []
+    rolled = pclient.database.migrations.rollback()
+    assert [m["migration"] for m in rolled["rolled_back"]] == ["0001_roles"]
+
+
+async def test_async_twins_on_a_named_database(project_server: ProjectServer,
+                                               pclient: ApiClient) -> None:
+    pclient.databases.create("routines-async")
+    project_server.write("routines-async/migrations/0001_roles.up.sql", MIGRATION)
+    fid = project_server.write("factories/roles_async.yaml", FACTORY)
+    async with AsyncApiClient(project_server.token, project_server.base_url) as client:
+        db = await client.databases.get("routines-async")
+        assert (await db.migrations.run(pretend=True))["pretend"] is True
+        ran = await db.migrations.run()
+        assert [m["migration"] for m in ran["applied"]] == ["0001_roles"]
+        assert (await db.factory.run(fid, count=7))["rows"] == 7
+        assert (await db.seeder.run("seeders/roles.yaml"))["inserted"] == 1
+        assert [m["status"] for m in await db.migrations.list()] == ["applied"]
+        with pytest.raises(NoDownMigration):  # no down file: nothing reverted
+            await db.migrations.rollback(steps=1)
+        assert len(await client.files.list("migration")) >= 1
+    sync_db = pclient.databases.get("routines-async")
+    assert sync_db.migrations.list()[0]["migration"] == "0001_roles"
