@@ -8,6 +8,7 @@ Anything that is not a DbplaneError is a bug: logged with its traceback, answere
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,9 +149,29 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
     return _render(DbplaneError())
 
 
+_DIRECTUS_PATHS = re.compile(r"^/v1/(databases/[^/]+/)?schema/")
+
+
+def _directus_aware(handler: Any) -> Any:
+    """Schema endpoints (issue 5) answer errors as Directus clients read them:
+    ``application/json`` with Directus' ``errors`` array beside the problem fields."""
+    async def wrapped(request: Request, exc: Exception) -> Response:
+        response: Response = await handler(request, exc)
+        if not _DIRECTUS_PATHS.match(request.url.path):
+            return response
+        body = orjson.loads(bytes(response.body))
+        body["errors"] = [{"message": body.get("detail"),
+                           "extensions": {"code": body.get("code")}}]
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() not in ("content-type", "content-length")}
+        return Response(orjson.dumps(body), status_code=response.status_code,
+                        media_type="application/json", headers=headers)
+    return wrapped
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DbplaneError, _dbplane_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(ValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(DbplaneError, _directus_aware(_dbplane_error))
+    app.add_exception_handler(RequestValidationError, _directus_aware(_validation_error))
+    app.add_exception_handler(ValidationError, _directus_aware(_validation_error))
+    app.add_exception_handler(StarletteHTTPException, _directus_aware(_http_error))
+    app.add_exception_handler(Exception, _directus_aware(_unexpected))
