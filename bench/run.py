@@ -6,7 +6,8 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHES = ["startup.py", "tables.py"]
+BENCHES = ["startup.py", "tables.py", "actions.py", "factory.py", "backups.py",
+           "operations.py", "schema.py"]
 
 if __name__ == "__main__":
     here = Path(__file__).parent
