@@ -6,8 +6,8 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHES = ["startup.py", "tables.py", "actions.py", "factory.py", "backups.py",
-           "operations.py", "schema.py"]
+BENCHES = ["startup.py", "inprocess.py", "tables.py", "schema.py", "factory.py",
+           "operations.py", "backups.py", "actions.py"]
 
 if __name__ == "__main__":
     here = Path(__file__).parent
