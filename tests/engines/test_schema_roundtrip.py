@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -20,11 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbplane.engines import create_engine_for, parse_database_url
+from dbplane.engines import schema as schema_engine
+from dbplane.engines.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
 from dbplane.engines.schema import VENDORS, apply_plan, read_schema, render_sql
 from dbplane.engines.sql import SqlEngine
-from dbplane.errors import SchemaApplyFailed, UnsupportedFieldType
+from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, UnsupportedFieldType
 from dbplane.schema import complete, diff, is_empty, normalize, patch, plan
-from tests.fixtures.servers import SqlDatabase
+from tests.fixtures.servers import SqlDatabase, mysql_admin, pg_admin
 
 # name → (type, nullable): a column keeps its type and nullability across A and B (a
 # database refuses some type changes of a column with rows: that is not the property)
@@ -59,9 +64,13 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
     collections, fields, relations = [], [], []
     for n, table in enumerate(sorted(names)):
         index: dict[str, Any] = {"name": table}
+        # the primary key: an auto-increment id, or a plain one with a default (the row
+        # the test inserts takes it)
+        auto = draw(st.booleans())
         fields.append({"collection": table, "field": "id", "type": "integer", "meta": None,
-                       "schema": {"is_primary_key": True, "has_auto_increment": True,
-                                  "is_nullable": False}})
+                       "schema": {"is_primary_key": True, "has_auto_increment": auto,
+                                  "is_nullable": False,
+                                  "default_value": None if auto else 1}})
         cols = draw(st.lists(st.sampled_from(sorted(COLUMNS)), max_size=5, unique=True))
         for col in cols:
             ftype, nullable = COLUMNS[col]
@@ -126,8 +135,19 @@ async def _rows(engine: SqlEngine, tables: list[str]) -> dict[str, int]:
             sa.table(t)))).scalar_one() for t in tables}
 
 
+def _rowid(snap: dict[str, Any]) -> dict[str, Any]:
+    """SQLite: a sole INTEGER PRIMARY KEY is the rowid, auto-increment whatever is asked."""
+    out = copy.deepcopy(snap)
+    for f in out["fields"]:
+        if f["field"] == "id":
+            f["schema"].update(has_auto_increment=True, default_value=None)
+    return out
+
+
 async def _roundtrip(url: str, a: dict[str, Any], b: dict[str, Any]) -> None:
     engine: Any = create_engine_for(parse_database_url(url), timeout=10)
+    if engine.type_name == "sqlite":
+        a, b = _rowid(a), _rowid(b)
     try:
         await _make(engine, EMPTY)
         snap_b = await _make(engine, b)
@@ -210,6 +230,13 @@ async def test_checks_sql_rendering_and_failures(sql_url: SqlDatabase) -> None:
         if sql_url.engine == "mysql":
             assert "extra" in columns
             assert "add column notes.extra (integer)" in err.fields["applied"]
+            # the message itself names what was and was not applied
+            applied, not_applied = err.detail.split("applied before it: ")[1].split(
+                "; not applied: ")
+            assert "add column notes.extra (integer)" in applied
+            assert not_applied == "add check notes_rank_small on notes: rank < 1"
+            # MariaDB's message, then its error number (not the driver's tuple)
+            assert err.fields["reason"].startswith("CONSTRAINT `notes_rank_small` failed")
         else:
             assert after == current
             assert err.fields["applied"] == []
@@ -321,4 +348,194 @@ async def test_a_column_of_another_type_is_kept_and_never_made(sql_url: SqlDatab
     finally:
         async with engine.sa_engine.begin() as conn:
             await conn.execute(sa.text("DROP TABLE IF EXISTS ex"))
+        await engine.close()
+
+
+@contextmanager
+def _holding_lock(db: SqlDatabase) -> Iterator[Callable[[str], Any]]:
+    """Another dbplane process applying to ``db``: it holds the database's schema lock
+    (the one engines/routines.py takes) and runs DDL through the function it yields;
+    its change is committed and the lock released at the end of the block."""
+    if db.engine == "sqlite":
+        lite = sqlite3.connect(db.name, isolation_level=None)
+        try:
+            lite.execute("BEGIN IMMEDIATE")
+            yield lite.execute
+            lite.execute("COMMIT")
+        finally:
+            lite.close()
+    elif db.engine == "postgresql":
+        with pg_admin(db.name) as pg:
+            pg.execute("BEGIN")
+            pg.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
+            yield pg.execute
+            pg.execute("COMMIT")
+    else:
+        my = mysql_admin(db.name)
+        try:
+            with my.cursor() as cur:
+                cur.execute(f"SELECT GET_LOCK({MY_LOCK_NAME_SQL}, 1)")
+                assert cur.fetchone() == (1,)
+                yield cur.execute
+                cur.execute(f"SELECT RELEASE_LOCK({MY_LOCK_NAME_SQL})")
+        finally:
+            my.close()
+
+
+def _with_column(snap: dict[str, Any], name: str) -> dict[str, Any]:
+    out = copy.deepcopy(snap)
+    out["fields"].append({"collection": "notes", "field": name, "type": "integer",
+                          "meta": None, "schema": {"is_nullable": True}})
+    return out
+
+
+async def test_an_apply_waits_for_another_and_then_finds_the_schema_changed(
+        sql_url: SqlDatabase) -> None:
+    """Two replicas: the second apply waits on the database's lock, then sees the schema
+    the first one made, so its plan (made for the old schema) is stale: nothing of it runs."""
+    engine: Any = create_engine_for(parse_database_url(sql_url.url), timeout=10)
+    try:
+        await _make(engine, EMPTY)
+        snap = await _make(engine, NOTES)
+        current, live = await _snapshot(engine)
+        steps = plan(current, patch(current, diff(current, _with_column(snap, "mine"))))
+        with _holding_lock(sql_url) as run:
+            task = asyncio.create_task(apply_plan(engine, steps, live))
+            await asyncio.sleep(1.5)
+            assert not task.done()  # it waits for the lock
+            run("ALTER TABLE notes ADD COLUMN theirs INTEGER")
+        with pytest.raises(StaleSchemaHash):
+            await task
+        after, live = await _snapshot(engine)
+        columns = {f["field"] for f in after["fields"]}
+        assert "theirs" in columns and "mine" not in columns
+        # a plan made after the other apply goes through
+        steps = plan(after, patch(after, diff(after, _with_column(after, "mine"))))
+        await apply_plan(engine, steps, live)
+        assert "mine" in {f["field"] for f in (await _snapshot(engine))[0]["fields"]}
+    finally:
+        await engine.close()
+
+
+async def test_an_apply_that_cannot_get_the_lock_changes_nothing(
+        sql_url: SqlDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schema_engine, "LOCK_WAIT", 1.0)
+    engine: Any = create_engine_for(parse_database_url(sql_url.url), timeout=10)
+    try:
+        await _make(engine, EMPTY)
+        snap = await _make(engine, NOTES)
+        current, live = await _snapshot(engine)
+        steps = plan(current, patch(current, diff(current, _with_column(snap, "late"))))
+        with _holding_lock(sql_url), pytest.raises(SchemaApplyFailed) as failed:
+            await asyncio.wait_for(apply_plan(engine, steps, live), 20)
+        assert failed.value.fields["reason"] == "locked"
+        assert "held this database's lock" in failed.value.detail
+        assert failed.value.fields["applied"] == []
+        assert (await _snapshot(engine))[0] == current
+        await apply_plan(engine, steps, live)  # the lock is free again
+        assert "late" in {f["field"] for f in (await _snapshot(engine))[0]["fields"]}
+    finally:
+        await engine.close()
+
+
+async def test_expression_and_partial_indexes_are_left_alone_and_survive_a_rebuild(
+        sql_url: SqlDatabase) -> None:
+    """Not in the snapshot (a partial unique index does not make its column unique), and
+    kept as they were when a change rebuilds the table (SQLite's batch mode)."""
+    if sql_url.engine == "mysql":
+        pytest.skip("MariaDB has neither expression nor partial indexes")
+    engine: Any = create_engine_for(parse_database_url(sql_url.url), timeout=10)
+    try:
+        await _make(engine, EMPTY)
+        snap = await _make(engine, NOTES)
+        async with engine.sa_engine.begin() as conn:
+            await conn.execute(sa.text("CREATE INDEX notes_lower ON notes (lower(title))"))
+            await conn.execute(sa.text(
+                "CREATE UNIQUE INDEX notes_positive ON notes (title) WHERE rank > 0"))
+            await conn.execute(sa.text(
+                "INSERT INTO notes (title, rank) VALUES ('a', 0), ('a', 0), ('b', 1)"))
+            if sql_url.engine == "sqlite":  # the rebuild's RENAME must not trip on a view
+                await conn.execute(sa.text("CREATE VIEW notes_view AS SELECT title FROM notes"))
+                await conn.execute(sa.text(
+                    "CREATE TABLE notes_log (title TEXT)"))
+                await conn.execute(sa.text(
+                    "CREATE TRIGGER notes_logged AFTER INSERT ON notes BEGIN "
+                    "INSERT INTO notes_log VALUES (new.title); END"))
+        full, _ = await _snapshot(engine)
+        title = next(f for f in full["fields"] if f["field"] == "title")
+        assert title["schema"]["is_unique"] is False and title["schema"]["is_indexed"] is False
+        notes = {**full, "collections": [c for c in full["collections"]
+                                         if c["collection"] == "notes"],
+                 "fields": [f for f in full["fields"] if f["collection"] == "notes"]}
+        assert is_empty(diff(notes, snap))
+        # a wider column: SQLite rebuilds the table
+        changed = copy.deepcopy(full)
+        for f in changed["fields"]:
+            if f["field"] == "title":
+                f["schema"]["max_length"] = 60
+        after = await _make(engine, changed)
+        assert next(f for f in after["fields"] if f["field"] == "title")["schema"][
+            "max_length"] == 60
+        assert await _rows(engine, ["notes"]) == {"notes": 3}
+        async with engine.sa_engine.connect() as conn:
+            catalog = ("SELECT name FROM sqlite_master" if sql_url.engine == "sqlite" else
+                       "SELECT indexname FROM pg_indexes WHERE tablename = 'notes'")
+            names = set((await conn.execute(sa.text(catalog))).scalars())
+            assert {"notes_lower", "notes_positive"} <= names
+            if sql_url.engine == "sqlite":
+                assert {"notes_view", "notes_logged"} <= names
+                await conn.execute(sa.text("INSERT INTO notes (title, rank) VALUES ('c', 0)"))
+                assert (await conn.execute(sa.text(
+                    "SELECT title FROM notes_log"))).scalars().all() == ["c"]
+                assert (await conn.execute(sa.text(
+                    "SELECT count(*) FROM notes_view"))).scalar_one() == 4
+            # the partial index is still partial: a second 'a' of rank 0 is allowed,
+            # a second 'b' of rank 1 is not
+            await conn.execute(sa.text("INSERT INTO notes (title, rank) VALUES ('a', 0)"))
+            with pytest.raises(sa.exc.IntegrityError):
+                await conn.execute(sa.text("INSERT INTO notes (title, rank) VALUES ('b', 2)"))
+            await conn.rollback()
+    finally:
+        await engine.close()
+
+
+async def test_an_existing_key_becomes_auto_increment_and_back(sql_url: SqlDatabase) -> None:
+    """PostgreSQL: a sequence owned by the column, started past the rows' largest value;
+    MariaDB: MODIFY ... AUTO_INCREMENT. (SQLite's sole INTEGER key is always the rowid.)"""
+    if sql_url.engine == "sqlite":
+        pytest.skip("a sole INTEGER PRIMARY KEY is SQLite's rowid: always auto-increment")
+
+    def keyed(auto: bool) -> dict[str, Any]:
+        return {"version": 1,
+                "collections": [{"collection": "k", "meta": None, "schema": {"name": "k"}}],
+                "fields": [{"collection": "k", "field": "id", "type": "integer",
+                            "meta": None,
+                            "schema": {"is_primary_key": True, "is_nullable": False,
+                                       "has_auto_increment": auto,
+                                       "default_value": None if auto else 7}}],
+                "relations": []}
+
+    engine: Any = create_engine_for(parse_database_url(sql_url.url), timeout=10)
+    try:
+        await _make(engine, EMPTY)
+        await _make(engine, keyed(False))
+        async with engine.sa_engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO k (id) VALUES (41)"))
+        current, live = await _snapshot(engine)
+        steps = plan(current, patch(current, diff(current, complete(
+            normalize({**keyed(True), "vendor": current["vendor"]}), current))))
+        assert "nextval" in await render_sql(engine, steps, live) or \
+            sql_url.engine == "mysql"
+        made = await _make(engine, keyed(True))
+        assert made["fields"][0]["schema"]["has_auto_increment"] is True
+        assert is_empty(diff(made, (await _snapshot(engine))[0]))
+        async with engine.sa_engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO k (id) VALUES (DEFAULT)"))
+            ids = (await conn.execute(sa.text("SELECT id FROM k ORDER BY id"))).scalars()
+            assert list(ids) == [41, 42]
+        back = await _make(engine, keyed(False))
+        assert back["fields"][0]["schema"]["has_auto_increment"] is False
+        assert back["fields"][0]["schema"]["default_value"] == 7
+        assert await _rows(engine, ["k"]) == {"k": 2}
+    finally:
         await engine.close()

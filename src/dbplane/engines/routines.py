@@ -39,6 +39,8 @@ from dbplane.routines.sqlsplit import split_statements
 
 __all__ = [
     "LEDGER_TABLE",
+    "MY_LOCK_NAME_SQL",
+    "PG_LOCK_KEY",
     "Applied",
     "RunOutcome",
     "Step",
@@ -53,7 +55,10 @@ __all__ = [
 ]
 
 LEDGER_TABLE = "dbplane_migrations"
-_PG_LOCK_KEY = 0x6462706C616E65  # "dbplane"
+# the database-level lock of migration runs, which schema applies (engines/schema.py) take
+# too, so the two exclude each other
+PG_LOCK_KEY = 0x6462706C616E65  # "dbplane"
+MY_LOCK_NAME_SQL = "CONCAT('dbplane_migrations.', DATABASE())"
 BATCH_ROWS = 1000
 
 
@@ -145,14 +150,14 @@ def _lock(conn: Connection, lock_wait: float) -> None:
     if name == "postgresql":
         deadline = time.monotonic() + lock_wait
         while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"),
-                               {"k": _PG_LOCK_KEY}).scalar():
+                               {"k": PG_LOCK_KEY}).scalar():
             if time.monotonic() > deadline:
                 raise MigrationsLocked(f"another migration run held this database's lock "
                                        f"for more than {lock_wait:g} s; try again")
             conn.execute(sa.text("SELECT pg_sleep(0.05)"))
         return
-    got = conn.execute(sa.text("SELECT GET_LOCK(CONCAT('dbplane_migrations.', DATABASE()), "
-                               ":t)"), {"t": max(1, int(lock_wait))}).scalar()
+    got = conn.execute(sa.text(f"SELECT GET_LOCK({MY_LOCK_NAME_SQL}, :t)"),
+                       {"t": max(1, int(lock_wait))}).scalar()
     if got != 1:
         raise MigrationsLocked(f"another migration run held this database's lock for more "
                                f"than {lock_wait:g} s; try again")
@@ -161,8 +166,7 @@ def _lock(conn: Connection, lock_wait: float) -> None:
 def _unlock(conn: Connection) -> None:
     if conn.dialect.name == "mysql":
         try:
-            conn.execute(sa.text("SELECT RELEASE_LOCK(CONCAT('dbplane_migrations.', "
-                                 "DATABASE()))"))
+            conn.execute(sa.text(f"SELECT RELEASE_LOCK({MY_LOCK_NAME_SQL})"))
             conn.commit()
         except DBAPIError:
             conn.invalidate()  # a connection in doubt must not go back to the pool

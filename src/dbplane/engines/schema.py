@@ -10,7 +10,10 @@ Applying: Alembic's ``Operations`` on the live connection. SQLite rebuilds a tab
 batch mode (rows and indexes kept) inside one transaction, with foreign keys checked before
 the commit; PostgreSQL runs the whole plan in one transaction; MariaDB commits every DDL
 statement, so the plan runs in order and stops at the first failure, saying what was and was
-not applied. ``render_sql`` answers the statements without changing anything.
+not applied. Every apply holds the database's own lock (the routines' migration lock) and
+reads the schema again under it, so applies from several replicas run one after the other
+and a plan made for a schema changed meanwhile is refused. ``render_sql`` answers the
+statements without changing anything.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import io
 import re
 import sqlite3
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,8 +38,9 @@ from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_ischema_name
 from sqlalchemy.engine import Connection
 
 from dbplane.engines.base import exception_chain, network_error
+from dbplane.engines.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
 from dbplane.engines.sql import SqlEngine
-from dbplane.errors import SchemaApplyFailed, Unavailable
+from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, Unavailable
 from dbplane.schema.plan import (
     AddColumn,
     AlterColumn,
@@ -282,6 +287,10 @@ _INTERNAL = ("dbplane_", "_alembic_tmp_")
 dropped by an apply."""
 
 
+_EXPRESSION_INDEX = r".*(expression-based index|index .* expression)"
+"""SQLAlchemy's warning for an index it does not reflect (expressions): not represented."""
+
+
 def _read(conn: Connection, dialect: str) -> LiveSchema:
     insp = sa.inspect(conn)
     cat = _CATALOGS[dialect](conn)
@@ -292,8 +301,10 @@ def _read(conn: Connection, dialect: str) -> LiveSchema:
     columns = insp.get_multi_columns(kind=kind)
     pks = insp.get_multi_pk_constraint(kind=kind)
     fks = insp.get_multi_foreign_keys(kind=kind)
-    indexes = insp.get_multi_indexes(kind=kind)
-    uniques = insp.get_multi_unique_constraints(kind=kind)
+    with warnings.catch_warnings():  # they are left out of the snapshot on purpose
+        warnings.filterwarnings("ignore", _EXPRESSION_INDEX, sa.exc.SAWarning)
+        indexes = insp.get_multi_indexes(kind=kind)
+        uniques = insp.get_multi_unique_constraints(kind=kind)
     try:
         checks = insp.get_multi_check_constraints(kind=kind)
     except NotImplementedError:  # pragma: no cover
@@ -314,8 +325,9 @@ def _read(conn: Connection, dialect: str) -> LiveSchema:
             idx_all.setdefault(spec, (uq_name, "constraint"))
         for ix in indexes.get(key, []):
             cols_raw = ix.get("column_names") or []
-            if not cols_raw or any(c is None for c in cols_raw) or ix.get(
-                    "dialect_options", {}).get("postgresql_where") is not None:
+            where = {k: v for k, v in (ix.get("dialect_options") or {}).items()
+                     if k.endswith("_where") and v is not None}
+            if not cols_raw or any(c is None for c in cols_raw) or where:
                 continue  # expression or partial index: not representable
             cols = tuple(c for c in cols_raw if c is not None)
             unique = bool(ix.get("unique"))
@@ -509,6 +521,11 @@ def _column(col: ColumnSpec, dialect: str, pk: tuple[str, ...]) -> sa.Column[Any
                      primary_key=col.name in pk, autoincrement=auto if pk else False)
 
 
+def _pg_quote(name: str) -> str:
+    """An identifier quoted for PostgreSQL (it stores defaults in its own spelling)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _index_name(table: str, idx: IndexSpec) -> str:
     return constraint_name(table, idx.columns, "unique" if idx.unique else "index")
 
@@ -583,13 +600,32 @@ class _Runner:
         }
         if self.dialect == "mysql":
             kw["existing_autoincrement"] = before.auto_increment
+            if before.auto_increment != after.auto_increment:
+                kw["autoincrement"] = after.auto_increment  # MODIFY ... [AUTO_INCREMENT]
         if before.type != after.type:
             kw["type_"] = _sa_type(after.type, self.dialect)
         if before.nullable != after.nullable:
             kw["nullable"] = after.nullable
         if before.default != after.default:
             kw["server_default"] = _server_default(after, self.dialect)
+        if self.dialect == "postgresql" and after.auto_increment and \
+                not before.auto_increment:
+            kw["server_default"] = self._pg_serial(c.table, after.name)
         self.ops.alter_column(c.table, after.name, **kw)
+
+    def _pg_serial(self, table: str, column: str) -> Any:
+        """An existing column made auto-increment on PostgreSQL, as SERIAL makes it: a
+        sequence owned by the column, past the largest value, as its default."""
+        seq = sa.Sequence(f"{table}_{column}_seq")
+        self.ops.execute(sa.schema.CreateSequence(seq, if_not_exists=True))
+        self.ops.execute(sa.text(f"ALTER SEQUENCE {_pg_quote(seq.name)} OWNED BY "
+                                 f"{_pg_quote(table)}.{_pg_quote(column)}"))
+        regclass = _pg_quote(seq.name)
+        col: sa.ColumnClause[Any] = sa.column(column)
+        self.ops.execute(sa.select(sa.func.setval(
+            regclass, sa.func.coalesce(sa.func.max(col), 0) + 1, False)).select_from(
+                sa.table(table, col)))
+        return sa.text(f"nextval('{regclass.replace(chr(39), chr(39) * 2)}'::regclass)")
 
     def _SetPrimaryKey(self, c: SetPrimaryKey) -> None:
         if c.before:
@@ -690,12 +726,32 @@ class _SqliteOps:
                 table, {}).items())
         # a new primary key: SQLAlchemy warns that the copied columns' primary_key flags
         # differ from it, and takes the new key, which is what is asked
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", r".*specifies columns .* as primary_key=True",
-                                    sa.exc.SAWarning)
-            with self._ops.batch_alter_table(table, recreate="always", reflect_args=keep,
-                                             naming_convention=_SQLITE_NAMING) as batch:
-                yield batch
+        # SQLite's own procedure for a rebuild (sqlite.org/lang_altertable.html): the
+        # triggers and the expression indexes (reflection skips them, so the batch does
+        # not copy them) go with the old table and are made again from the database's own
+        # text (sqlite_master); the views that name the table are left as they are
+        # (legacy_alter_table: the final RENAME neither checks nor rewrites them)
+        bind = self._ops.get_bind()
+        own = bind.execute(sa.text(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+            "AND tbl_name = :t AND sql IS NOT NULL ORDER BY type"), {"t": table}).all()
+        bind.exec_driver_sql("PRAGMA legacy_alter_table=ON")
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", r".*specifies columns .* as "
+                                        r"primary_key=True", sa.exc.SAWarning)
+                warnings.filterwarnings("ignore", _EXPRESSION_INDEX, sa.exc.SAWarning)
+                with self._ops.batch_alter_table(table, recreate="always",
+                                                 reflect_args=keep,
+                                                 naming_convention=_SQLITE_NAMING) as batch:
+                    yield batch
+        finally:
+            bind.exec_driver_sql("PRAGMA legacy_alter_table=OFF")
+        kept = set(bind.execute(sa.text(
+            "SELECT name FROM sqlite_master WHERE tbl_name = :t"), {"t": table}).scalars())
+        for _kind, name, sql in own:
+            if name not in kept:
+                bind.exec_driver_sql(sql)
 
     def drop_constraint(self, name: str, table: str, type_: str) -> None:
         if type_ == "primary":
@@ -760,6 +816,9 @@ def _first_line(exc: BaseException) -> str:
     for cur in exception_chain(exc):
         orig = getattr(cur, "orig", None)
         if orig is not None:
+            args: tuple[Any, ...] = getattr(orig, "args", ())
+            if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+                return f"{args[1]} ({args[0]})"  # MariaDB's (errno, message)
             text = str(orig).strip().splitlines()
             return text[0] if text else type(orig).__name__
     lines = str(exc).strip().splitlines()
@@ -825,8 +884,9 @@ def _sqlite_apply(conn: Connection, changes: list[Change], live: LiveSchema,
     # before the commit; PRAGMA foreign_keys cannot change inside a transaction
     conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
     try:
-        conn.exec_driver_sql("BEGIN")
+        _lock(conn, "sqlite")  # BEGIN IMMEDIATE: the file's write lock, to the commit
         try:
+            _unchanged(conn, "sqlite", live)
             _run_all(conn, "sqlite", changes, live, done, failing)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:
@@ -838,6 +898,90 @@ def _sqlite_apply(conn: Connection, changes: list[Change], live: LiveSchema,
         conn.exec_driver_sql("COMMIT")
     finally:
         conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+# -- the lock ---------------------------------------------------------------------------
+#
+# An apply holds the database's own lock from before it reads the schema again to the end,
+# so applies from several dbplane processes (replicas) sharing a database run one after
+# the other, and one that waited finds the schema changed (StaleSchemaHash) instead of
+# running a plan made for the old one. The lock is the one the routines' migration runs
+# take (engines/routines.py), so a migration run and a schema apply exclude each other too.
+
+LOCK_WAIT = 30.0
+"""Seconds an apply waits for another apply (or migration run) to release the lock."""
+
+_SQLITE_BUSY_MS = 5000  # the engine's own busy_timeout (engines/sqlite.py), put back
+
+
+class _LockBusy(Exception):
+    pass
+
+
+def _busy(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _lock(conn: Connection, dialect: str) -> None:
+    """Take the database's lock: PostgreSQL ``pg_try_advisory_xact_lock`` (held to the
+    commit or rollback), MariaDB ``GET_LOCK`` (held until ``_unlock``), SQLite ``BEGIN
+    IMMEDIATE`` (the file's write lock, held to the commit or rollback)."""
+    # every wait is the database's (busy_timeout, pg_sleep, GET_LOCK's timeout): the
+    # async drivers await it, so a waiting apply never blocks the server's event loop
+    if dialect == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={round(LOCK_WAIT * 1000)}")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except sa.exc.OperationalError as exc:
+            if _busy(exc):
+                raise _LockBusy("SQLite write lock") from exc
+            raise
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        return
+    if dialect == "postgresql":
+        deadline = time.monotonic() + LOCK_WAIT
+        while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"),
+                               {"k": PG_LOCK_KEY}).scalar():
+            if time.monotonic() > deadline:
+                raise _LockBusy("advisory lock")
+            conn.execute(sa.text("SELECT pg_sleep(0.05)"))
+        return
+    got = conn.execute(sa.text(f"SELECT GET_LOCK({MY_LOCK_NAME_SQL}, :t)"),
+                       {"t": max(1, round(LOCK_WAIT))}).scalar()
+    if got != 1:
+        raise _LockBusy("GET_LOCK")
+
+
+def _unlock(conn: Connection) -> None:
+    if conn.dialect.name != "mysql":
+        return  # released with the transaction
+    try:
+        conn.execute(sa.text(f"SELECT RELEASE_LOCK({MY_LOCK_NAME_SQL})"))
+        conn.commit()
+    except sa.exc.DBAPIError:
+        conn.invalidate()  # a connection in doubt must not go back to the pool
+
+
+def _unchanged(conn: Connection, dialect: str, live: LiveSchema) -> None:
+    """Under the lock: the schema is still the one the plan (and the hash) was made
+    from, or StaleSchemaHash."""
+    if _read(conn, dialect) != live:
+        raise StaleSchemaHash("the schema changed while this apply waited for another one "
+                              "to finish (its hash is not the current one): diff again, "
+                              "then apply; nothing was applied")
+
+
+def _locked_run(conn: Connection, dialect: str, changes: list[Change], live: LiveSchema,
+                done: list[str], failing: list[str]) -> None:
+    """PostgreSQL (in the caller's transaction) and MariaDB: lock, check, run."""
+    _lock(conn, dialect)
+    try:
+        _unchanged(conn, dialect, live)
+        _run_all(conn, dialect, changes, live, done, failing)
+    finally:
+        _unlock(conn)
 
 
 class _ForeignKeysBroken(Exception):
@@ -859,10 +1003,16 @@ async def apply_plan(engine: SqlEngine, changes: list[Change], live: LiveSchema)
                 await conn.run_sync(_sqlite_apply, changes, live, done, failing)
         elif dialect == "postgresql":
             async with engine.sa_engine.begin() as conn:
-                await conn.run_sync(_run_all, dialect, changes, live, done, failing)
+                await conn.run_sync(_locked_run, dialect, changes, live, done, failing)
         else:
             async with engine.sa_engine.connect() as conn:
-                await conn.run_sync(_run_all, dialect, changes, live, done, failing)
+                await conn.run_sync(_locked_run, dialect, changes, live, done, failing)
+    except _LockBusy as exc:
+        raise SchemaApplyFailed(
+            f"another schema apply or migration run has held this database's lock ({exc}) "
+            f"for more than {LOCK_WAIT:g} s; nothing was applied: try again",
+            failed=None, reason="locked", applied=[],
+            not_applied=[c.describe() for c in changes]) from exc
     except (sa.exc.DBAPIError, _ForeignKeysBroken, OSError) as exc:
         down = _unreachable(engine, exc)
         if down is not None:
@@ -877,8 +1027,9 @@ async def apply_plan(engine: SqlEngine, changes: list[Change], live: LiveSchema)
         reason = str(exc) if isinstance(exc, _ForeignKeysBroken) else _first_line(exc)
         if dialect == "mysql":
             applied = done
-            detail = (f"the database refused {failed!r}: {reason}; applied before it: "
-                      f"{len(done)} change(s), not applied: {len(failing) + len(rest)}")
+            detail = (f"the database refused {failed!r}: {reason}; MariaDB commits each "
+                      f"change: applied before it: {'; '.join(done) or 'nothing'}; not "
+                      f"applied: {'; '.join(failing + rest)}")
         else:
             applied = []
             detail = (f"the database refused {failed!r}: {reason}; nothing was applied "

@@ -270,6 +270,9 @@ async def apply(ctx: AppContext, db_ref: str | None, document: Any) -> list[Chan
         steps = plan(current, wanted)
         try:
             await apply_plan(target.engine, steps, live)
+        except StaleSchemaHash as exc:  # another replica's apply, seen under the lock
+            exc.fields.setdefault("hash", expected)
+            raise
         finally:
             if steps:
                 forget_database(ctx, db_id)
