@@ -387,7 +387,10 @@ async def test_the_4xx(project: Project) -> None:
     _problem(await c.post(f"{D}/factory/run", json={"file_id": ids["missing"],
                                                     "count": "x"}), 422, "DBP-V100")
     _problem(await c.post(f"{D}/migrations/rollback", json={"steps": 0}), 422, "DBP-V100")
-    _problem(await c.post(f"{D}/factory/run", data={"file_id": "x", "count": "1"}), 422,
+    body = _problem(await c.post(f"{D}/factory/run", data={"file_id": "x", "nope": "1"}),
+                    422, "DBP-V100")
+    assert body["field"] == "nope"
+    _problem(await c.post(f"{D}/seeder/run", data={"file_id": "x", "count": "1"}), 422,
              "DBP-V100")
     _problem(await c.get("/v1/files", params={"knd": "factory"}), 400, "DBP-Q106")
     _problem(await c.post(f"{D}/migrations/run", content=b"{nope"), 400, "DBP-V101")
@@ -405,8 +408,14 @@ async def test_the_4xx(project: Project) -> None:
 async def test_the_seed_paths_act_on_the_default_database(project: Project,
                                                          redis_url: str) -> None:
     project.write("migrations/0003_roles.up.sql", M3_UP)
-    body = _ok(await project.client.post("/v1/database/migrations/run"))
+    # the seed's own curl for this path has no -d, so it sends a GET: it runs them too
+    body = _ok(await project.client.get("/v1/database/migrations/run"))
     assert body["message"] == "Migrations complete" and body["database"] == "default"
+    assert [m["migration"] for m in body["applied"]] == ["0003_roles"]
+    body = _ok(await project.client.post("/v1/database/migrations/run"))
+    assert body["message"] == "Nothing to migrate"
+    _problem(await project.client.get("/v1/database/migrations/run?pretend=true"), 400,
+             "DBP-Q106")
     fid = project.write("seeders/roles.yaml", SEEDER)
     body = _ok(await project.client.post("/v1/database/seeder/run", data={"file_id": fid}))
     assert body["message"] == "Seeder executed"
@@ -414,6 +423,15 @@ async def test_the_seed_paths_act_on_the_default_database(project: Project,
                         "table: roles\ncount: 3\ncolumns:\n  name: {sequence: 'r{n}'}\n")
     body = _ok(await project.client.post("/v1/database/factory/run", json={"file_id": fid}))
     assert body["message"] == "Factory created" and body["rows"] == 3
+    # a form may override count too (-d file_id=... -d count=2)
+    fid2 = project.write("factories/roles_form.yaml",
+                         "table: roles\ncount: 9\ncolumns:\n  name: {sequence: 'f{n}'}\n")
+    body = _ok(await project.client.post("/v1/database/factory/run",
+                                         data={"file_id": fid2, "count": "2"}))
+    assert body["rows"] == 2
+    r = await project.client.post("/v1/database/factory/run",
+                                  data={"file_id": fid2, "count": "many"})
+    assert _problem(r, 422, "DBP-V100")["field"] == "count"
     assert "roles" not in project.tables()  # the registered database was not touched
     # a database's own folder overrides the shared one
     project.write("db/migrations/0001_own.up.sql", "CREATE TABLE own_table (id INTEGER);")
@@ -431,3 +449,95 @@ async def test_the_seed_paths_act_on_the_default_database(project: Project,
 def test_file_ids_are_stable() -> None:
     assert file_id("factories/users.yaml") == file_id("factories/users.yaml")
     assert file_id("factories/users.yaml") != file_id("seeders/users.yaml")
+
+
+# -- async: the same runs as operations ---------------------------------------------------
+
+
+async def _ended(c: httpx.AsyncClient, r: httpx.Response) -> dict[str, Any]:
+    """The operation of a 202 answer, once it has ended."""
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/v1/operations/{r.json()['id']}"
+    for _ in range(600):
+        op: dict[str, Any] = (await c.get(r.headers["location"])).json()
+        if op["status"] in ("done", "error", "canceled"):
+            return op
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the operation did not end: {op}")
+
+
+async def _operations(c: httpx.AsyncClient) -> int:
+    return len((await c.get("/v1/operations", params={"database": "db"})).json()["operations"])
+
+
+async def test_async_runs_answer_202_and_an_operation_with_the_same_body(
+        project: Project) -> None:
+    _base(project)
+    c = project.client
+    op = await _ended(c, await c.post(f"{D}/migrations/run", json={"async": True}))
+    assert (op["type"], op["status"]) == ("routines.migrate", "done")
+    assert op["result"]["message"] == "Migrations complete"
+    assert [m["migration"] for m in op["result"]["applied"]] == ["0001_teams", "0002_players"]
+    assert "players" in project.tables()
+    # a factory: the result is the synchronous body; progress per batch, up to the end
+    fid = project.write("factories/players.yaml", FACTORY)
+    op = await _ended(c, await c.post(f"{D}/factory/run?async=true",
+                                      json={"file_id": fid, "count": 4500}))
+    assert op["status"] == "done", op
+    assert op["result"] == {"status": "200", "message": "Factory created", "database": "db",
+                            "file_id": fid, "path": "factories/players.yaml",
+                            "table": "players", "rows": 4500}
+    assert (op["progress"], op["message"]) == (1.0, "4500/4500 rows inserted")
+    q = "SELECT name, email, score, role, team_id FROM players ORDER BY id"
+    first = project.rows(q)
+    with sync_engine(project.db) as engine, engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM players"))
+    # the same seed synchronously: the same rows and the same body
+    body = _ok(await c.post(f"{D}/factory/run", json={"file_id": fid, "count": 4500}))
+    assert body == op["result"] and project.rows(q) == first
+    # a seeder as a form, and a rollback
+    project.write("migrations/0003_roles.up.sql", M3_UP)
+    project.write("migrations/0003_roles.down.sql", M3_DOWN)
+    _ok(await c.post(f"{D}/migrations/run"))
+    sid = project.write("seeders/roles.yaml", SEEDER)
+    op = await _ended(c, await c.post(f"{D}/seeder/run", data={"file_id": sid,
+                                                                "async": "true"}))
+    assert (op["result"]["message"], op["result"]["inserted"]) == ("Seeder executed", 2)
+    op = await _ended(c, await c.post(f"{D}/migrations/rollback?async=1"))
+    assert [m["migration"] for m in op["result"]["rolled_back"]] == ["0003_roles"]
+    # refused before anything starts: a 4xx, no operation
+    before = await _operations(c)
+    bad = project.write("factories/bad.yaml", "table: players\ncolumns:\n  nope: name\n")
+    _problem(await c.post(f"{D}/factory/run?async=true", json={"file_id": bad}), 422,
+             "DBP-R105")
+    _problem(await c.post(f"{D}/factory/run?async=maybe", json={"file_id": fid}), 400,
+             "DBP-Q106")
+    _problem(await c.post(f"{D}/factory/run?nope=1", json={"file_id": fid}), 400,
+             "DBP-Q106")
+    _problem(await c.post(f"{D}/migrations/run", json={"pretend": True, "async": True}),
+             422, "DBP-V100")
+    project.write("migrations/0001_teams.up.sql", M1_UP + "\n-- changed\n")
+    _problem(await c.post(f"{D}/migrations/run", json={"async": True}), 409, "DBP-R301")
+    assert await _operations(c) == before
+
+
+async def test_a_canceled_async_factory_writes_nothing(project: Project) -> None:
+    _base(project)
+    c = project.client
+    _ok(await c.post(f"{D}/migrations/run"))
+    fid = project.write("factories/many.yaml",
+                        "table: players\ncount: 1000000\ncolumns:\n"
+                        "  name: {sequence: 'p{n}'}\n  email: {sequence: 'p{n}@x.org'}\n")
+    r = await c.post(f"{D}/factory/run", json={"file_id": fid, "async": True})
+    assert r.status_code == 202, r.text
+    location = r.headers["location"]
+    for _ in range(300):
+        op = (await c.get(location)).json()
+        if op["status"] == "running" and op["progress"] > 0:
+            break
+        await asyncio.sleep(0.05)
+    assert op["status"] == "running", op
+    assert (await c.post(f"{location}/cancel")).status_code == 202
+    op = await _ended(c, r)
+    assert op["status"] == "canceled" and op["error"]["code"] == "DBP-O401", op
+    assert project.rows("SELECT COUNT(*) FROM players") == [(0,)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dbplane import ApiClient
 from tests.cli.conftest import Cli
 from tests.client.test_routines import ProjectServer, run_project_server
 
@@ -70,3 +71,27 @@ def test_errors_are_one_line_with_the_code(pcli: Cli, tmp_path: Path) -> None:
     pcli.fails("make", "migration", "bad name", "--project-dir", str(tmp_path),
                exit_code=2)
     pcli.fails("make", "nonsense", "x", "--project-dir", str(tmp_path), exit_code=2)
+
+
+def test_make_templates_run_as_written(project_server: ProjectServer, pcli: Cli) -> None:
+    """``make migration create_X --python``, ``make factory X`` and ``make seeder X``
+    write files that run untouched, in that order (into a database's own folders)."""
+    root = project_server.project_dir
+    with ApiClient(project_server.token, project_server.base_url) as client:
+        client.databases.create("made")
+    for args in (("migration", "create_gadgets", "--python"), ("migration", "notes"),
+                 ("factory", "gadgets"), ("seeder", "gadgets")):
+        pcli.ok("make", *args, "--db", "made", "--project-dir", str(root))
+    assert (root / "made/migrations/0001_create_gadgets.py").is_file()
+    assert "DROP TABLE notes" in (root / "made/migrations/0002_notes.down.sql").read_text()
+    ran = pcli.json("migrate", "--db", "made")
+    assert [m["migration"] for m in ran["applied"]] == ["0001_create_gadgets", "0002_notes"]
+    assert "Factory created: 50 rows in gadgets" in pcli.ok(
+        "factory", "made/factories/gadgets.yaml", "--db", "made").stdout
+    assert "1 inserted, 0 updated" in pcli.ok("seed", "made/seeders/gadgets.yaml",
+                                              "--db", "made").stdout
+    assert "0 inserted, 1 updated" in pcli.ok("seed", "made/seeders/gadgets.yaml",
+                                              "--db", "made").stdout
+    rolled = pcli.json("rollback", "--db", "made")
+    assert [m["migration"] for m in rolled["rolled_back"]] == ["0002_notes",
+                                                               "0001_create_gadgets"]

@@ -10,16 +10,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 
 from dbplane import ApiClient, AsyncApiClient
 from dbplane.api.app import create_app
+from dbplane.client.operations import Operation
 from dbplane.errors import (
     MigrationChanged,
     NoDownMigration,
     RoutineFileNotFound,
+    RoutineRowRejected,
     WrongFileKind,
 )
 from dbplane.routines.files import file_id
@@ -132,3 +135,40 @@ async def test_async_twins_on_a_named_database(project_server: ProjectServer,
         assert len(await client.files.list("migration")) >= 1
     sync_db = pclient.databases.get("routines-async")
     assert sync_db.migrations.list()[0]["migration"] == "0001_roles"
+
+
+def test_wait_runs_as_an_operation_with_the_same_answer(project_server: ProjectServer,
+                                                         pclient: ApiClient) -> None:
+    pclient.databases.create("routines-wait")
+    project_server.write("routines-wait/migrations/0001_roles.up.sql", MIGRATION)
+    db = pclient.databases.get("routines-wait")
+    ran = db.migrations.run(wait=True)
+    assert [m["migration"] for m in ran["applied"]] == ["0001_roles"]
+    fid = project_server.write("factories/roles_wait.yaml",
+                               "table: roles\ncount: 4500\ncolumns:\n"
+                               "  name: {sequence: 'w{n}'}\n")
+    seen: list[float] = []
+    answer = db.factory.run(fid, wait=True, on_progress=lambda o: seen.append(o["progress"]))
+    assert answer == {"status": "200", "message": "Factory created",
+                      "database": "routines-wait", "file_id": fid,
+                      "path": "factories/roles_wait.yaml", "table": "roles", "rows": 4500}
+    assert seen and seen[-1] == 1.0
+    op = db.factory.run(fid, count=0, wait=False)
+    assert isinstance(op, Operation) and op["type"] == "routines.factory"
+    assert op.wait()["result"]["rows"] == 0
+    sid = project_server.write("seeders/roles.yaml", SEEDER)
+    assert db.seeder.run(sid, wait=True)["message"] == "Seeder executed"
+    with pytest.raises(RoutineRowRejected):  # w1..w3 exist already: nothing written
+        db.factory.run(fid, count=3, wait=True)
+    with pytest.raises(RoutineFileNotFound):  # refused before any operation starts
+        db.factory.run("no-such-file", wait=True)
+
+    aid = project_server.write("factories/roles_await.yaml",
+                               "table: roles\ncount: 3\ncolumns:\n  name: {sequence: 'a{n}'}\n")
+
+    async def twin() -> dict[str, Any]:
+        async with AsyncApiClient(project_server.token, project_server.base_url) as client:
+            adb = await client.databases.get("routines-wait")
+            return await adb.factory.run(aid, wait=True)
+
+    assert asyncio.run(twin())["rows"] == 3

@@ -109,6 +109,8 @@ def test_file_ids_are_stable_uuids_of_the_path() -> None:
     a = file_id("factories/users.yaml")
     assert a == file_id("factories/users.yaml") == file_id("/factories/users.yaml")
     assert uuid.UUID(a).version == 5 and len(a) == 36 and a[14] == "5"
+    # pinned: the id must not change across restarts, replicas or dbplane versions
+    assert a == "2e57b6d9-33af-5e44-b07d-2f6ccf1f7bba"
     assert a != file_id("factories/users.yml")
     assert file_kind("factories", "users.yaml") == "factory"
     assert file_kind("seeders", "x.csv") == "seeder"

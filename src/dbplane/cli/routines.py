@@ -1,9 +1,9 @@
 """CLI commands: Routines (issue 6): files, migrations, factories and seeders.
 
 ``migrate``, ``rollback``, ``migrations``, ``factory``, ``seed`` and ``files`` ask the
-server (its project directory); ``make`` writes a new file from a template into the local
-project directory (``--project-dir``, ``DBPLANE_PROJECT_DIR``, default the working
-directory).
+server (its project directory; ``factory`` runs as an operation, with a progress bar).
+``make`` writes a new file from a template into the local project directory
+(``--project-dir``, ``DBPLANE_PROJECT_DIR``, default the working directory).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import typer
 from rich.console import Console
 
 from dbplane.cli._common import Column, JsonOption, api, print_json, print_rows, stamp
+from dbplane.cli.operations import wait_with_progress
 from dbplane.client import ApiClient
 from dbplane.client.databases import DefaultDatabase
+from dbplane.client.operations import Operation
 
 __all__ = ["register"]
 
@@ -120,9 +122,12 @@ def factory(ctx: typer.Context, file: FileArg, db: DbOption = "default",
             count: Annotated[int | None, typer.Option(
                 "--count", min=0, help="How many rows (default: the file's count).")
             ] = None, as_json: JsonOption = False) -> None:
-    """Run a factory: generated rows, inserted in batches."""
-    with api(ctx) as client, _working("generating rows..."):
-        answer = _target(client, db).factory.run(_file_ref(file), count=count)
+    """Run a factory: generated rows, inserted in batches (as an operation, with a
+    progress bar per batch on a terminal)."""
+    with api(ctx) as client:
+        op = _target(client, db).factory.run(_file_ref(file), count=count, wait=False)
+        assert isinstance(op, Operation)
+        answer = wait_with_progress(op, quiet=as_json).get("result") or {}
     if as_json:
         print_json(answer)
     else:
@@ -160,8 +165,13 @@ def files(ctx: typer.Context,
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VERSION = re.compile(r"^(\d+)_")
 
-_SQL_UP = "-- {name}: applied by 'dbplane migrate'\n\n"
-_SQL_DOWN = "-- {name}: reverted by 'dbplane rollback'\n\n"
+_SQL_UP = """-- {name}: applied by 'dbplane migrate'. Several statements, each ending with ';'.
+-- For one file that runs on SQLite, PostgreSQL and MariaDB, use --python instead.
+-- CREATE TABLE {table} (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL);
+"""
+_SQL_DOWN = """-- {name}: reverted by 'dbplane rollback'.
+-- DROP TABLE {table};
+"""
 _PYTHON = '''"""{name}: written against Alembic's operations (op), for every SQL type."""
 
 import sqlalchemy as sa
@@ -169,13 +179,15 @@ import sqlalchemy as sa
 
 def upgrade(op):
     op.create_table(
-        "{name}",
+        "{table}",
         sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("email", sa.String(200), unique=True),
     )
 
 
 def downgrade(op):
-    op.drop_table("{name}")
+    op.drop_table("{table}")
 '''
 _FACTORY = """table: {name}
 count: 50
@@ -192,6 +204,13 @@ key: [name]                   # optional: upsert on this key, so a second run ad
 rows:
   - {{name: example}}
 """
+
+
+def _table_name(name: str) -> str:
+    """The table a migration named ``create_users`` or ``users_table`` makes: ``users``."""
+    table = re.sub(r"^create_", "", name)
+    table = re.sub(r"_table$", "", table)
+    return table or name
 
 
 def _next_version(folder: Path) -> str:
@@ -223,12 +242,14 @@ def make(kind: Annotated[Literal["migration", "factory", "seeder"], typer.Argume
     written: list[Path] = []
     if kind == "migration":
         stem = f"{_next_version(folder)}_{name}"
+        table = _table_name(name)
         if python:
             written.append(folder / f"{stem}.py")
-            contents = [_PYTHON.format(name=name)]
+            contents = [_PYTHON.format(name=name, table=table)]
         else:
             written += [folder / f"{stem}.up.sql", folder / f"{stem}.down.sql"]
-            contents = [_SQL_UP.format(name=name), _SQL_DOWN.format(name=name)]
+            contents = [_SQL_UP.format(name=name, table=table),
+                        _SQL_DOWN.format(name=name, table=table)]
     else:
         written.append(folder / f"{name}.yaml")
         contents = [(_FACTORY if kind == "factory" else _SEEDER).format(name=name)]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
 
 from faker import Faker
 
@@ -34,6 +34,7 @@ from dbplane.routines.files import FileKind, Migration, group_migrations
 from dbplane.routines.specs import (
     FactorySpec,
     Generator,
+    SeederSpec,
     SpecError,
     TableShape,
     factory_from_mapping,
@@ -45,6 +46,11 @@ from dbplane.routines.specs import (
 from dbplane.routines.sqlsplit import split_statements
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
+from dbplane.services.operations import (
+    OperationContext,
+    register_operation_type,
+    start_operation,
+)
 from dbplane.services.routines_files import (
     ProjectFile,
     file_format,
@@ -54,8 +60,9 @@ from dbplane.services.routines_files import (
 )
 from dbplane.services.tables import forget_database
 
-__all__ = ["list_files", "list_migrations", "rollback_migrations", "run_factory",
-           "run_migrations", "run_seeder"]
+__all__ = ["OPERATION_TYPES", "Progress", "RoutineKind", "list_files", "list_migrations",
+           "rollback_migrations", "run_factory", "run_migrations", "run_seeder",
+           "start_routine"]
 
 LOCK_WAIT_SECONDS = 30.0
 FACTORY_BATCH = 2000
@@ -347,11 +354,56 @@ def _factory_spec(f: ProjectFile) -> FactorySpec:
         raise InvalidRoutineFile(str(exc), path=f.path, file_id=f.file_id) from exc
 
 
+Progress = Callable[[int, int], Awaitable[None]]
+"""``progress(rows_done, rows_total)``, awaited after each batch a factory inserts."""
+
+
 async def run_factory(ctx: AppContext, db_ref: str | None, file_id: str,
-                      count: int | None = None) -> dict[str, Any]:
+                      count: int | None = None, *,
+                      progress: Progress | None = None) -> dict[str, Any]:
     """Generate the factory's rows and insert them in batches, in one transaction. Every
-    column, provider and reference is checked before anything is written."""
+    column, provider and reference is checked before anything is written;
+    ``progress(done, total)`` is awaited after each batch."""
     row, engine = await _target(ctx, db_ref)
+    f, spec, total, fns = await _prepare_factory(engine, ctx, file_id, count)
+
+    def generate(start: int, stop: int) -> list[dict[str, Any]]:
+        try:
+            return [{c: fn(n) for c, fn in fns} for n in range(start + 1, stop + 1)]
+        except Exception as exc:  # e.g. Faker's unique values ran out
+            raise InvalidRoutineFile(f"generating row values failed: {type(exc).__name__}: "
+                                     f"{exc}", path=f.path) from exc
+
+    async def batches() -> AsyncIterator[list[dict[str, Any]]]:
+        # the next batch is generated in a thread while this one is inserted
+        start = 0
+        pending = asyncio.create_task(asyncio.to_thread(
+            generate, 0, min(FACTORY_BATCH, total))) if total else None
+        try:
+            while pending is not None:
+                batch = await pending
+                start += len(batch)
+                pending = asyncio.create_task(asyncio.to_thread(
+                    generate, start, min(start + FACTORY_BATCH, total))) \
+                    if start < total else None
+                yield batch
+                if progress is not None:  # the batch is inserted now
+                    await progress(start, total)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    inserted = await eng.insert_rows(engine, spec.table, batches())
+    return {"status": "200", "message": "Factory created", "database": row["resource_id"],
+            "file_id": f.file_id, "path": f.path, "table": spec.table, "rows": inserted}
+
+
+async def _prepare_factory(engine: Engine, ctx: AppContext, file_id: str,
+                           count: int | None
+                           ) -> tuple[ProjectFile, FactorySpec, int,
+                                      list[tuple[str, Callable[[int], Any]]]]:
+    """The factory's file, spec, row count and column functions, every column, provider,
+    reference and argument checked (a 4xx now, before anything is written)."""
     f = await find_file(ctx, file_id, "factory")
     spec = _factory_spec(f)
     total = spec.count if count is None else count
@@ -390,34 +442,7 @@ async def run_factory(ctx: AppContext, db_ref: str | None, file_id: str,
         except Exception as exc:  # wrong arguments, or a Python generator that fails
             raise InvalidRoutineFile(f"columns.{column}: {type(exc).__name__}: {exc}",
                                      path=f.path, column=column) from exc
-
-    def generate(start: int, stop: int) -> list[dict[str, Any]]:
-        try:
-            return [{c: fn(n) for c, fn in fns} for n in range(start + 1, stop + 1)]
-        except Exception as exc:  # e.g. Faker's unique values ran out
-            raise InvalidRoutineFile(f"generating row values failed: {type(exc).__name__}: "
-                                     f"{exc}", path=f.path) from exc
-
-    async def batches() -> AsyncIterator[list[dict[str, Any]]]:
-        # the next batch is generated in a thread while this one is inserted
-        start = 0
-        pending = asyncio.create_task(asyncio.to_thread(
-            generate, 0, min(FACTORY_BATCH, total))) if total else None
-        try:
-            while pending is not None:
-                batch = await pending
-                start += len(batch)
-                pending = asyncio.create_task(asyncio.to_thread(
-                    generate, start, min(start + FACTORY_BATCH, total))) \
-                    if start < total else None
-                yield batch
-        finally:
-            if pending is not None:
-                pending.cancel()
-
-    inserted = await eng.insert_rows(engine, spec.table, batches())
-    return {"status": "200", "message": "Factory created", "database": row["resource_id"],
-            "file_id": f.file_id, "path": f.path, "table": spec.table, "rows": inserted}
+    return f, spec, total, fns
 
 
 # -- seeders ----------------------------------------------------------------------------
@@ -426,11 +451,7 @@ async def run_factory(ctx: AppContext, db_ref: str | None, file_id: str,
 async def run_seeder(ctx: AppContext, db_ref: str | None, file_id: str) -> dict[str, Any]:
     """Write the seeder's rows in one transaction (an upsert on ``key`` when given)."""
     row, engine = await _target(ctx, db_ref)
-    f = await find_file(ctx, file_id, "seeder")
-    try:
-        spec = parse_seeder(f.text or "", file_format(f.name), f.name)
-    except SpecError as exc:
-        raise InvalidRoutineFile(str(exc), path=f.path, file_id=f.file_id) from exc
+    f, spec = await _prepare_seeder(engine, ctx, file_id)
     base = {"status": "200", "message": "Seeder executed", "database": row["resource_id"],
             "file_id": f.file_id, "path": f.path}
     if spec.sql is not None:
@@ -438,6 +459,21 @@ async def run_seeder(ctx: AppContext, db_ref: str | None, file_id: str) -> dict[
         ran = await eng.run_script(engine, statements, f.path)
         forget_database(ctx, row["id"])
         return {**base, "table": None, "statements": ran}
+    assert spec.table is not None
+    inserted, updated = await eng.upsert_rows(engine, spec.table, spec.rows, spec.key)
+    return {**base, "table": spec.table, "inserted": inserted, "updated": updated}
+
+
+async def _prepare_seeder(engine: Engine, ctx: AppContext, file_id: str
+                          ) -> tuple[ProjectFile, SeederSpec]:
+    """The seeder's file and spec, its table, columns and keys checked."""
+    f = await find_file(ctx, file_id, "seeder")
+    try:
+        spec = parse_seeder(f.text or "", file_format(f.name), f.name)
+    except SpecError as exc:
+        raise InvalidRoutineFile(str(exc), path=f.path, file_id=f.file_id) from exc
+    if spec.sql is not None:
+        return f, spec
     assert spec.table is not None
     shape = await _shape(engine, spec.table, f.path)
     names = list(dict.fromkeys([*spec.key, *(k for r in spec.rows for k in r)]))
@@ -448,5 +484,69 @@ async def run_seeder(ctx: AppContext, db_ref: str | None, file_id: str) -> dict[
         if lacking:
             raise InvalidRoutineFile(f"rows[{i}] has no value for the key column "
                                      f"{lacking[0]!r}", path=f.path, column=lacking[0])
-    inserted, updated = await eng.upsert_rows(engine, spec.table, spec.rows, spec.key)
-    return {**base, "table": spec.table, "inserted": inserted, "updated": updated}
+    return f, spec
+
+
+# -- as operations (opt-in: ?async=true) -------------------------------------------------
+
+RoutineKind = Literal["migrate", "rollback", "factory", "seeder"]
+OPERATION_TYPES: dict[str, str] = {"migrate": "routines.migrate",
+                                   "rollback": "routines.rollback",
+                                   "factory": "routines.factory",
+                                   "seeder": "routines.seeder"}
+"""The operation type of each routine run as an operation."""
+
+
+async def start_routine(ctx: AppContext, kind: RoutineKind, db_ref: str | None,
+                        params: dict[str, Any], *, created_by: str | None
+                        ) -> dict[str, Any]:
+    """Check the request as the synchronous call does (a 4xx now, nothing started: the
+    database, the file, its table, columns, providers and references; for ``migrate``
+    changed applied files and unreadable pending ones), then start it as an operation
+    whose ``result`` is the body the synchronous call answers. ``params``: ``file_id``
+    and ``count`` (factory), ``file_id`` (seeder), ``allow_changed`` (migrate),
+    ``steps`` (rollback)."""
+    row, engine = await _target(ctx, db_ref)
+    if kind == "factory":
+        await _prepare_factory(engine, ctx, params["file_id"], params.get("count"))
+    elif kind == "seeder":
+        await _prepare_seeder(engine, ctx, params["file_id"])
+    elif kind == "migrate":
+        plan = await _plan(ctx, row)
+        applied = await eng.read_ledger(engine)
+        changed = plan.changed(applied)
+        if changed and not params.get("allow_changed"):
+            raise MigrationChanged(migrations=changed)
+        for mig in plan.pending(applied):
+            plan.check(mig)
+    return await start_operation(ctx, OPERATION_TYPES[kind], database_id=row["id"],
+                                 params=params, created_by=created_by)
+
+
+async def _run_operation(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+    """An operation of a routine: the synchronous call, with progress per factory
+    batch (a cancel stops the factory at its next batch; nothing is written)."""
+    p, db = op.params, op.database_id
+    kind = op.type.removeprefix("routines.")
+    async with op.step(kind):
+        if kind == "factory":
+            async def progress(done: int, total: int) -> None:
+                await op.progress(done / total if total else 1.0,
+                                  f"{done}/{total} rows inserted")
+                await op.checkpoint()
+
+            return await run_factory(ctx, db, str(p["file_id"]), p.get("count"),
+                                     progress=progress)
+        if kind == "seeder":
+            return await run_seeder(ctx, db, str(p["file_id"]))
+        if kind == "migrate":
+            return await run_migrations(ctx, db,
+                                        allow_changed=bool(p.get("allow_changed")))
+        return await rollback_migrations(ctx, db, steps=p.get("steps"))
+
+
+for _kind, _type in OPERATION_TYPES.items():
+    # a migration run must not stop midway (MariaDB keeps what ran); a factory or a
+    # seeder is one transaction: a cancel rolls it back
+    register_operation_type(_type, _run_operation,
+                            cancellable=_kind in ("factory", "seeder"))

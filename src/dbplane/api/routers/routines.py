@@ -7,6 +7,7 @@ sends it); an empty body means the defaults.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request
@@ -14,10 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 
 from dbplane.api.deps import AdminDep, ContextDep, parse_body
 from dbplane.api.errors import invalid_from_validation
-from dbplane.errors import MalformedBody, MalformedParameter
+from dbplane.api.routers.operations import OperationPublic, accepted, created_by
+from dbplane.errors import InvalidField, MalformedBody, MalformedParameter
 from dbplane.services import routines as svc
+from dbplane.services.auth import Principal
 
 router = APIRouter(tags=["routines"])
+
+ASYNC_DOC = ("Run it as an operation: 202 + Location at once; the operation's result is "
+             "the body this call answers otherwise (also ?async=true).")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +38,7 @@ class MigrationsRun(BaseModel):
                                 "changing nothing.")
     allow_changed: StrictBool = Field(False, description="Run even though an applied "
                                       "migration's file changed since.")
+    run_async: StrictBool = Field(False, alias="async", description=ASYNC_DOC)
 
 
 class MigrationsRollback(BaseModel):
@@ -40,6 +47,7 @@ class MigrationsRollback(BaseModel):
     model_config = ConfigDict(extra="forbid")
     steps: StrictInt | None = Field(None, ge=1, le=100_000, description="How many "
                                     "migrations to revert (default: the last batch).")
+    run_async: StrictBool = Field(False, alias="async", description=ASYNC_DOC)
 
 
 class FactoryRun(BaseModel):
@@ -50,6 +58,7 @@ class FactoryRun(BaseModel):
                          "file_id (GET /v1/files), or its path.")
     count: StrictInt | None = Field(None, ge=0, le=10_000_000, description="How many rows "
                                     "(default: the file's count).")
+    run_async: StrictBool = Field(False, alias="async", description=ASYNC_DOC)
 
 
 class SeederRun(BaseModel):
@@ -58,13 +67,7 @@ class SeederRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     file_id: str = Field(min_length=1, max_length=1024, description="The seeder's "
                          "file_id (GET /v1/files), or its path.")
-
-
-class FileForm(BaseModel):
-    """The form the seed's curl sends: ``-d file_id=...``."""
-
-    model_config = ConfigDict(extra="forbid")
-    file_id: str = Field(min_length=1, max_length=1024)
+    run_async: StrictBool = Field(False, alias="async", description=ASYNC_DOC)
 
 
 class RoutineAnswer(BaseModel):
@@ -89,26 +92,22 @@ class MigrationsAnswer(BaseModel):
 def _form_value(name: str, value: str) -> Any:
     if name in ("count", "steps") and value.strip().isdigit():
         return int(value)
-    if name in ("pretend", "allow_changed") and value in ("true", "false"):
+    if name in ("pretend", "allow_changed", "async") and value in ("true", "false"):
         return value == "true"
     return value
 
 
 async def _body(request: Request, model: type[M]) -> M:
-    """A JSON body, a form (the seed's ``file_id=...`` for factories and seeders;
-    ``steps``, ``pretend`` and ``allow_changed`` for migrations), or nothing (the
-    defaults)."""
+    """A JSON body, a form (the seed's ``file_id=...`` for factories and seeders, with
+    ``count`` for a factory; ``steps``, ``pretend`` and ``allow_changed`` for
+    migrations), or nothing (the defaults). A form is checked against the same model as
+    JSON."""
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith(_FORM_TYPES):
         form = await request.form()
         data = {k: _form_value(k, v) for k, v in form.items() if isinstance(v, str)}
         if any(not isinstance(v, str) for v in form.values()):
             raise MalformedBody("the form may hold text fields only (file_id=...)")
-        if "file_id" in model.model_fields:  # the seed's form: file_id only
-            try:
-                FileForm.model_validate(data)
-            except ValidationError as exc:
-                raise invalid_from_validation(exc.errors()) from exc
     elif not (await request.body()).strip():
         data = {}
     else:
@@ -124,7 +123,7 @@ def _body_doc(model: type[BaseModel], *, required: bool,
     content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
     if form:  # the seed's curl: -d file_id=...
         content["application/x-www-form-urlencoded"] = {
-            "schema": FileForm.model_json_schema()}
+            "schema": model.model_json_schema()}
     return {"requestBody": {"required": required, "content": content}}
 
 
@@ -151,27 +150,70 @@ async def list_files(request: Request, ctx: ContextDep, _: AdminDep,
 # -- migrations -------------------------------------------------------------------------
 
 
-async def _run(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+def _query_async(request: Request) -> bool:
+    """``?async=true|false``; any other query parameter is a 400 naming it."""
+    value = False
+    for name, raw in request.query_params.multi_items():
+        if name != "async":
+            raise MalformedParameter(f"{name!r} is not a parameter of {request.url.path}; "
+                                     "use async, or put it in the body", parameter=name)
+        if raw not in ("true", "false", "1", "0"):
+            raise MalformedParameter(f"async must be true or false, not {raw!r}",
+                                     parameter="async")
+        value = raw in ("true", "1")
+    return value
+
+
+async def _maybe_async(request: Request, ctx: ContextDep, principal: Principal,
+                       db: str | None, kind: svc.RoutineKind, run_async: bool,
+                       params: dict[str, Any],
+                       run: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+    if _query_async(request) or run_async:
+        op = await svc.start_routine(ctx, kind, db, params, created_by=created_by(principal))
+        return accepted(op)
+    return RoutineAnswer(**await run())
+
+
+async def _run(request: Request, ctx: ContextDep, principal: Principal,
+               db: str | None) -> Any:
     body = await _body(request, MigrationsRun)
-    return RoutineAnswer(**await svc.run_migrations(ctx, db, pretend=body.pretend,
-                                                    allow_changed=body.allow_changed))
+    if body.pretend and (body.run_async or _query_async(request)):
+        raise InvalidField("pretend changes nothing and answers at once: it cannot be "
+                           "async", field="async")
+    return await _maybe_async(
+        request, ctx, principal, db, "migrate", body.run_async,
+        {"allow_changed": body.allow_changed},
+        lambda: svc.run_migrations(ctx, db, pretend=body.pretend,
+                                   allow_changed=body.allow_changed))
 
 
-async def _rollback(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+async def _rollback(request: Request, ctx: ContextDep, principal: Principal,
+                    db: str | None) -> Any:
     body = await _body(request, MigrationsRollback)
-    return RoutineAnswer(**await svc.rollback_migrations(ctx, db, steps=body.steps))
+    return await _maybe_async(request, ctx, principal, db, "rollback", body.run_async,
+                              {"steps": body.steps},
+                              lambda: svc.rollback_migrations(ctx, db, steps=body.steps))
 
 
-async def _factory(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+async def _factory(request: Request, ctx: ContextDep, principal: Principal,
+                   db: str | None) -> Any:
     body = await _body(request, FactoryRun)
-    return RoutineAnswer(**await svc.run_factory(ctx, db, body.file_id, body.count))
+    return await _maybe_async(request, ctx, principal, db, "factory", body.run_async,
+                              {"file_id": body.file_id, "count": body.count},
+                              lambda: svc.run_factory(ctx, db, body.file_id, body.count))
 
 
-async def _seeder(request: Request, ctx: ContextDep, db: str | None) -> RoutineAnswer:
+async def _seeder(request: Request, ctx: ContextDep, principal: Principal,
+                  db: str | None) -> Any:
     body = await _body(request, SeederRun)
-    return RoutineAnswer(**await svc.run_seeder(ctx, db, body.file_id))
+    return await _maybe_async(request, ctx, principal, db, "seeder", body.run_async,
+                              {"file_id": body.file_id},
+                              lambda: svc.run_seeder(ctx, db, body.file_id))
 
 
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": OperationPublic, "description": "With async: the operation started "
+          "(Location: /v1/operations/{id}); its result is the 200 body."}}
 _RUN_DOC = _body_doc(MigrationsRun, required=False)
 _ROLLBACK_DOC = _body_doc(MigrationsRollback, required=False)
 _FACTORY_DOC = _body_doc(FactoryRun, required=True, form=True)
@@ -186,37 +228,41 @@ async def list_migrations(db: str, ctx: ContextDep, _: AdminDep) -> MigrationsAn
 
 
 @router.post("/databases/{db}/migrations/run", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_RUN_DOC)
 async def run_migrations(db: str, request: Request, ctx: ContextDep,
-                         _: AdminDep) -> RoutineAnswer:
+                         principal: AdminDep) -> Any:
     """Apply every pending migration in order, as one batch. ``{"pretend": true}`` answers
     the SQL that would run and changes nothing."""
-    return await _run(request, ctx, db)
+    return await _run(request, ctx, principal, db)
 
 
 @router.post("/databases/{db}/migrations/rollback", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_ROLLBACK_DOC)
 async def rollback_migrations(db: str, request: Request, ctx: ContextDep,
-                              _: AdminDep) -> RoutineAnswer:
+                              principal: AdminDep) -> Any:
     """Revert the last batch, or the last ``steps`` migrations."""
-    return await _rollback(request, ctx, db)
+    return await _rollback(request, ctx, principal, db)
 
 
 @router.post("/databases/{db}/factory/run", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_FACTORY_DOC)
 async def run_factory(db: str, request: Request, ctx: ContextDep,
-                      _: AdminDep) -> RoutineAnswer:
+                      principal: AdminDep) -> Any:
     """Run a factory: generated rows, inserted in batches; ``count`` overrides the
     file's."""
-    return await _factory(request, ctx, db)
+    return await _factory(request, ctx, principal, db)
 
 
 @router.post("/databases/{db}/seeder/run", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_SEEDER_DOC)
 async def run_seeder(db: str, request: Request, ctx: ContextDep,
-                     _: AdminDep) -> RoutineAnswer:
+                     principal: AdminDep) -> Any:
     """Run a seeder: fixed rows in one transaction (an upsert on its ``key``)."""
-    return await _seeder(request, ctx, db)
+    return await _seeder(request, ctx, principal, db)
 
 
 # -- the seed's paths: the default database ---------------------------------------------
@@ -229,33 +275,50 @@ async def list_default_migrations(ctx: ContextDep, _: AdminDep) -> MigrationsAns
 
 
 @router.post("/database/migrations/run", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_RUN_DOC)
 async def run_default_migrations(request: Request, ctx: ContextDep,
-                                 _: AdminDep) -> RoutineAnswer:
+                                 principal: AdminDep) -> Any:
     """Run the default database's pending migrations: ``{"status": "200", "message":
     "Migrations complete"}``."""
-    return await _run(request, ctx, None)
+    return await _run(request, ctx, principal, None)
+
+
+@router.get("/database/migrations/run", response_model=RoutineAnswer)
+async def run_default_migrations_get(request: Request, ctx: ContextDep,
+                                     _: AdminDep) -> RoutineAnswer:
+    """The same as POST: the seed's own curl for this path (``curl .../v1/database/
+    migrations/run -H "Authorization: Bearer {token}"``, no ``-d``) sends a GET. It takes
+    no parameters: the defaults (no pretend, no allow_changed)."""
+    for name in request.query_params:
+        raise MalformedParameter(f"{name!r} is not a parameter of GET "
+                                 "/v1/database/migrations/run; POST a body instead",
+                                 parameter=name)
+    return RoutineAnswer(**await svc.run_migrations(ctx, None))
 
 
 @router.post("/database/migrations/rollback", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_ROLLBACK_DOC)
 async def rollback_default_migrations(request: Request, ctx: ContextDep,
-                                      _: AdminDep) -> RoutineAnswer:
+                                      principal: AdminDep) -> Any:
     """Revert the default database's last batch (or ``steps`` migrations)."""
-    return await _rollback(request, ctx, None)
+    return await _rollback(request, ctx, principal, None)
 
 
 @router.post("/database/factory/run", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_FACTORY_DOC)
 async def run_default_factory(request: Request, ctx: ContextDep,
-                              _: AdminDep) -> RoutineAnswer:
+                              principal: AdminDep) -> Any:
     """Run a factory on the default database: ``"Factory created"``."""
-    return await _factory(request, ctx, None)
+    return await _factory(request, ctx, principal, None)
 
 
 @router.post("/database/seeder/run", response_model=RoutineAnswer,
+             responses=_ACCEPTED,
              openapi_extra=_SEEDER_DOC)
 async def run_default_seeder(request: Request, ctx: ContextDep,
-                             _: AdminDep) -> RoutineAnswer:
+                             principal: AdminDep) -> Any:
     """Run a seeder on the default database: ``"Seeder executed"``."""
-    return await _seeder(request, ctx, None)
+    return await _seeder(request, ctx, principal, None)
