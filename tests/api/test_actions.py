@@ -471,3 +471,90 @@ async def test_pg_stat_statements_on_a_server_that_preloads_it(
                                "min_time", "max_time", "mean_time", "std_dev"}
     names = [e["name"] for e in await act(app_client, "pre", "list-extensions")]
     assert "pg_stat_statements" in names
+
+
+# -- features ------------------------------------------------------------------------------
+
+
+async def features(client: httpx.AsyncClient, db: str) -> dict[str, str]:
+    response = await client.get(f"/v1/databases/{db}/features")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.keys() == {"features"}
+    return {f["name"]: f["status"] for f in body["features"]}
+
+
+async def test_features_are_honest_without_preload(app_client: httpx.AsyncClient,
+                                                   pg_url: SqlDatabase) -> None:
+    await register(app_client, "t", pg_url.url)
+    assert "pg-stat-statements" not in await features(app_client, "t")
+    refused = await app_client.post("/v1/databases/t/features",
+                                    json={"feature": {"name": "pg-stat-statements"}})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "DBP-X304"
+    assert "shared_preload_libraries" in refused.json()["detail"]
+    assert "pg_stat_statements" not in [e["name"] for e in await act(
+        app_client, "t", "list-extensions")]
+    # the extension created by hand cannot be queried: FAILED, not ACTIVATED
+    with pg_admin(pg_url.name) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    try:
+        assert (await features(app_client, "t"))["pg-stat-statements"] == "FAILED"
+        gone = await app_client.delete("/v1/databases/t/features",
+                                       params={"feature": "pg-stat-statements"})
+        assert gone.status_code == 200, gone.text
+        assert gone.json() == {"message": "Feature pg-stat-statements has been disabled"}
+        assert "pg-stat-statements" not in await features(app_client, "t")
+    finally:
+        with pg_admin(pg_url.name) as conn:
+            conn.execute("DROP EXTENSION IF EXISTS pg_stat_statements")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"feature": {"name": "wal-archiving"}}, "feature"),
+    ({"feature": {"name": 3}}, "feature.name"),
+    ({"feature": {"name": "tls", "x": 1}}, "feature.x"),
+    ({"name": "tls"}, "feature"),
+])
+async def test_features_that_cannot_change_are_refused(app_client: httpx.AsyncClient,
+                                                       pg_url: SqlDatabase,
+                                                       body: dict[str, Any],
+                                                       field: str) -> None:
+    await register(app_client, "t", pg_url.url)
+    before = await features(app_client, "t")
+    response = await app_client.post("/v1/databases/t/features", json=body)
+    assert response.status_code in (400, 422), response.text
+    assert field in response.text
+    assert await features(app_client, "t") == before
+
+
+async def test_features_of_redis_and_sqlite(app_client: httpx.AsyncClient,
+                                            redis_url: str) -> None:
+    await register(app_client, "r", redis_url)
+    assert set(await features(app_client, "r")) <= {"redis-rdb", "redis-aof", "tls"}
+    refused = await app_client.delete("/v1/databases/r/features",
+                                      params={"feature": "redis-rdb"})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["detail"] == (
+        "feature: 'redis-rdb' cannot be disabled on a redis database by dbplane; the "
+        "features it can change there: none")
+    assert await features(app_client, "default") == {}
+    missing = await app_client.delete("/v1/databases/default/features")
+    assert missing.status_code == 422 and "feature" in missing.text
+    assert (await app_client.get("/v1/databases/nope/features")).status_code == 404
+
+
+async def test_pg_stat_statements_feature_on_a_server_that_preloads_it(
+        app_client: httpx.AsyncClient, preloaded_pg: str) -> None:
+    await register(app_client, "pre", preloaded_pg)
+    response = await app_client.post("/v1/databases/pre/features",
+                                     json={"feature": {"name": "pg-stat-statements"}})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"name": "pg-stat-statements", "status": "ACTIVATED",
+                               "message": "Feature pg-stat-statements has been enabled"}
+    assert (await features(app_client, "pre"))["pg-stat-statements"] == "ACTIVATED"
+    assert isinstance(await act(app_client, "pre", "pg-stat-statements-list"), list)
+    gone = await app_client.delete("/v1/databases/pre/features",
+                                   params={"feature": "pg-stat-statements"})
+    assert gone.status_code == 200, gone.text
+    assert "pg-stat-statements" not in await features(app_client, "pre")

@@ -87,3 +87,36 @@ async def _updated_at(ctx: AppContext, db_id: str) -> int:
         row = await q.get_database_by_ref(conn, db_id)
     assert row is not None
     return int(row["updated_at"])
+
+
+@pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)
+async def test_a_claim_left_by_a_dead_process_is_taken_over_once(
+        app_handle: AppHandle) -> None:
+    from dbplane.meta import backups_queries as bq
+
+    client, ctx = app_handle.client, app_handle.ctx
+    created = await client.post("/v1/databases", json={"resource_id": "orphan"})
+    db_id = created.json()["database"]["id"]
+    await client.patch("/v1/databases/orphan", json={"database": {
+        "periodic_backups_enabled": True, "periodic_backups_scheduled_at": list(range(24))}})
+    base = ((await _updated_at(ctx, db_id)) // HOUR + 2) * HOUR + 60_000
+    slot = base // HOUR
+    # a process claimed the hour and died before it started the backup
+    async with ctx.meta.begin() as conn:
+        assert await bq.claim_backup_slot(conn, db_id, slot, base)
+    # while the claim is recent, its claimer may still be starting the backup
+    assert await run_scheduler(ctx, base + 60_000) == []
+    replica = await AppContext.open(ctx.settings)
+    try:
+        later = base + 5 * 60_000
+        started = await asyncio.gather(run_scheduler(ctx, later), run_scheduler(replica, later))
+        ops = [op for batch in started for op in batch]
+        assert len(ops) == 1
+        await wait_operation(ctx, ops[0], within=30)
+        assert [b["status"] for b in await _periodic(ctx, db_id)] == ["done"]
+        assert await run_scheduler(replica, later + 10 * 60_000) == []
+    finally:
+        await replica.close()
+    async with ctx.meta.connect() as conn:
+        claim = await bq.get_backup_slot(conn, db_id, slot)
+    assert claim is not None and claim["backup_id"] is not None

@@ -107,6 +107,24 @@ async def test_an_archive_of_another_format_is_refused(sync: sa.Engine, engine: 
     assert rows(sync) == before
 
 
+async def test_an_archive_cut_short_is_refused_by_the_upload_check(
+        sync: sa.Engine, engine: Engine, tmp_path: Path) -> None:
+    # what an upload gets: no recorded checksum, so the format check alone must notice a
+    # file cut after its header (pg_restore --list reads only the table of contents)
+    execute(sync, "DROP TABLE IF EXISTS filler",
+            "CREATE TABLE filler (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)")
+    with sync.begin() as conn:
+        conn.execute(sa.text("INSERT INTO filler (id, name) VALUES (:i, :n)"),
+                     [{"i": i, "n": f"row number {i}"} for i in range(3000)])
+    archive = await make_backup(engine, tmp_path / "whole.archive")
+    await check_archive(engine.type_name, archive.path)
+    cut = tmp_path / "cut.archive"
+    cut.write_bytes(archive.path.read_bytes()[: archive.size * 3 // 4])
+    with pytest.raises(ArchiveInvalid):
+        await check_archive(engine.type_name, cut)
+    execute(sync, "DROP TABLE filler")
+
+
 async def test_a_backup_taken_during_writes_is_consistent(sync: sa.Engine, engine: Engine,
                                                           tmp_path: Path) -> None:
     # transfers between accounts keep the total at 1000; a torn snapshot would not

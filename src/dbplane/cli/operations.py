@@ -108,7 +108,7 @@ def list_operations(
     status: Annotated[str | None, typer.Option(
         help="pending, running, done, error or canceled.")] = None,
     type_name: Annotated[str | None, typer.Option(
-        "--type", help="An operation type, e.g. backup.create.")] = None,
+        "--type", help="An operation type, e.g. backup or restore.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
     as_json: JsonOption = False,
 ) -> None:

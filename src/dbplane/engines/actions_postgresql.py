@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -246,6 +247,33 @@ class PostgresqlActions(ActionsAdapter):
         async with translated(self.engine), self.engine.sa_engine.begin() as conn:
             await self._stat_schema(conn, installed=False)
             await conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {_STAT}"))
+
+    async def stat_statements_disable(self) -> None:
+        """Drop the extension from this database (nothing to do if it is not there)."""
+        async with translated(self.engine), self.engine.sa_engine.begin() as conn:
+            await conn.execute(text(f"DROP EXTENSION IF EXISTS {_STAT}"))
+
+    async def stat_statements_status(self) -> str | None:
+        """The ``pg-stat-statements`` feature's status: ``ACTIVATED`` when its view can be
+        queried in this database, ``FAILED`` when the extension is created but cannot be
+        (the server does not preload the library), None when it is not created."""
+        async with translated(self.engine), self.engine.sa_engine.connect() as conn:
+            schema = (await conn.execute(text(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                "ON n.oid = e.extnamespace WHERE e.extname = :name"),
+                {"name": _STAT})).scalar()
+            if schema is None:
+                return None
+            setting = str((await conn.execute(text(
+                "SELECT current_setting('shared_preload_libraries')"))).scalar_one())
+            if not _preloaded(setting):
+                return "FAILED"
+            try:
+                await conn.execute(text(
+                    f"SELECT 1 FROM {self._quote(str(schema))}.{_STAT} LIMIT 1"))  # noqa: S608
+            except DBAPIError:
+                return "FAILED"
+            return "ACTIVATED"
 
     async def stat_statements_reset(self) -> None:
         async with translated(self.engine), self.engine.sa_engine.begin() as conn:

@@ -11,6 +11,7 @@ the backup, which the archive does not name, are left in place.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from dbplane.engines.backups import ArchiveWriter, Progress, find_tool, read_head, run_tool
@@ -59,9 +60,12 @@ class PostgresqlBackups:
                                  "does not start with PGDMP); make one with "
                                  "pg_dump --format=custom", field="archive",
                                  format="pg-custom")
+        # --list reads the table of contents only (at the start: a truncated archive
+        # passes it); thorough, every data block is read and written to nowhere
+        args = (["--list"] if not thorough else [f"--file={os.devnull}"])
         try:
-            await run_tool([find_tool("pg_restore"), "--list", str(path)], stdout=_drop,
-                           what="pg_restore --list")
+            await run_tool([find_tool("pg_restore"), *args, str(path)], stdout=_drop,
+                           what="pg_restore " + args[0].split("=")[0])
         except BackupToolFailed as exc:
             raise ArchiveInvalid(f"the pg_dump archive cannot be read: {exc.detail}",
                                  field="archive", format="pg-custom") from exc

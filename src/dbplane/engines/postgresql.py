@@ -109,10 +109,16 @@ class PostgresqlEngine(SqlEngine):
         async with self.sa_engine.connect() as conn:
             installed = (await conn.execute(text(
                 "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"))).first()
+            preload = str((await conn.execute(text(
+                "SELECT current_setting('shared_preload_libraries')"))).scalar_one())
             ssl = (await conn.execute(text(
                 "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))).scalar()
         if installed:
-            features.append({"name": "pg-stat-statements", "status": "ACTIVATED"})
+            # created but not preloaded by the server: its view cannot be read
+            preloaded = "pg_stat_statements" in {
+                lib.strip().strip('"') for lib in preload.split(",")}
+            features.append({"name": "pg-stat-statements",
+                             "status": "ACTIVATED" if preloaded else "FAILED"})
         if ssl:
             features.append({"name": "tls", "status": "ACTIVATED"})
         return features

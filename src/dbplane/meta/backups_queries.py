@@ -15,6 +15,7 @@ __all__ = [
     "claim_backup_slot",
     "delete_backup",
     "get_backup",
+    "get_backup_slot",
     "insert_backup",
     "list_backups",
     "list_scheduled_databases",
@@ -22,6 +23,7 @@ __all__ = [
     "periodic_backups_beyond",
     "release_backup_slot",
     "set_slot_backup",
+    "take_over_backup_slot",
     "update_backup",
 ]
 
@@ -98,6 +100,24 @@ async def claim_backup_slot(conn: AsyncConnection, database_id: str, slot: int,
     except IntegrityError:
         return False
     return True
+
+
+async def get_backup_slot(conn: AsyncConnection, database_id: str, slot: int) -> Row | None:
+    row = (await conn.execute(select(backup_slots).where(and_(
+        backup_slots.c.database_id == database_id, backup_slots.c.slot == slot)))).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def take_over_backup_slot(conn: AsyncConnection, database_id: str, slot: int,
+                                now: int, stale_before: int) -> bool:
+    """Re-claim a slot whose claimer never recorded its backup and whose claim is older
+    than ``stale_before`` (that process died in between): True for the one caller that
+    updated it (the condition is evaluated again under the row's lock)."""
+    result = await conn.execute(update(backup_slots).where(and_(
+        backup_slots.c.database_id == database_id, backup_slots.c.slot == slot,
+        backup_slots.c.backup_id.is_(None), backup_slots.c.claimed_at < stale_before))
+        .values(claimed_at=now))
+    return result.rowcount == 1
 
 
 async def set_slot_backup(conn: AsyncConnection, database_id: str, slot: int,

@@ -34,6 +34,7 @@ from dbplane.errors import (
     InvalidActionParams,
     ProtectedLogicalDatabase,
     UnknownAction,
+    Unsupported,
 )
 from dbplane.meta import queries as q
 from dbplane.services.context import AppContext
@@ -45,10 +46,14 @@ if TYPE_CHECKING:  # imported by the engine registry on first use (their drivers
 
 __all__ = [
     "ACTIONS",
+    "CHANGEABLE_FEATURES",
     "ActionSpec",
     "DatabaseNameParams",
     "DeleteDatabaseParams",
     "PidParams",
+    "disable_feature",
+    "enable_feature",
+    "list_features",
     "run_action",
 ]
 
@@ -318,3 +323,56 @@ async def run_action(ctx: AppContext, ref: str, action_name: str, params: Any) -
                                  valid=supported)
     parsed = _parse_params(spec, params)
     return await spec.handler(_Call(ctx, row, engine, adapter), parsed)
+
+
+# -- features ---------------------------------------------------------------------------
+
+# the features dbplane can enable and disable itself, by type; the others a database shows
+# (tls, redis-rdb, redis-aof) are the server's configuration, read live
+CHANGEABLE_FEATURES: dict[str, tuple[str, ...]] = {"postgresql": ("pg-stat-statements",)}
+
+
+async def list_features(ctx: AppContext, ref: str) -> list[dict[str, str]]:
+    """The database's features, ``{name, status}``, with what the server really has: on
+    PostgreSQL ``pg-stat-statements`` is ACTIVATED only when its view can be queried
+    (FAILED when the extension exists but the server does not preload it)."""
+    row = await resolve_database(ctx, ref)
+    engine = await ctx.connections.engine_for(row)
+    features = [f for f in await engine.features() if f["name"] != "pg-stat-statements"]
+    if row["type_name"] == "postgresql":
+        status = await cast("PostgresqlActions", actions_for(engine)).stat_statements_status()
+        if status is not None:
+            features.insert(0, {"name": "pg-stat-statements", "status": status})
+    return features
+
+
+async def _changeable(ctx: AppContext, ref: str, name: str,
+                      verb: str) -> PostgresqlActions:
+    row = await resolve_database(ctx, ref)
+    changeable = CHANGEABLE_FEATURES.get(row["type_name"], ())
+    if name not in changeable:
+        can = ", ".join(changeable) or "none"
+        raise Unsupported(f"feature: {name!r} cannot be {verb} on a {row['type_name']} "
+                          f"database by dbplane; the features it can change there: {can}",
+                          field="feature", value=name, type_name=row["type_name"],
+                          valid=list(changeable))
+    engine = await ctx.connections.engine_for(row)
+    return cast("PostgresqlActions", actions_for(engine))
+
+
+async def enable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]:
+    """Enable a feature (Scalingo's answer: ``{name, status, message}``). Unsupported
+    (400) for a feature dbplane cannot change on this type; StatStatementsUnavailable
+    (409) when the server does not preload pg_stat_statements (nothing is created)."""
+    adapter = await _changeable(ctx, ref, name, "enabled")
+    await adapter.stat_statements_enable()
+    status = await adapter.stat_statements_status() or "FAILED"
+    return {"name": name, "status": status, "message": f"Feature {name} has been enabled"}
+
+
+async def disable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]:
+    """Disable a feature (Scalingo's answer: ``{message}``); Unsupported as for
+    enabling. Disabling one that is not enabled changes nothing."""
+    adapter = await _changeable(ctx, ref, name, "disabled")
+    await adapter.stat_statements_disable()
+    return {"message": f"Feature {name} has been disabled"}

@@ -11,7 +11,9 @@ The scheduler (``register_periodic``, every 30 s in every process) starts the ba
 each scheduled UTC hour once: the (database, hour) claim is a primary key in the metadata
 store, so of several replicas exactly one inserts it. Only the latest scheduled hour is
 considered, so an hour missed while dbplane was down is caught up once at the next start;
-an hour that passed before the database's settings last changed is not due.
+an hour that passed before the database's settings last changed is not due. A claim left
+without its backup for two minutes (the process that made it died before starting the
+backup) is taken over by the next pass of any replica, once.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from dbplane.services.operations import (
     OperationContext,
     active_operations,
     get_operation,
+    list_operations,
     register_operation_type,
     register_periodic,
     start_operation,
@@ -76,6 +79,8 @@ SCHEDULER_INTERVAL_SECONDS = 30.0
 _UNFINISHED = ("pending", "running")
 # a pending row whose operation never got recorded (the process died in between)
 _ORPHAN_AFTER_MS = 60_000
+# a slot claimed this long ago without its backup recorded: its claimer died in between
+_STALE_CLAIM_MS = 120_000
 
 
 class BackupError(BaseModel):
@@ -463,6 +468,8 @@ async def run_scheduler(ctx: AppContext, now: int | None = None) -> list[str]:
         async with ctx.meta.begin() as conn:
             won = await bq.claim_backup_slot(conn, db["id"], slot, stamp)
         if not won:
+            won = await _take_over_stale_claim(ctx, db["id"], slot, stamp)
+        if not won:
             continue
         try:
             op = await create_backup(ctx, db["id"], created_by="scheduler",
@@ -480,6 +487,32 @@ async def run_scheduler(ctx: AppContext, now: int | None = None) -> list[str]:
     if unfinished:
         await _settle(ctx, unfinished)
     return started
+
+
+async def _take_over_stale_claim(ctx: AppContext, database_id: str, slot: int,
+                                 stamp: int) -> bool:
+    """A claim without its backup, older than ``_STALE_CLAIM_MS``, was made by a process
+    that died between claiming the hour and starting the backup: take it over (once,
+    across replicas), unless a backup operation for that hour exists after all (the
+    process died just before recording it: it is recorded now)."""
+    async with ctx.meta.connect() as conn:
+        claim = await bq.get_backup_slot(conn, database_id, slot)
+    if (claim is None or claim["backup_id"] is not None
+            or claim["claimed_at"] >= stamp - _STALE_CLAIM_MS):
+        return False
+    for op in await list_operations(ctx, database_id=database_id, type_name="backup"):
+        if (op["params"] or {}).get("slot") == slot:
+            async with ctx.meta.begin() as conn:
+                await bq.set_slot_backup(conn, database_id, slot,
+                                         str(op["params"]["backup_id"]))
+            return False
+    async with ctx.meta.begin() as conn:
+        won = await bq.take_over_backup_slot(conn, database_id, slot, stamp,
+                                             stamp - _STALE_CLAIM_MS)
+    if won:
+        log.warning("periodic backup of database %s for hour %s: its claim was left "
+                    "without a backup (a process died); taken over", database_id, slot)
+    return won
 
 
 async def _scheduler(ctx: AppContext) -> None:

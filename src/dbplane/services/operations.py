@@ -10,7 +10,7 @@ dead process (a previous life of this one, or a replica whose heartbeat is stale
 
 Handler modules register their types at import time::
 
-    register_operation_type("backup.create", run_backup, conflict_group="backup")
+    register_operation_type("backup", run_backup, conflict_group="data")
 
 and services start operations with :func:`start_operation`; the handler receives an
 :class:`OperationContext` to record steps, progress and log lines and to notice a cancel.

@@ -1,4 +1,5 @@
-"""Actions (issue 7): ``POST /databases/{db}/action``, the Scalingo database actions.
+"""Actions (issue 7): ``POST /databases/{db}/action``, the Scalingo database actions, and
+``GET|POST|DELETE /databases/{db}/features``.
 
 The answers have the seed's exact shapes, not problem details: ``{"ok": 1, "result": ...}``
 (200), or ``{"ok": 0, "error": "...", "code": "DBP-..."}`` with the 4xx of the error (the
@@ -8,10 +9,10 @@ The answers have the seed's exact shapes, not problem details: ``{"ok": 1, "resu
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dbplane.api.deps import AdminDep, ContextDep, enveloped_body, parse_body
@@ -84,3 +85,66 @@ async def run_action(db: str, request: Request, ctx: ContextDep, _: AdminDep) ->
             raise  # a bug: logged and answered as the problem it is
         return _json({"ok": 0, "error": err.detail, "code": err.code}, err.status)
     return _json({"ok": 1, "result": result}, 200)
+
+
+# -- features -----------------------------------------------------------------------------
+
+
+class Feature(BaseModel):
+    """A feature of the database, as in Scalingo's database object."""
+
+    name: str = Field(examples=["pg-stat-statements"])
+    status: Literal["ACTIVATED", "PENDING", "FAILED"]
+
+
+class FeatureList(BaseModel):
+    features: list[Feature]
+
+
+class FeatureName(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=100, examples=["pg-stat-statements"])
+
+
+class FeatureRequest(BaseModel):
+    """``{"feature": {"name": ...}}``, as in Scalingo's API."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    feature: FeatureName
+
+
+class FeatureEnabled(Feature):
+    message: str = Field(examples=["Feature pg-stat-statements has been enabled"])
+
+
+class FeatureDisabled(BaseModel):
+    message: str = Field(examples=["Feature pg-stat-statements has been disabled"])
+
+
+@router.get("/databases/{db}/features", response_model=FeatureList)
+async def list_features(db: str, ctx: ContextDep, _: AdminDep) -> FeatureList:
+    """The database's features with their live status (``pg-stat-statements`` is
+    ACTIVATED only when its view can be queried, FAILED when the extension exists but the
+    server does not preload it; ``tls``, ``redis-rdb``, ``redis-aof`` as the server runs)."""
+    features = await svc.list_features(ctx, db)
+    return FeatureList(features=[Feature.model_validate(f) for f in features])
+
+
+@router.post("/databases/{db}/features", response_model=FeatureEnabled)
+async def enable_feature(db: str, body: FeatureRequest, ctx: ContextDep,
+                         _: AdminDep) -> FeatureEnabled:
+    """Enable a feature: ``pg-stat-statements`` on PostgreSQL (409 when the server does
+    not preload the library; nothing is created). Another feature, or another type, is a
+    400 naming what can be changed."""
+    return FeatureEnabled.model_validate(await svc.enable_feature(ctx, db, body.feature.name))
+
+
+@router.delete("/databases/{db}/features", response_model=FeatureDisabled)
+async def disable_feature(db: str, ctx: ContextDep, _: AdminDep,
+                          feature: Annotated[str, Query(min_length=1, max_length=100)],
+                          ) -> FeatureDisabled:
+    """Disable a feature (``?feature=NAME``): ``pg-stat-statements`` on PostgreSQL drops
+    the extension from the database."""
+    return FeatureDisabled.model_validate(await svc.disable_feature(ctx, db, feature))

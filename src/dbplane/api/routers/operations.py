@@ -42,7 +42,7 @@ class OperationPublic(BaseModel):
     """One long task: what it is, how far it got, and how it ended."""
 
     id: str
-    type: str = Field(description="e.g. database.check, backup.create, backup.restore")
+    type: str = Field(description="e.g. database.check, backup, restore")
     database_id: str | None
     status: Status
     created_at: str
