@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from dbplane.meta.tables import api_tokens, users
-from tests.conftest import ADMIN_TOKEN, AppHandle
+from dbplane.services.auth import ensure_admin_token
+from dbplane.services.context import AppContext
+from tests.conftest import ADMIN_TOKEN, AppHandle, MetaBackend, make_settings
 
 pytestmark = pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)
 
@@ -283,3 +287,21 @@ async def test_login_reads_json_whatever_the_content_type_and_never_echoes_a_pas
     assert not_json.status_code == 400
     assert not_json.json()["code"] == "DBP-V101"
     assert "plain-text-body" not in not_json.text
+
+
+async def test_replicas_starting_together_with_one_admin_token_both_start(
+    tmp_path: Path, meta_backend: MetaBackend
+) -> None:
+    """Two processes on one store, both given DBPLANE_ADMIN_TOKEN, store its hash once
+    and neither fails on the other's insert (its unique key)."""
+    contexts = [await AppContext.open(make_settings(tmp_path / "data", meta_backend))
+                for _ in range(4)]
+    try:
+        answers = await asyncio.gather(*(ensure_admin_token(c) for c in contexts))
+        assert answers == [None] * 4
+        async with contexts[0].meta.connect() as conn:
+            rows = (await conn.execute(select(api_tokens.c.token_hash))).scalars().all()
+        assert rows.count(hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()) == 1
+    finally:
+        for c in contexts:
+            await c.close()

@@ -226,20 +226,27 @@ async def ensure_admin_token(ctx: AppContext) -> str | None:
     the environment is replaced) or when tokens exist already."""
     configured = ctx.settings.admin_token
     stamp = now_ms()
+    if configured is not None:
+        token = configured.get_secret_value()
+        token_hash = hash_token(token)
+        try:
+            async with ctx.meta.begin() as conn:
+                if await q.api_token_hash_exists(conn, token_hash):
+                    return None
+                for row in await q.list_api_tokens(conn):
+                    if row["source"] == "env":
+                        await q.delete_api_token(conn, row["id"])
+                await q.insert_api_token(conn, {
+                    "id": str(uuid.uuid4()), "name": "DBPLANE_ADMIN_TOKEN",
+                    "token_hash": token_hash, "prefix": token[:8], "source": "env",
+                    "created_on": stamp})
+        except Exception:
+            # replicas starting together with the same token: another one stored it
+            async with ctx.meta.connect() as conn:
+                if not await q.api_token_hash_exists(conn, token_hash):
+                    raise
+        return None
     async with ctx.meta.begin() as conn:
-        if configured is not None:
-            token = configured.get_secret_value()
-            token_hash = hash_token(token)
-            if await q.api_token_hash_exists(conn, token_hash):
-                return None
-            for row in await q.list_api_tokens(conn):
-                if row["source"] == "env":
-                    await q.delete_api_token(conn, row["id"])
-            await q.insert_api_token(conn, {
-                "id": str(uuid.uuid4()), "name": "DBPLANE_ADMIN_TOKEN",
-                "token_hash": token_hash, "prefix": token[:8], "source": "env",
-                "created_on": stamp})
-            return None
         if await q.count_api_tokens(conn) > 0:
             return None
         token = new_token("dbp")
