@@ -500,6 +500,8 @@ class _Runtime:
     ctx: AppContext
     owner: str
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # held by the one idle worker that polls the store; the others wait for `wake`
+    poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     running: dict[str, _Running] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
@@ -533,8 +535,14 @@ class _Runtime:
                 log.exception("operations worker %d could not claim work", n)
                 row = None
             if row is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), CONFIG.poll_seconds)
+                if self.poll_lock.locked():
+                    # another idle worker polls the store (for work queued by other
+                    # processes): wait until it, or this process, finds some
+                    await self.wake.wait()
+                    continue
+                async with self.poll_lock:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), CONFIG.poll_seconds)
                 continue
             if self.stopping:  # claimed while the process began to stop: give it back
                 async with self.ctx.meta.begin() as conn:
