@@ -172,3 +172,20 @@ def test_wait_runs_as_an_operation_with_the_same_answer(project_server: ProjectS
             return await adb.factory.run(aid, wait=True)
 
     assert asyncio.run(twin())["rows"] == 3
+
+
+def test_a_run_longer_than_the_client_timeout_still_answers(
+        project_server: ProjectServer) -> None:
+    """Runs wait for the server however long it works: a factory that takes longer than
+    the client's timeout answers instead of raising a timeout."""
+    project_server.write("migrations/0001_roles.up.sql", MIGRATION)
+    with ApiClient(ADMIN_TOKEN, base_url=project_server.base_url, timeout=0.05) as slow:
+        slow.database.migrations.run(allow_changed=True)
+        fid = project_server.write(
+            "factories/many_roles.yaml",
+            "table: roles\ncount: 20000\nseed: 2\ncolumns:\n  name: {sequence: 'm{n}'}\n"
+            "  label: {faker: sentence}\n")
+        started = time.monotonic()
+        answer = slow.database.factory.run(fid)
+        assert answer["rows"] == 20000
+        assert time.monotonic() - started > 0.05  # it did outlive the client's timeout
