@@ -76,7 +76,88 @@ def _update_body(app_name: str | None, url: str | None,
     return {"database": {k: v for k, v in fields.items() if v is not None}}
 
 
-class Database(dict[str, Any]):
+class _Parts:
+    """What hangs off one database on the sync client: its schema, routines, backups and
+    actions. ``_refs`` is (the database's ref, the ref of its schema and routines paths:
+    None for ``client.database``, whose paths are the seeds' ``/v1/schema``,
+    ``/v1/database/...``)."""
+
+    __slots__ = ()
+    _http: SyncHttp
+
+    def _refs(self) -> tuple[str, str | None]:
+        raise NotImplementedError
+
+    @property
+    def schema(self) -> Schema:
+        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
+        return Schema(self._http, self._refs()[1])
+
+    @property
+    def migrations(self) -> Migrations:
+        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
+        return Migrations(self._http, self._refs()[1])
+
+    @property
+    def factory(self) -> Factory:
+        """Its factories: ``.run(file_id)``."""
+        return Factory(self._http, self._refs()[1])
+
+    @property
+    def seeder(self) -> Seeder:
+        """Its seeders: ``.run(file_id)``."""
+        return Seeder(self._http, self._refs()[1])
+
+    @property
+    def backups(self) -> Backups:
+        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
+        return Backups(self._http, self._refs()[0])
+
+    def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
+        """Run one of its actions (``list-actions`` names them) and answer its result."""
+        return action(self._http, self._refs()[0], name, params)
+
+
+class _AsyncParts:
+    """:class:`_Parts` on the async client."""
+
+    __slots__ = ()
+    _http: AsyncHttp
+
+    def _refs(self) -> tuple[str, str | None]:
+        raise NotImplementedError
+
+    @property
+    def schema(self) -> AsyncSchema:
+        """Its schema as code; see :class:`_Parts`."""
+        return AsyncSchema(self._http, self._refs()[1])
+
+    @property
+    def migrations(self) -> AsyncMigrations:
+        """Its migrations."""
+        return AsyncMigrations(self._http, self._refs()[1])
+
+    @property
+    def factory(self) -> AsyncFactory:
+        """Its factories."""
+        return AsyncFactory(self._http, self._refs()[1])
+
+    @property
+    def seeder(self) -> AsyncSeeder:
+        """Its seeders."""
+        return AsyncSeeder(self._http, self._refs()[1])
+
+    @property
+    def backups(self) -> AsyncBackups:
+        """Its backups."""
+        return AsyncBackups(self._http, self._refs()[0])
+
+    async def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
+        """Run one of its actions and answer its result."""
+        return await async_action(self._http, self._refs()[0], name, params)
+
+
+class Database(_Parts, dict[str, Any]):
     """One database as the API describes it (``db["resource_id"]``, ``db["status"]``…),
     bound to the client that fetched it."""
 
@@ -90,6 +171,9 @@ class Database(dict[str, Any]):
     def ref(self) -> str:
         """The id the API knows this database by."""
         return str(self["id"])
+
+    def _refs(self) -> tuple[str, str | None]:
+        return self.ref, self.ref
 
     def tables(self, name: str) -> Table:
         """The rows of one table or view (sends nothing until a method is called)."""
@@ -112,37 +196,9 @@ class Database(dict[str, Any]):
         return as_object(self._http.request("GET", path("databases", self.ref,
                                                         "openapi.json")))
 
-    @property
-    def schema(self) -> Schema:
-        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
-        return Schema(self._http, self.ref)
-
-    @property
-    def migrations(self) -> Migrations:
-        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
-        return Migrations(self._http, self.ref)
-
-    @property
-    def factory(self) -> Factory:
-        """Its factories: ``.run(file_id)``."""
-        return Factory(self._http, self.ref)
-
-    @property
-    def seeder(self) -> Seeder:
-        """Its seeders: ``.run(file_id)``."""
-        return Seeder(self._http, self.ref)
-
-    @property
-    def backups(self) -> Backups:
-        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
-        return Backups(self._http, self.ref)
-
-    def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
-        """Run one of its actions (``list-actions`` names them) and answer its result."""
-        return action(self._http, self.ref, name, params)
 
 
-class AsyncDatabase(dict[str, Any]):
+class AsyncDatabase(_AsyncParts, dict[str, Any]):
     """One database as the API describes it, bound to the async client that fetched it."""
 
     __slots__ = ("_http",)
@@ -155,6 +211,9 @@ class AsyncDatabase(dict[str, Any]):
     def ref(self) -> str:
         """The id the API knows this database by."""
         return str(self["id"])
+
+    def _refs(self) -> tuple[str, str | None]:
+        return self.ref, self.ref
 
     def tables(self, name: str) -> AsyncTable:
         """The rows of one table or view; see :meth:`Database.tables`."""
@@ -174,35 +233,6 @@ class AsyncDatabase(dict[str, Any]):
         return as_object(await self._http.request("GET", path("databases", self.ref,
                                                               "openapi.json")))
 
-    @property
-    def schema(self) -> AsyncSchema:
-        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
-        return AsyncSchema(self._http, self.ref)
-
-    @property
-    def migrations(self) -> AsyncMigrations:
-        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
-        return AsyncMigrations(self._http, self.ref)
-
-    @property
-    def factory(self) -> AsyncFactory:
-        """Its factories: ``.run(file_id)``."""
-        return AsyncFactory(self._http, self.ref)
-
-    @property
-    def seeder(self) -> AsyncSeeder:
-        """Its seeders: ``.run(file_id)``."""
-        return AsyncSeeder(self._http, self.ref)
-
-    @property
-    def backups(self) -> AsyncBackups:
-        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
-        return AsyncBackups(self._http, self.ref)
-
-    async def action(self, name: str,
-                     params: dict[str, Any] | str | None = None) -> Any:
-        """Run one of its actions (``list-actions`` names them) and answer its result."""
-        return await async_action(self._http, self.ref, name, params)
 
 
 class Databases:
@@ -297,11 +327,14 @@ class AsyncDatabases:
         await self._http.request("DELETE", path("databases", _ref(db)))
 
 
-class DefaultDatabase:
+class DefaultDatabase(_Parts):
     """``client.database``: the database dbplane serves by default (``default``), for
     code that works with one database only."""
 
     ref = DEFAULT_RESOURCE_ID
+
+    def _refs(self) -> tuple[str, str | None]:
+        return self.ref, None
 
     def __init__(self, http: SyncHttp) -> None:
         self._http = http
@@ -328,40 +361,15 @@ class DefaultDatabase:
         return as_object(self._http.request("GET", path("databases", self.ref,
                                                         "openapi.json")))
 
-    @property
-    def schema(self) -> Schema:
-        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
-        return Schema(self._http, None)
-
-    @property
-    def migrations(self) -> Migrations:
-        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
-        return Migrations(self._http, None)
-
-    @property
-    def factory(self) -> Factory:
-        """Its factories: ``.run(file_id)``."""
-        return Factory(self._http, None)
-
-    @property
-    def seeder(self) -> Seeder:
-        """Its seeders: ``.run(file_id)``."""
-        return Seeder(self._http, None)
-
-    @property
-    def backups(self) -> Backups:
-        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
-        return Backups(self._http, self.ref)
-
-    def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
-        """Run one of its actions (``list-actions`` names them) and answer its result."""
-        return action(self._http, self.ref, name, params)
 
 
-class AsyncDefaultDatabase:
+class AsyncDefaultDatabase(_AsyncParts):
     """``client.database`` of the async client; see :class:`DefaultDatabase`."""
 
     ref = DEFAULT_RESOURCE_ID
+
+    def _refs(self) -> tuple[str, str | None]:
+        return self.ref, None
 
     def __init__(self, http: AsyncHttp) -> None:
         self._http = http
@@ -387,32 +395,3 @@ class AsyncDefaultDatabase:
         return as_object(await self._http.request("GET", path("databases", self.ref,
                                                               "openapi.json")))
 
-    @property
-    def schema(self) -> AsyncSchema:
-        """Its schema as code: ``.snapshot()``, ``.diff(snapshot)``, ``.apply(diff)``."""
-        return AsyncSchema(self._http, None)
-
-    @property
-    def migrations(self) -> AsyncMigrations:
-        """Its migrations: ``.run()``, ``.rollback()``, ``.list()``."""
-        return AsyncMigrations(self._http, None)
-
-    @property
-    def factory(self) -> AsyncFactory:
-        """Its factories: ``.run(file_id)``."""
-        return AsyncFactory(self._http, None)
-
-    @property
-    def seeder(self) -> AsyncSeeder:
-        """Its seeders: ``.run(file_id)``."""
-        return AsyncSeeder(self._http, None)
-
-    @property
-    def backups(self) -> AsyncBackups:
-        """Its backups: ``.create()``, ``.list()``, ``.restore(id)``…"""
-        return AsyncBackups(self._http, self.ref)
-
-    async def action(self, name: str,
-                     params: dict[str, Any] | str | None = None) -> Any:
-        """Run one of its actions (``list-actions`` names them) and answer its result."""
-        return await async_action(self._http, self.ref, name, params)
