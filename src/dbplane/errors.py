@@ -110,6 +110,7 @@ __all__ = [
     "RoutineUnknownColumn",
     "SchemaApplyFailed",
     "SchemaBodyInvalid",
+    "SchemaChanged",
     "SchemaParameterInvalid",
     "SnapshotMismatch",
     "StaleSchemaHash",
@@ -556,6 +557,12 @@ class CheckViolation(ConstraintViolation):
     """The write breaks a check constraint; nothing was written."""
 
     code = "DBP-Q204"
+
+
+class SchemaChanged(Conflict):
+    """The table changed while the request ran (behind dbplane's back): nothing was done."""
+
+    code = "DBP-Q301"
 
 
 # --- Schema as code (issue 5): codes DBP-H1xx..H4xx ---

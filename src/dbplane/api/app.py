@@ -9,10 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import Receive, Scope, Send
 
 from dbplane import __version__
 from dbplane.api.deps import EXTRA_SCHEMAS
 from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
+from dbplane.api.fast import FrontDoor
 from dbplane.api.routers import (
     actions,
     auth,
@@ -32,7 +34,7 @@ from dbplane.services.context import AppContext
 from dbplane.services.databases import ensure_default_database
 from dbplane.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["DbplaneApp", "create_app"]
 
 DESCRIPTION = """One HTTP API to run your databases.
 
@@ -40,6 +42,20 @@ Every endpoint but `GET /v1/health` and `POST /v1/auth/login` needs
 `Authorization: Bearer <token>`: an admin API token, or a session token from login.
 Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
 """
+
+
+class DbplaneApp(FastAPI):
+    """The FastAPI app, with the Tables API's row and record GETs answered at its door
+    (``api.fast``), before its middleware stack and router."""
+
+    front_door: FrontDoor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = self.front_door.takes(scope)
+        if target is not None:
+            await self.front_door.serve(target, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None,
@@ -59,6 +75,7 @@ def create_app(settings: Settings | None = None,
             if token is not None and on_admin_token is not None:
                 on_admin_token(token)
             app.state.ctx = ctx
+            front_door.ctx = ctx
             await operations_service.start(ctx)
             # what start-up built (modules, metadata, pools) lives as long as the process:
             # keep it out of the cyclic GC's full collections, which otherwise scan it all
@@ -68,12 +85,16 @@ def create_app(settings: Settings | None = None,
             try:
                 yield
             finally:
+                front_door.ctx = None
                 await operations_service.stop(ctx)
         finally:
+            front_door.ctx = None
             await ctx.close()
 
-    app = FastAPI(title="dbplane", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url="/docs", redoc_url="/redoc")
+    front_door = FrontDoor()
+    app = DbplaneApp(title="dbplane", version=__version__, description=DESCRIPTION,
+                     lifespan=lifespan, docs_url="/docs", redoc_url="/redoc")
+    app.front_door = front_door
     install_error_handlers(app)
     app.include_router(health.router, prefix="/v1",
                        responses={503: PROBLEM_RESPONSES[500] | {
@@ -81,8 +102,6 @@ def create_app(settings: Settings | None = None,
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
                    backups, actions):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
-    # the rows and record GETs first, served without dependency solving (see tables.py)
-    app.router.routes[:0] = tables.fast_routes("/v1")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

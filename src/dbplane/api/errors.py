@@ -29,7 +29,7 @@ from dbplane.errors import (
 )
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemResponse", "install_error_handlers",
-           "invalid_from_validation"]
+           "invalid_from_validation", "problem_response"]
 
 log = logging.getLogger("dbplane.api")
 PROBLEM_TYPE = "application/problem+json"
@@ -145,6 +145,17 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.error("unexpected error", exc_info=exc)
+    return _render(DbplaneError())
+
+
+def problem_response(exc: Exception) -> Response:
+    """The answer to an exception raised outside FastAPI's routes (``api.fast``), as the
+    app's handlers would give it: a DbplaneError's problem, else a logged 500."""
+    if isinstance(exc, DbplaneError):
+        if exc.status >= 500:
+            log.error("internal error: %s", exc.detail, exc_info=exc)
+        return _render(exc)
     log.error("unexpected error", exc_info=exc)
     return _render(DbplaneError())
 

@@ -9,6 +9,10 @@ Public functions::
     read_record(engine, plan) -> bytes | None           # plan.key set: the JSON object
     write(engine, plan) -> bytes | None                 # insert / update / delete
 
+    # the same reads in two steps, for a caller that keeps what a query string comes to:
+    prepare_read(engine, plan) -> PreparedRead          # compiled, values converted
+    run_read(engine, sql, args) -> row                  # then list_answer / record_answer
+
 The hot path builds no row in Python: a read is one statement (``tables_compile``, cached
 by the plan's shape) whose single value is the whole JSON body, and dbplane hands those
 bytes on. Includes are correlated subqueries in the same statement; ``count_exact`` is a
@@ -82,6 +86,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -93,8 +98,10 @@ from dbplane.engines.sql import SqlEngine
 from dbplane.engines.sqlite import SlowRead, SqliteEngine
 from dbplane.engines.tables_compile import (
     STATEMENT_CACHE,
+    CompiledRead,
     StatementCache,
     compiled_read,
+    compiled_values,
     dialect_for,
 )
 from dbplane.engines.tables_dialects import MAX_SAFE_INTEGER, TablesDialect
@@ -104,6 +111,7 @@ from dbplane.errors import (
     DbplaneError,
     ReadOnlyTable,
     RecordNotFound,
+    SchemaChanged,
     Unavailable,
     UniqueViolation,
     ValueRejected,
@@ -114,10 +122,15 @@ from dbplane.query.model import ColumnInfo, ReadPlan, TableInfo, WritePlan
 __all__ = [
     "MAX_SAFE_INTEGER",
     "STATEMENT_CACHE",
+    "PreparedRead",
     "StatementCache",
     "introspect",
+    "list_answer",
+    "prepare_read",
     "read_record",
     "read_rows",
+    "record_answer",
+    "run_read",
     "schema_version",
     "write",
 ]
@@ -136,21 +149,20 @@ def _body(value: Any) -> bytes:
         "than max_allowed_packet; ask for fewer rows")
 
 
-async def _first_row(conn: AsyncConnection, plan: ReadPlan,
+async def _first_row(conn: AsyncConnection, sql: str, args: tuple[Any, ...],
                      direct: bool) -> tuple[Any, ...] | None:
-    """The first row of the plan's statement: on the driver's connection when the
-    dialect allows (``TablesDialect.direct``), else through SQLAlchemy's."""
-    entry, args = compiled_read(conn.dialect, plan)
+    """The first row of a compiled read: on the driver's connection when the dialect
+    allows (``TablesDialect.direct``), else through SQLAlchemy's."""
     d = dialect_for(conn.dialect)
     if direct and d.direct:
         raw = await conn.get_raw_connection()
         try:
-            return await d.fetch_direct(raw.driver_connection, entry.sql, args)
+            return await d.fetch_direct(raw.driver_connection, sql, args)
         except BaseException:
             # past SQLAlchemy, a broken connection would go back to the pool unnoticed
             await conn.invalidate()
             raise
-    row = (await conn.exec_driver_sql(entry.sql, args)).first()
+    row = (await conn.exec_driver_sql(sql, args)).first()
     return None if row is None else tuple(row)
 
 
@@ -180,43 +192,66 @@ async def _drop_pool(engine: SqlEngine) -> None:
     await engine.sa_engine.dispose(close=False)
 
 
-async def _read(engine: SqlEngine, plan: ReadPlan) -> tuple[Any, ...] | None:
-    """The first row of a read: on SQLite on the event loop when it is quick
+async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The first row of a compiled read: on SQLite on the event loop when it is quick
     (``SqliteEngine.read_direct``); on PostgreSQL on the engine's read pool
     (``direct_read``); else on the pool's connection. The pools have no pre-ping, so a
     read on a connection the server dropped is run once more on fresh connections
     (reads can be repeated)."""
     if isinstance(engine, SqliteEngine) and engine.direct_read_budget > 0:
-        entry, args = compiled_read(engine.sa_engine.dialect, plan)
         try:
-            return engine.read_direct(entry.sql, args)
+            return engine.read_direct(sql, args)
         except SlowRead:
             pass
     if engine.direct_reads:
-        entry, args = compiled_read(engine.sa_engine.dialect, plan)
         try:
-            return await engine.direct_read(entry.sql, args)
+            return await engine.direct_read(sql, args)
         except Exception as exc:
             if not _connection_lost(exc):
                 raise
             # the server dropped them all, most likely: the writes' pool's too
             await engine.drop_read_connections()
             await _drop_pool(engine)
-        return await engine.direct_read(entry.sql, args)
+        return await engine.direct_read(sql, args)
     try:
         async with engine.sa_engine.connect() as conn:
-            return await _first_row(conn, plan, True)
+            return await _first_row(conn, sql, args, True)
     except Exception as exc:
         if not _connection_lost(exc):
             raise
         await _drop_pool(engine)
     async with engine.sa_engine.connect() as conn:
-        return await _first_row(conn, plan, True)
+        return await _first_row(conn, sql, args, True)
 
 
 async def _record(conn: AsyncConnection, plan: ReadPlan, *, direct: bool) -> bytes | None:
-    row = await _first_row(conn, plan, direct)
+    entry, args = compiled_read(conn.dialect, plan)
+    row = await _first_row(conn, entry.sql, args, direct)
     return None if row is None or row[0] is None else _body(row[0])
+
+
+# what the databases say of a table or column a statement names and they do not have
+_SQLITE_UNDEFINED = ("no such table", "no such column", "has no column named")
+_PG_UNDEFINED = frozenset({"42P01", "42703"})       # undefined_table, undefined_column
+_MYSQL_UNDEFINED = frozenset({1054, 1146, 1356})    # unknown column, no table, bad view
+
+
+def schema_changed(exc: BaseException) -> SchemaChanged | None:
+    """The 409 for a statement naming a table or column the database does not have, if
+    ``exc`` is one: the statement was built from a schema that has changed since (behind
+    dbplane's back; the service reads the schema again and plans once more)."""
+    for cur in exception_chain(exc):
+        sqlstate = getattr(cur, "sqlstate", None) or getattr(cur, "pgcode", None)
+        args = getattr(cur, "args", ())
+        number = args[0] if args and isinstance(args[0], int) else None
+        text = str(args[0]) if args else ""
+        if (sqlstate in _PG_UNDEFINED or number in _MYSQL_UNDEFINED
+                or (type(cur).__name__ == "OperationalError"
+                    and any(marker in text for marker in _SQLITE_UNDEFINED))):
+            reason = str(cur).strip().splitlines()
+            return SchemaChanged("the table changed while the request ran: "
+                                 f"{reason[0] if reason else type(cur).__name__}")
+    return None
 
 
 # MySQL/MariaDB error numbers of values a column cannot hold
@@ -240,22 +275,75 @@ def data_error(exc: BaseException) -> ValueRejected | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedRead:
+    """A read compiled for one engine with its values converted for the driver: what a
+    request's query string comes to, kept by the service and run again for every request
+    with the same one (``run_read``). A record read keeps its values without the key's;
+    ``arguments(key)`` adds them."""
+
+    sql: str
+    args: tuple[Any, ...]
+    """The driver arguments of a list read (a record read: those without the key)."""
+    count_exact: bool
+    entry: CompiledRead
+    head: tuple[Any, ...]
+    """A record read: the converted values that come before the key's."""
+    dialect: TablesDialect
+
+    def arguments(self, key: tuple[tuple[ColumnInfo, Any], ...]) -> tuple[Any, ...]:
+        """A record read's driver arguments for one key (planned by ``query.plan``)."""
+        d = self.dialect
+        return self.entry.arguments(
+            [*self.head, *(d.filter_value(col, value, False) for col, value in key)])
+
+
+def prepare_read(engine: SqlEngine, plan: ReadPlan) -> PreparedRead:
+    """Compile ``plan`` for ``engine`` (from the statement cache when its shape was seen)
+    and convert its values."""
+    sa_dialect = engine.sa_engine.dialect
+    entry, values = compiled_values(sa_dialect, plan)
+    head: tuple[Any, ...] = ()
+    if plan.key is not None:
+        head = tuple(values[:len(values) - len(plan.key)])
+    return PreparedRead(sql=entry.sql, args=entry.arguments(values),
+                        count_exact=plan.count_exact, entry=entry, head=head,
+                        dialect=dialect_for(sa_dialect))
+
+
+async def run_read(engine: SqlEngine, sql: str,
+                   args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The one row of a prepared read (the JSON body, and the total of a counted list),
+    or None; a value the database refuses is ValueRejected (400), a table or column the
+    statement names and the database no longer has SchemaChanged (409)."""
+    try:
+        return await _read(engine, sql, args)
+    except Exception as exc:
+        rejected = data_error(exc) or schema_changed(exc)
+        if rejected is None:
+            raise
+        raise rejected from exc
+
+
+def list_answer(prepared: PreparedRead, row: tuple[Any, ...] | None) -> tuple[bytes, int | None]:
+    """A list read's row as (the JSON array, the total when counted)."""
+    if row is None:
+        raise DbplaneError("the database answered no row for a page")
+    return _body(row[0]), (int(row[1]) if prepared.count_exact else None)
+
+
+def record_answer(row: tuple[Any, ...] | None) -> bytes | None:
+    """A record read's row as the JSON object, or None when there is no such record."""
+    return None if row is None or row[0] is None else _body(row[0])
+
+
 async def read_rows(engine: SqlEngine, plan: ReadPlan) -> tuple[bytes, int | None]:
     """The rows of ``plan`` as one JSON array (UTF-8), and the number of rows matching
     its filters when ``plan.count_exact`` (else None); one statement, one round trip."""
     if plan.key is not None:
         raise ValueError("read_rows is for lists; a plan with a key is read_record's")
-    try:
-        row = await _read(engine, plan)
-    except Exception as exc:
-        rejected = data_error(exc)
-        if rejected is None:
-            raise
-        raise rejected from exc
-    if row is None:
-        raise DbplaneError("the database answered no row for a page")
-    total = int(row[1]) if plan.count_exact else None
-    return _body(row[0]), total
+    prepared = prepare_read(engine, plan)
+    return list_answer(prepared, await run_read(engine, prepared.sql, prepared.args))
 
 
 async def read_record(engine: SqlEngine, plan: ReadPlan) -> bytes | None:
@@ -263,14 +351,8 @@ async def read_record(engine: SqlEngine, plan: ReadPlan) -> bytes | None:
     None when there is none."""
     if plan.key is None:
         raise ValueError("read_record needs a plan with a key")
-    try:
-        row = await _read(engine, plan)
-        return None if row is None or row[0] is None else _body(row[0])
-    except Exception as exc:
-        rejected = data_error(exc)
-        if rejected is None:
-            raise
-        raise rejected from exc
+    prepared = prepare_read(engine, plan)
+    return record_answer(await run_read(engine, prepared.sql, prepared.args))
 
 
 # -- writes -----------------------------------------------------------------------------
@@ -408,6 +490,10 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
                               "the record to see, then retry", table=info.name) from exc
         if not isinstance(exc, DBAPIError):
             raise
+        changed = schema_changed(exc)
+        if changed is not None:
+            changed.fields["table"] = info.name
+            raise changed from exc
         written = {name for row in plan.rows for name in row}
         error = engine.constraint_violation(exc, info, written)
         if error is None:

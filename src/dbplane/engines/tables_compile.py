@@ -46,6 +46,7 @@ __all__ = [
     "Leaf",
     "StatementCache",
     "compiled_read",
+    "compiled_values",
     "dialect_for",
     "leaves",
     "table_clause",
@@ -317,9 +318,9 @@ class StatementCache:
 STATEMENT_CACHE = StatementCache()
 
 
-def compiled_read(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, tuple[Any, ...]]:
+def compiled_values(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, list[Any]]:
     """The compiled statement of ``plan`` (from the cache when its shape was seen) and the
-    driver arguments for this plan's values."""
+    plan's values converted for the driver, in ``leaves`` order."""
     dialect = dialect_for(sa_dialect)
     values = leaves(plan)
     tables = (plan.table, *(i.table for i in plan.includes))
@@ -329,8 +330,13 @@ def compiled_read(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, tu
     if entry is None:
         entry = _compile(dialect, sa_dialect, plan, values)
         STATEMENT_CACHE.put(key, entry)
-    converted = [dialect.filter_value(leaf.column, leaf.value, leaf.pattern)
-                 for leaf in values]
+    return entry, [dialect.filter_value(leaf.column, leaf.value, leaf.pattern)
+                   for leaf in values]
+
+
+def compiled_read(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, tuple[Any, ...]]:
+    """The compiled statement of ``plan`` and the driver arguments for its values."""
+    entry, converted = compiled_values(sa_dialect, plan)
     return entry, entry.arguments(converted)
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "UPDATED_ON",
     "plan_delete",
     "plan_insert",
+    "plan_key",
     "plan_read",
     "plan_update",
     "relations",
@@ -230,7 +231,10 @@ def _addressable(table: TableInfo) -> None:
                             table=table.name)
 
 
-def _key(table: TableInfo, key_parts: Sequence[str]) -> tuple[tuple[ColumnInfo, Any], ...]:
+def plan_key(table: TableInfo, key_parts: Sequence[str]) -> tuple[tuple[ColumnInfo, Any], ...]:
+    """A record's primary key values (split by ``query.keys``), each converted by its
+    column's kind: MalformedParameter for the wrong number of values, InvalidValue for one
+    that does not convert, ReadOnlyTable for a table without a primary key."""
     _addressable(table)
     n = len(table.primary_key)
     if len(key_parts) != n:
@@ -299,7 +303,7 @@ def plan_read(req: TableRequest, table: TableInfo, schema: SchemaInfo, *,
 
     if key is not None:
         return ReadPlan(table=table, columns=columns, where=where, limit=1,
-                        includes=tuple(includes), key=_key(table, key))
+                        includes=tuple(includes), key=plan_key(table, key))
 
     if req.limit is not None and req.limit > max_limit:
         raise _malformed("limit", f"{req.limit} is more than the maximum {max_limit}")
@@ -444,7 +448,7 @@ def plan_update(table: TableInfo, key_parts: Sequence[str], data: Any, *,
     columns included) and resolve it into a ``WritePlan`` with one row of changes and the
     record's key. ``updated_on`` is set to ``now_ms`` (``timestamp_value``) unless given."""
     _writable(table)
-    key = _key(table, key_parts)
+    key = plan_key(table, key_parts)
     if not isinstance(data, dict):
         raise _malformed("data", "data is a JSON object of the columns to change")
     if not data:
@@ -472,5 +476,5 @@ def plan_update(table: TableInfo, key_parts: Sequence[str], data: Any, *,
 def plan_delete(table: TableInfo, key_parts: Sequence[str]) -> WritePlan:
     """Check a delete of one record by its primary key."""
     _writable(table)
-    return WritePlan(table=table, action="delete", key=_key(table, key_parts))
+    return WritePlan(table=table, action="delete", key=plan_key(table, key_parts))
 

@@ -5,7 +5,6 @@ one connection pool per registered database. Built once at start-up, closed at s
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ def now_ms() -> int:
 class ConnectionRegistry:
     """One engine (pool) per database, created on first use and reused.
 
-    Keyed by database id and a digest of its URL, so a changed URL gets a new pool.
+    Keyed by database id and its encrypted URL, so a changed URL gets a new pool.
     """
 
     def __init__(self, secrets: SecretBox, settings: Settings) -> None:
@@ -37,20 +36,21 @@ class ConnectionRegistry:
 
     async def engine_for(self, row: dict[str, Any]) -> Engine:
         """The open engine of the database described by a metadata row."""
-        url_digest = hashlib.sha256(row["url_secret"].encode()).hexdigest()
+        secret = row["url_secret"]
         cached = self._engines.get(row["id"])
-        if cached is not None and cached[0] == url_digest:
+        # the same row object (the database cache's) is the same secret: no compare
+        if cached is not None and (cached[0] is secret or cached[0] == secret):
             return cached[1]
         async with self._lock:
             cached = self._engines.get(row["id"])
-            if cached is not None and cached[0] == url_digest:
+            if cached is not None and cached[0] == secret:
                 return cached[1]
             if cached is not None:
                 await cached[1].close()
-            url = parse_database_url(self._secrets.decrypt(row["url_secret"]))
+            url = parse_database_url(self._secrets.decrypt(secret))
             engine = create_engine_for(url, timeout=self._settings.health_timeout_seconds,
                                        create=row["mode"] == "embedded")
-            self._engines[row["id"]] = (url_digest, engine)
+            self._engines[row["id"]] = (secret, engine)
             return engine
 
     async def drop(self, db_id: str) -> None:

@@ -14,20 +14,32 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import orjson
+from starlette.datastructures import QueryParams
 
-from dbplane.engines.tables import introspect, read_record, read_rows, schema_version, write
+from dbplane.engines.tables import (
+    PreparedRead,
+    introspect,
+    list_answer,
+    prepare_read,
+    record_answer,
+    run_read,
+    schema_version,
+    write,
+)
 from dbplane.errors import (
     MalformedBody,
     MalformedParameter,
     NotGranted,
     ReadOnlyTable,
     RecordNotFound,
+    SchemaChanged,
     TableNotFound,
     UnknownColumn,
     UnknownRelation,
@@ -36,7 +48,14 @@ from dbplane.errors import (
 from dbplane.query.keys import split_key
 from dbplane.query.model import ReadPlan, SchemaInfo, TableInfo, TableRequest
 from dbplane.query.params import parse_table_params
-from dbplane.query.plan import plan_delete, plan_insert, plan_read, plan_update, relations
+from dbplane.query.plan import (
+    plan_delete,
+    plan_insert,
+    plan_key,
+    plan_read,
+    plan_update,
+    relations,
+)
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
@@ -55,7 +74,8 @@ __all__ = [
 ]
 
 # errors that may mean the cached schema is stale: re-read it once and plan again
-_STALE_SCHEMA_ERRORS = (TableNotFound, UnknownColumn, UnknownRelation)
+# (SchemaChanged: the database itself said a table or column is gone)
+_STALE_SCHEMA_ERRORS = (TableNotFound, UnknownColumn, UnknownRelation, SchemaChanged)
 
 
 @dataclass(frozen=True)
@@ -232,36 +252,177 @@ def _check_includes(principal: Principal, target: _Target, plan: ReadPlan) -> No
             raise UnknownRelation(table=plan.table.name, include=inc.name, valid=[])
 
 
-async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                    params: Sequence[tuple[str, str]]) -> RowsAnswer:
-    """A page of rows as the JSON array the database rendered."""
-    request: TableRequest = parse_table_params(params)
+# -- prepared reads: what a query string comes to, kept ----------------------------------
+#
+# A GET of rows or of a record is most of the traffic, and most of it repeats the same
+# query string (a page, a filter, a get by id with none). Parsing it, checking it against
+# the schema, planning, finding the compiled statement and converting the values cost
+# more than a small SQLite read, so the outcome is kept per (database reference, table,
+# query string): a repeated request checks the caller's grants and runs the statement.
+# An entry is used only for the very schema object and engine it was prepared with: a
+# refreshed schema (a change seen or made, a reload) or a new engine (a changed URL)
+# makes every older entry a miss.
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    schema: SchemaInfo
+    engine: Any
+    table: TableInfo
+    read: PreparedRead
+    includes: tuple[tuple[str, str], ...]
+    """(relation name, table name) of every include: the caller must be able to read it."""
+    count: tuple[int, int | None] | None
+    """Counted lists: (offset, limit), for Content-Range."""
+    content_type: bytes | None
+    """includeContentType: the table's metadata, rendered once."""
+
+
+class _PreparedCache:
+    """Prepared reads, least recently used dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, _Prepared] = OrderedDict()
+
+    def get(self, key: Hashable, ctx: AppContext, target: _Target) -> _Prepared | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.engine is not target.engine or entry.schema is not _cache(ctx).get(
+                target.row["id"]):
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: Hashable, entry: _Prepared) -> None:
+        self._entries[key] = entry
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+
+PREPARED_READS = 4096
+"""Prepared reads kept per process (each holds a statement's text and its values)."""
+
+
+def _prepared(ctx: AppContext) -> _PreparedCache:
+    cache = ctx.extensions.get("tables.prepared")
+    if cache is None:
+        cache = ctx.extensions["tables.prepared"] = _PreparedCache(PREPARED_READS)
+    assert isinstance(cache, _PreparedCache)
+    return cache
+
+
+def _params(query: bytes | str | Sequence[tuple[str, str]]) -> Sequence[tuple[str, str]]:
+    if isinstance(query, bytes | str):
+        return QueryParams(query).multi_items()
+    return query
+
+
+def _query_key(query: bytes | str | Sequence[tuple[str, str]]) -> Hashable:
+    return query if isinstance(query, bytes | str) else tuple(query)
+
+
+def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:
+    """The grants a prepared read needs, checked for this caller (as planning checks
+    them: an unreadable table is not found, an unreadable include an unknown one)."""
+    if principal.is_admin:
+        return
+    if not _readable(principal, target, entry.table.name):
+        raise TableNotFound(entry.table.name, target.row["resource_id"])
+    for name, table in entry.includes:
+        if not _readable(principal, target, table):
+            raise UnknownRelation(table=entry.table.name, include=name, valid=[])
+
+
+def _prepare(ctx: AppContext, target: _Target, principal: Principal, schema: SchemaInfo,
+             info: TableInfo, plan: ReadPlan, include_content_type: bool) -> _Prepared:
+    _check_includes(principal, target, plan)
+    return _Prepared(
+        schema=schema, engine=target.engine, table=info,
+        read=prepare_read(target.engine, plan),
+        includes=tuple((inc.name, inc.table.name) for inc in plan.includes),
+        count=(plan.offset, plan.limit) if plan.count_exact else None,
+        content_type=_content_type(info) if include_content_type else None)
+
+
+async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
+                     query: bytes | str | Sequence[tuple[str, str]],
+                     raw_key: str | None) -> tuple[_Target, _Prepared]:
+    """The database and the prepared read of a query string: kept, or planned now (and
+    kept). A malformed query string is a 400 before an unknown database is a 404."""
+    cache_key = ("rows" if raw_key is None else "record", db_ref, table, _query_key(query))
+    cache = _prepared(ctx)
+    request = None if cache_key in cache else parse_table_params(_params(query))
     target = await _target(ctx, db_ref)
+    entry = cache.get(cache_key, ctx, target)
+    if entry is not None:
+        _granted(principal, target, entry)
+        return target, entry
+    parsed = request or parse_table_params(_params(query))
 
-    async def run(schema: SchemaInfo, info: TableInfo) -> RowsAnswer:
-        plan = _plan_read(ctx, request, info, schema)
-        _check_includes(principal, target, plan)
-        body, total = await read_rows(target.engine, plan)
-        content_range = None
-        if plan.count_exact and total is not None:
-            content_range = _content_range(plan, total)
-        if request.include_content_type:
-            body = b'{"data":' + body + b',"contentType":' + _content_type(info) + b"}"
-        return RowsAnswer(body=body, content_range=content_range)
+    async def prepare(schema: SchemaInfo, info: TableInfo) -> _Prepared:
+        key = None if raw_key is None else _key_parts(info, raw_key)
+        plan = _plan_read(ctx, parsed, info, schema, key=key)
+        return _prepare(ctx, target, principal, schema, info, plan,
+                        parsed.include_content_type and raw_key is None)
 
-    answer: RowsAnswer = await _with_fresh_schema(ctx, target, principal, table, run)
-    return answer
+    entry = await _with_fresh_schema(ctx, target, principal, table, prepare)
+    cache.put(cache_key, entry)
+    return target, entry
 
 
-def _content_range(plan: ReadPlan, total: int) -> str:
+async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
+                    query: bytes | str | Sequence[tuple[str, str]], raw_key: str | None,
+                    ) -> tuple[_Prepared, tuple[Any, ...] | None]:
+    """Run the read of a query string. When the database says the statement names a
+    table or column it does not have, and the schema did change behind dbplane's back,
+    the schema is read again and the request planned and run once more."""
+    for attempt in (1, 2):
+        target, entry = await _kept_read(ctx, principal, db_ref, table, query, raw_key)
+        read = entry.read
+        args = read.args if raw_key is None else read.arguments(
+            plan_key(entry.table, _key_parts(entry.table, raw_key)))
+        try:
+            return entry, await run_read(target.engine, read.sql, args)
+        except SchemaChanged as exc:
+            exc.fields["table"] = table
+            if attempt == 2 or not await _changed_behind_our_back(ctx, target):
+                raise
+            await _schema(ctx, target, refresh=True)  # every kept read of it is a miss now
+    raise AssertionError("unreachable")
+
+
+async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
+                    query: bytes | str | Sequence[tuple[str, str]]) -> RowsAnswer:
+    """A page of rows as the JSON array the database rendered. ``query``: the raw query
+    string (or its parameters as pairs)."""
+    entry, row = await _run_kept(ctx, principal, db_ref, table, query, None)
+    body, total = list_answer(entry.read, row)
+    content_range = None
+    if entry.count is not None and total is not None:
+        content_range = _content_range(entry.count[0], entry.count[1], total)
+    if entry.content_type is not None:
+        body = b'{"data":' + body + b',"contentType":' + entry.content_type + b"}"
+    return RowsAnswer(body=body, content_range=content_range)
+
+
+def _content_range(offset: int, limit: int | None, total: int) -> str:
     """``first-last/total``: the page's size follows from the total, offset and limit,
     so the body is never parsed to count its rows."""
-    size = max(0, total - plan.offset)
-    if plan.limit is not None:
-        size = min(size, plan.limit)
+    size = max(0, total - offset)
+    if limit is not None:
+        size = min(size, limit)
     if size == 0:
         return f"*/{total}"
-    return f"{plan.offset}-{plan.offset + size - 1}/{total}"
+    return f"{offset}-{offset + size - 1}/{total}"
 
 
 def _key_parts(info: TableInfo, raw_key: str) -> tuple[str, ...]:
@@ -272,21 +433,13 @@ def _key_parts(info: TableInfo, raw_key: str) -> tuple[str, ...]:
 
 
 async def get_row(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                  raw_key: str, params: Sequence[tuple[str, str]]) -> bytes:
+                  raw_key: str, query: bytes | str | Sequence[tuple[str, str]]) -> bytes:
     """One record by its primary key (composite keys: values joined by ``,``)."""
-    request = parse_table_params(params)
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> bytes:
-        plan = _plan_read(ctx, request, info, schema, key=_key_parts(info, raw_key))
-        _check_includes(principal, target, plan)
-        body = await read_record(target.engine, plan)
-        if body is None:
-            raise RecordNotFound(table=table, key=raw_key)
-        return body
-
-    found: bytes = await _with_fresh_schema(ctx, target, principal, table, run)
-    return found
+    _, row = await _run_kept(ctx, principal, db_ref, table, query, raw_key)
+    body = record_answer(row)
+    if body is None:
+        raise RecordNotFound(table=table, key=raw_key)
+    return body
 
 
 # -- writes -----------------------------------------------------------------------------

@@ -10,12 +10,16 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import StringConstraints
 from starlette.datastructures import UploadFile
 
 from dbplane.api.deps import AdminDep, ContextDep
 from dbplane.errors import SchemaBodyInvalid, SchemaParameterInvalid
 from dbplane.schema import load_document, to_yaml
 from dbplane.services import schema as svc
+
+_Name = Annotated[str, StringConstraints(min_length=1)]
+"""A collection name in includeCollections / excludeCollections (never empty)."""
 
 router = APIRouter(tags=["schema"])
 
@@ -104,10 +108,6 @@ def _known(request: Request, *allowed: str) -> None:
                 + (", ".join(allowed) or "none"), parameter=name)
 
 
-def _repeated(request: Request, name: str) -> list[str] | None:
-    return request.query_params.getlist(name) or None
-
-
 def _flag(value: str | None, name: str) -> bool:
     """``?force``, ``?force=true`` (or 1, yes) and ``?force=false`` (or 0, no)."""
     if value is None:
@@ -129,12 +129,12 @@ def _routes(prefix: str, with_db: bool) -> None:
     async def schema_snapshot(
         db: DbRef, request: Request, ctx: ContextDep, _admin: AdminDep,
         export: Annotated[str | None, Query(description="json or yaml: a download")] = None,
-        include: Annotated[str | None, Query(
-            alias="includeCollections", description="collections to keep, comma-separated")]
-        = None,
-        exclude: Annotated[str | None, Query(
-            alias="excludeCollections", description="collections to leave out, "
-            "comma-separated")] = None,
+        include: Annotated[list[_Name], Query(
+            alias="includeCollections",
+            description="collections to keep (comma-separated, or repeated)")] = [],  # noqa: B006
+        exclude: Annotated[list[_Name], Query(
+            alias="excludeCollections",
+            description="collections to leave out (comma-separated, or repeated)")] = [],  # noqa: B006
     ) -> Response:
         """The database's schema: collections (tables), fields (columns) with Directus'
         ``meta`` and the column description, relations (foreign keys), plus indexes and
@@ -143,8 +143,7 @@ def _routes(prefix: str, with_db: bool) -> None:
         if export not in (None, "json", "yaml"):
             raise SchemaParameterInvalid(f"export must be json or yaml, not {export!r}",
                                          parameter="export", value=export)
-        snap = await svc.snapshot(ctx, db, include=_repeated(request, "includeCollections"),
-                                  exclude=_repeated(request, "excludeCollections"))
+        snap = await svc.snapshot(ctx, db, include=include or None, exclude=exclude or None)
         if export == "yaml":
             return Response(to_yaml(snap), media_type="text/yaml; charset=utf-8", headers={
                 "Content-Disposition": 'attachment; filename="schema.yaml"'})

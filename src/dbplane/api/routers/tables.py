@@ -1,16 +1,18 @@
 """The Tables API: ``/v1/databases/{db}/tables/...`` and, for the default database,
-``/v1/tables/...``. List bodies are the bytes the database rendered."""
+``/v1/tables/...``. List bodies are the bytes the database rendered.
+
+The GETs of rows and records are answered by ``api.fast`` before they reach these routes
+(which describe them in the OpenAPI document, and serve them should the front door not
+take them); every other method is served here."""
 
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
-from starlette.routing import Route
 
 from dbplane.api.deps import ContextDep, PrincipalDep
 from dbplane.services import tables as svc
-from dbplane.services.auth import authenticate
 
 router = APIRouter(tags=["tables"])
 
@@ -77,7 +79,7 @@ def _routes(prefix: str, with_db: bool) -> None:
         ``filters[col][$op]``, ``$and``/``$or`` groups, ``include``, ``count=exact``
         (total in ``Content-Range``), ``includeContentType``. See docs/tables.md."""
         answer = await svc.list_rows(ctx, principal, db, table,
-                                     request.query_params.multi_items())
+                                     request.scope["query_string"])
         headers = {"Content-Range": answer.content_range} if answer.content_range else None
         return _json(answer.body, headers=headers)
 
@@ -98,7 +100,7 @@ def _routes(prefix: str, with_db: bool) -> None:
                       principal: PrincipalDep) -> Response:
         """One record by primary key; a composite key is its values joined by ``,``."""
         body = await svc.get_row(ctx, principal, db, table, key,
-                                 request.query_params.multi_items())
+                                 request.scope["query_string"])
         return _json(body)
 
     async def update(table: str, key: str, db: DbRef, request: Request, ctx: ContextDep,
@@ -132,44 +134,3 @@ async def database_openapi(db: str, ctx: ContextDep,
     """An OpenAPI 3.1 document of this database's tables and views, generated from the
     live schema: every column with its type. Kept out of the main document."""
     return await svc.table_openapi(ctx, principal, db, f"/v1/databases/{db}/tables")
-
-
-# -- the read hot path, without FastAPI's dependency solving -------------------------------
-#
-# A GET of rows or of one record is most of the traffic. The FastAPI routes above
-# document it (OpenAPI) and would serve it, but resolving their dependencies and matching
-# them against every route costs more than the rest of such a request on SQLite. The plain
-# Starlette routes below, put first in the app's routing table by ``fast_routes``, serve
-# those GETs (and HEADs) with the same service calls; every other method falls through to
-# the routes above. Errors go through the app's exception handlers like any other.
-
-async def _fast_list_rows(request: Request) -> Response:
-    ctx = request.app.state.ctx
-    principal = await authenticate(ctx, request.headers.get("authorization"))
-    answer = await svc.list_rows(ctx, principal, request.path_params.get("db"),
-                                 request.path_params["table"],
-                                 request.query_params.multi_items())
-    headers = {"Content-Range": answer.content_range} if answer.content_range else None
-    return _json(answer.body, headers=headers)
-
-
-async def _fast_get_row(request: Request) -> Response:
-    ctx = request.app.state.ctx
-    principal = await authenticate(ctx, request.headers.get("authorization"))
-    body = await svc.get_row(ctx, principal, request.path_params.get("db"),
-                             request.path_params["table"], request.path_params["key"],
-                             request.query_params.multi_items())
-    return _json(body)
-
-
-def fast_routes(prefix: str = "/v1") -> list[Route]:
-    """The GET routes of rows and records, to put before every other route."""
-    return [
-        Route(f"{prefix}{base}/{{table}}", _fast_list_rows, methods=["GET"],
-              name=f"fast_list_rows{suffix}")
-        for base, suffix in (("/databases/{db}/tables", ""), ("/tables", "_default"))
-    ] + [
-        Route(f"{prefix}{base}/{{table}}/{{key}}", _fast_get_row, methods=["GET"],
-              name=f"fast_get_row{suffix}")
-        for base, suffix in (("/databases/{db}/tables", ""), ("/tables", "_default"))
-    ]

@@ -1,0 +1,103 @@
+"""The Tables API's read hot path: row and record GETs answered before FastAPI.
+
+A GET of rows (``/v1/databases/{db}/tables/{table}``, ``/v1/tables/{table}``) or of one
+record (``.../{table}/{key}``) is most of the traffic, and on SQLite the read itself takes
+a few tens of microseconds. Routing it through FastAPI's middleware stack and router
+(telemetry check, body limit, exit stack, exception middleware, matching every route)
+costs as much again. ``FrontDoor`` answers these requests straight from the ASGI call,
+with the same service functions (``services.tables.list_rows`` / ``get_row``) the
+FastAPI routes use, and the same problem+json answers for errors (``problem_response``);
+every other request, and these paths with any other method, go on to the app.
+
+The FastAPI routes of the same paths stay: they describe the endpoints in the OpenAPI
+document and serve what the front door does not take (it takes GET and HEAD only).
+FastAPI's native telemetry and any middleware added to the app do not see the requests
+the front door answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from dbplane.api.errors import problem_response
+from dbplane.services import tables as svc
+from dbplane.services.auth import authenticate
+from dbplane.services.context import AppContext
+
+__all__ = ["FrontDoor", "match_tables_read"]
+
+_DATABASES = "/v1/databases/"
+_DEFAULT = "/v1/tables/"
+_JSON = (b"content-type", b"application/json")
+
+
+def match_tables_read(path: str) -> tuple[str | None, str, str | None] | None:
+    """``(db, table, key)`` of a rows or record path (``db`` None for the default
+    database, ``key`` None for rows), or None for any other path. Segments match as the
+    routes' ``{param}`` do: one or more characters other than ``/``."""
+    if path.startswith(_DATABASES):
+        parts = path[len(_DATABASES):].split("/")
+        if len(parts) in (3, 4) and parts[1] == "tables" and all(parts):
+            return parts[0], parts[2], parts[3] if len(parts) == 4 else None
+        return None
+    if path.startswith(_DEFAULT):
+        parts = path[len(_DEFAULT):].split("/")
+        if len(parts) in (1, 2) and all(parts):
+            return None, parts[0], parts[1] if len(parts) == 2 else None
+    return None
+
+
+def _authorization(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+class FrontDoor:
+    """Serves the Tables API's GETs of rows and records; ``ctx`` is set while the app
+    runs (between its start-up and shutdown), and nothing is taken without it."""
+
+    def __init__(self) -> None:
+        self.ctx: AppContext | None = None
+
+    def takes(self, scope: Scope) -> tuple[str | None, str, str | None] | None:
+        if self.ctx is None or scope["type"] != "http" or scope["method"] not in (
+                "GET", "HEAD"):
+            return None
+        path: str = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        return match_tables_read(path)
+
+    async def serve(self, target: tuple[str | None, str, str | None], scope: Scope,
+                    receive: Receive, send: Send) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        db, table, key = target
+        headers: list[tuple[bytes, bytes]]
+        try:
+            principal = await authenticate(ctx, _authorization(scope))
+            if key is None:
+                answer = await svc.list_rows(ctx, principal, db, table,
+                                             scope["query_string"])
+                body = answer.body
+                headers = [_JSON, (b"content-length", str(len(body)).encode())]
+                if answer.content_range is not None:
+                    headers.append((b"content-range", answer.content_range.encode()))
+            else:
+                body = await svc.get_row(ctx, principal, db, table, key,
+                                         scope["query_string"])
+                headers = [_JSON, (b"content-length", str(len(body)).encode())]
+        except Exception as exc:  # the app's handlers would answer it: answer it so
+            await problem_response(exc)(scope, receive, send)
+            return
+        start: dict[str, Any] = {"type": "http.response.start", "status": 200,
+                                 "headers": headers}
+        await send(start)
+        await send({"type": "http.response.body",
+                    "body": body if scope["method"] == "GET" else b""})
