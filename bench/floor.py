@@ -9,7 +9,9 @@ between it and dbplane is what dbplane's own per-request work costs.
 
     GET /list          50 rows, ORDER BY id
     GET /items/{id}    one row, or 404
-    GET /filter        score > 500, ORDER BY score DESC, 50 rows
+    GET /filter        score > 500, ORDER BY score DESC, id DESC, 50 rows: ties in the
+                       order dbplane gives them (a stable page), so both answer the same
+                       bytes; ``--no-tiebreak`` drops ``id DESC``, to see what it costs
     GET /count         50 rows and the exact total, in Content-Range: 0-49/100000
 
 How the SQLite call is made (``--sqlite-mode``):
@@ -20,7 +22,9 @@ How the SQLite call is made (``--sqlite-mode``):
   ``sqlite+aiosqlite`` dialect uses them);
 - ``direct``: ``sqlite3`` called directly on the event loop, one connection.
 
-PostgreSQL (``--pg-dsn``) goes through an asyncpg pool (its prepared-statement cache on).
+PostgreSQL (``--pg-dsn``) goes through an asyncpg pool configured as dbplane's read pool
+(up to 20 connections, its prepared-statement cache on, no reset query on release: these
+connections run one read each and change no session state).
 
     python bench/floor.py --port 8001 --sqlite bench.db --sqlite-mode direct
     python bench/floor.py --port 8002 --pg-dsn postgresql://postgres@127.0.0.1/dbp_bench_x
@@ -59,7 +63,7 @@ SQLITE_SQL = {
     "get": f"SELECT {_SQLITE_OBJECT} FROM items WHERE id = ?",
     "filter": f"SELECT json_group_array({_SQLITE_OBJECT}) FROM "
               f"(SELECT {_SQLITE_COLS} FROM items WHERE score > ? "
-              f"ORDER BY score DESC LIMIT {LIMIT})",
+              f"ORDER BY score DESC, id DESC LIMIT {LIMIT})",
     "count": f"SELECT (SELECT json_group_array({_SQLITE_OBJECT}) FROM "
              f"(SELECT {_SQLITE_COLS} FROM items ORDER BY id LIMIT {LIMIT})), "
              f"(SELECT count(*) FROM items)",
@@ -73,7 +77,7 @@ PG_SQL = {
     "get": f"SELECT row_to_json(t)::text FROM (SELECT {_PG_COLS} FROM items WHERE id = $1) t",
     "filter": f"SELECT coalesce(json_agg(t), '[]')::text FROM "
               f"(SELECT {_PG_COLS} FROM items WHERE score > $1 "
-              f"ORDER BY score DESC LIMIT {LIMIT}) t",
+              f"ORDER BY score DESC, id DESC LIMIT {LIMIT}) t",
     "count": f"SELECT (SELECT coalesce(json_agg(t), '[]') FROM "
              f"(SELECT {_PG_COLS} FROM items ORDER BY id LIMIT {LIMIT}) t)::text, "
              f"(SELECT count(*) FROM items)",
@@ -154,10 +158,13 @@ def pg_fetcher(dsn: str, pool_size: int) -> tuple[Fetch, Callable[[], Any]]:
 
     holder: dict[str, Any] = {}
 
+    async def no_reset(_: Any) -> None:
+        return None
+
     async def start_pg() -> None:
-        # dbplane's SQL engines: pool_size 5, max_overflow 10
+        # as dbplane's read pool (PostgresqlEngine.direct_read): no reset round trip
         holder["pool"] = await asyncpg.create_pool(dsn, min_size=min(5, pool_size),
-                                                   max_size=pool_size)
+                                                   max_size=pool_size, reset=no_reset)
 
     async def fetch_pg(sql: str, params: tuple[Any, ...]) -> Row:
         row = await holder["pool"].fetchrow(sql, *params)
@@ -230,14 +237,18 @@ def main() -> None:
                         default="thread")
     parser.add_argument("--pool-size", type=int, default=None,
                         help="aiosqlite connections (default 10) or asyncpg pool maximum "
-                        "(default 15), as dbplane's engine pools")
+                        "(default 20), as dbplane's engine pools")
+    parser.add_argument("--no-tiebreak", action="store_true",
+                        help="order /filter by score alone (ties in any order)")
     args = parser.parse_args()
     if args.sqlite:
         fetch, start = sqlite_fetcher(args.sqlite, args.sqlite_mode, args.pool_size or 10)
         sql = SQLITE_SQL
     else:
-        fetch, start = pg_fetcher(args.pg_dsn, args.pool_size or 15)
+        fetch, start = pg_fetcher(args.pg_dsn, args.pool_size or 20)
         sql = PG_SQL
+    if args.no_tiebreak:
+        sql = {**sql, "filter": sql["filter"].replace("score DESC, id DESC", "score DESC")}
     app = build_app(fetch, start, sql)
     # the same settings as `dbplane serve` (src/dbplane/cli/serve.py), the loop and the
     # HTTP parser named so that a missing uvloop/httptools fails instead of falling back

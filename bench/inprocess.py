@@ -137,25 +137,33 @@ async def measure(engine: str, url: str, n: int, profile: str | None) -> None:
                 for _ in range(n):
                     await call("GET", path, query, b"")
                 prof.disable()
-                pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+                order = os.environ.get("PROFILE_SORT", "cumulative")  # or tottime
+                pstats.Stats(prof).sort_stats(order).print_stats(40)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=3000, help="requests per endpoint")
     parser.add_argument("--profile", choices=sorted(REQUESTS), help="cProfile one endpoint")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the event loop (default uvloop, as `dbplane serve` runs)")
     parser.add_argument("--pg-dsn", default=os.environ.get(
         "DBPLANE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
+    run: Callable[[Any], Any] = asyncio.run
+    if args.loop == "uvloop":
+        import uvloop
+
+        run = uvloop.run
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure("sqlite", _sqlite_file(Path(tmp)), args.n, args.profile))
+        run(measure("sqlite", _sqlite_file(Path(tmp)), args.n, args.profile))
     try:
         url, drop = _pg_database(args.pg_dsn)
     except Exception as exc:  # no server: the SQLite half stands alone
         print(f"postgresql: skipped ({type(exc).__name__}: {exc})")
         return
     try:
-        asyncio.run(measure("postgresql", url, args.n, args.profile))
+        run(measure("postgresql", url, args.n, args.profile))
     finally:
         drop()
 

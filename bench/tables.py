@@ -324,6 +324,8 @@ class Target:
     server: Server
     paths: dict[str, list[str]]  # endpoint -> paths (several for get by id)
     headers: dict[str, str] = field(default_factory=dict)
+    endpoints: tuple[str, ...] = ENDPOINTS
+    """The endpoints it runs (a reference floor runs only the one it is a reference for)."""
 
 
 def dbplane_paths(db: str) -> dict[str, list[str]]:
@@ -451,13 +453,15 @@ def start_datasette(tmp: Path, logs: Path, stack: str) -> Target:
     return Target("datasette", "sqlite", "datasette", server, datasette_paths())
 
 
-def start_floor(logs: Path, name: str, source: list[str], engine: str) -> Target:
+def start_floor(logs: Path, name: str, source: list[str], engine: str,
+                endpoints: tuple[str, ...] = ENDPOINTS) -> Target:
     port = _free_port()
     python = ROOT / ".venv" / "bin" / "python"
     cmd = [str(python if python.exists() else sys.executable), str(HERE / "floor.py"),
            "--port", str(port), *source]
     server = start_server(name.replace(" ", "-"), cmd, port, "/health", logs)
-    return Target(name, engine, "floor", server, floor_paths())
+    kind = "floor" if endpoints == ENDPOINTS else "reference"
+    return Target(name, engine, kind, server, floor_paths(), endpoints=endpoints)
 
 
 # --------------------------------------------------------------------------- checking
@@ -467,13 +471,15 @@ def check_target(t: Target, rows: list[tuple[int, str, str, int, bool, int]]) ->
     Returns warnings; raises SetupError when an answer is wrong."""
     warnings = []
     by_id = {r[0]: r for r in rows}
-    top_scores = sorted((r[3] for r in rows if r[3] > 500), reverse=True)[:50]
+    top = sorted((r for r in rows if r[3] > 500), key=lambda r: (r[3], r[0]), reverse=True)[:50]
+    top_scores = [r[3] for r in top]
+    top_ids = [r[0] for r in top]  # ties by id, in the sort's direction: dbplane's order
 
     def fail(endpoint: str, why: str) -> SetupError:
         return SetupError(f"{t.name} ({t.engine}), {LABELS[endpoint]}: {why}")
 
     with httpx.Client(base_url=t.server.base, headers=t.headers, timeout=30) as client:
-        for endpoint in ENDPOINTS:
+        for endpoint in t.endpoints:
             for path in t.paths[endpoint][:20]:
                 r = client.get(path)
                 if r.status_code != 200:
@@ -492,6 +498,11 @@ def check_target(t: Target, rows: list[tuple[int, str, str, int, bool, int]]) ->
                 if endpoint == "filter":
                     if [it["score"] for it in items] != top_scores:
                         raise fail(endpoint, "not the 50 highest scores above 500")
+                    if [it["id"] for it in items] != top_ids:
+                        if t.kind in ("dbplane", "floor"):
+                            raise fail(endpoint, "ties not ordered by id descending")
+                        warnings.append(f"{t.name} ({t.engine}), {LABELS[endpoint]}: ties "
+                                        "in another order than dbplane's (id descending)")
                 elif [it["id"] for it in items] != list(range(1, 51)):
                     warnings.append(f"{t.name} ({t.engine}), {LABELS[endpoint]}: the rows "
                                     "are not ids 1-50 in order")
@@ -680,7 +691,7 @@ def report(targets: list[Target], results: dict[tuple[str, str, str], list[Run]]
            out: TextIO = sys.stdout) -> list[dict[str, Any]]:
     sums = {k: summarize(v) for k, v in results.items() if v}
     w = out.write
-    w(f"\n{'engine':<11}{'server':<17}{'endpoint':<17}{'req/s':>9}{'p50 ms':>9}"
+    w(f"\n{'engine':<11}{'server':<27}{'endpoint':<17}{'req/s':>9}{'p50 ms':>9}"
       f"{'p99 ms':>9}{'peak MB':>9}{'KB/resp':>9}{'others':>8}\n")
     for engine in ("sqlite", "postgresql"):
         for endpoint in ENDPOINTS:
@@ -695,12 +706,12 @@ def report(targets: list[Target], results: dict[tuple[str, str, str], list[Run]]
                     flag += f"  MISS p99 >= {TARGET_P99_MS:g} ms"
                 if s.others_pct >= NOISY_PCT:
                     flag += "  (busy machine)"
-                w(f"{engine:<11}{t.name:<17}{LABELS[endpoint]:<17}{s.rps:>9.0f}"
+                w(f"{engine:<11}{t.name:<27}{LABELS[endpoint]:<17}{s.rps:>9.0f}"
                   f"{s.p50_ms:>9.2f}{s.p99_ms:>9.2f}{s.peak_mb:>9.1f}{s.kb:>9.1f}"
                   f"{s.others_pct:>7.0f}%{flag}\n")
         w("\n")
     ratios: list[dict[str, Any]] = []
-    peers = [t for t in targets if t.kind != "dbplane"]
+    peers = [t for t in targets if t.kind in ("datasette", "floor")]
     for t in [t for t in targets if t.kind == "dbplane"]:
         for peer in peers:
             if peer.engine != t.engine:
@@ -735,6 +746,17 @@ def report(targets: list[Target], results: dict[tuple[str, str, str], list[Run]]
                 if a and b and b.rps:
                     w(f"sqlite     {LABELS[endpoint]:<17}{t.name:<17}/ datasette"
                       f"{a.rps / b.rps:>15.2f}x\n")
+    for ref in [t for t in targets if t.kind == "reference"]:
+        floor = next((t for t in targets if t.kind == "floor" and t.engine == ref.engine
+                      and ref.name.startswith(t.name)), None)
+        if floor is None:
+            continue
+        for endpoint in ref.endpoints:
+            a = sums.get((ref.name, ref.engine, endpoint))
+            b = sums.get((floor.name, floor.engine, endpoint))
+            if a and b and a.rps:
+                w(f"{ref.engine:<11}{LABELS[endpoint]:<17}{floor.name:<17}/ {ref.name:<25}"
+                  f"{b.rps / a.rps:>6.2f}x   (what the reference leaves out costs)\n")
     return ratios
 
 
@@ -751,14 +773,14 @@ def run_load(targets: list[Target], args: argparse.Namespace, loadgen: str,
         print(f"  warm-up: {args.warmup:g} s of the same load per server and endpoint",
               flush=True)
         for endpoint in ENDPOINTS:
-            for t in targets:
+            for t in [t for t in targets if endpoint in t.endpoints]:
                 if loadgen == "wrk":
                     run_wrk(t, endpoint, args.warmup, script_dir, False)
                 else:
                     run_python(t, endpoint, args.warmup)
     for rnd in range(args.rounds):
         for endpoint in ENDPOINTS:
-            for t in targets:
+            for t in [t for t in targets if endpoint in t.endpoints]:
                 kept: Run | None = None
                 for attempt in range(args.retries + 1):
                     if loadgen == "wrk":
@@ -869,6 +891,11 @@ def main() -> int:
                 if pg_url:
                     targets.append(start_floor(logs, "floor asyncpg", ["--pg-dsn", pg_url],
                                                "postgresql"))
+                    # what the stable order of filter+sort (ties by id) costs PostgreSQL,
+                    # which reads an index on score in order but must sort each tie
+                    targets.append(start_floor(
+                        logs, "floor asyncpg no-tiebreak",
+                        ["--pg-dsn", pg_url, "--no-tiebreak"], "postgresql", ("filter",)))
             if not targets:
                 raise SetupError("nothing to run: check --servers and --engines")
             for t in targets:
@@ -878,8 +905,8 @@ def main() -> int:
             print(f"\nerror: {exc}", file=sys.stderr)
             return 1
 
-        total = len(targets) * len(ENDPOINTS) * args.rounds * args.duration
-        print(f"{len(targets)} servers x {len(ENDPOINTS)} endpoints x {args.rounds} rounds x "
+        total = sum(len(t.endpoints) for t in targets) * args.rounds * args.duration
+        print(f"{len(targets)} servers x up to {len(ENDPOINTS)} endpoints x {args.rounds} rounds x "
               f"{args.duration:g} s = about {total / 60:.1f} min of load "
               f"({'wrk -t2 -c32 --latency' if loadgen == 'wrk' else 'PYTHON load generator'})",
               flush=True)

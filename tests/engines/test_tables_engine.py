@@ -401,6 +401,26 @@ async def test_every_kind_renders_the_same_json_on_every_engine(
     assert without_created([json.loads(one)]) == [EXPECTED_KINDS[1]]
 
 
+async def test_wide_integers_render_alike_on_pages_within_and_beyond_2_53(
+        engine: SqlEngine, schema: SchemaInfo) -> None:
+    # PostgreSQL renders a page whose wide integers are all within ±2**53 without the
+    # guard and only otherwise with it: both must give what the guard gives
+    kinds = table(schema, "kinds")
+    await write(engine, insert(kinds, *KINDS_ROWS))
+    by_id = lambda *ids: where(kinds, ("id", "in", ids))  # noqa: E731
+    for ids_, bigs in [((2,), [9007199254740991]), ((3,), ["-9007199254740993"]),
+                       ((1, 2), ["9007199254740993", 9007199254740991])]:
+        rows = await rows_of(engine, plan(kinds, columns=("id", "big", "i"),
+                                          where=by_id(*ids_), order=(("id", False),)))
+        assert [r["big"] for r in rows] == bigs
+    counted, total = await read_rows(engine, plan(kinds, columns=("big",), count=True,
+                                                  where=by_id(2, 3), order=(("id", False),)))
+    assert (json.loads(counted), total) == ([{"big": 9007199254740991},
+                                             {"big": "-9007199254740993"}], 2)
+    empty = await rows_of(engine, plan(kinds, columns=("big",), where=by_id(99)))
+    assert empty == []
+
+
 async def test_rows_written_by_another_client_render_alike(
         engine: SqlEngine, schema: SchemaInfo, sql_url: SqlDatabase) -> None:
     # SQLite's CURRENT_TIMESTAMP writes "YYYY-MM-DD HH:MM:SS": rendered with a T

@@ -182,12 +182,20 @@ class _Builder:
             out.append((inc.name, self.include(t, inc, i)))
         return out
 
+    @staticmethod
+    def columns(t: FromClause, columns: tuple[ColumnInfo, ...],
+                includes: tuple[Include, ...]) -> list[tuple[ColumnInfo, Expr] | None]:
+        """What ``pairs`` renders, pair by pair: the column and its plain value."""
+        plain: list[tuple[ColumnInfo, Expr] | None] = [(col, t.c[col.name]) for col in columns]
+        return plain + [None] * len(includes)
+
     def include(self, t: FromClause, inc: Include, i: int) -> Expr:
         r = table_clause(inc.table).alias(f"r{i}")
         join = sa.and_(*(r.c[remote] == t.c[local]
                          for local, remote in zip(inc.local_columns, inc.remote_columns,
                                                   strict=True)))
-        rows = Rows(r, self.pairs(r, inc.table.columns, ()), join, correlate=t)
+        rows = Rows(r, self.pairs(r, inc.table.columns, ()), join, correlate=t,
+                    columns=self.columns(r, inc.table.columns, ()))
         if inc.kind == "many-to-one":
             return self.d.one_expr(rows, f"i{i}")
         rows.order = [Sort(self.d.range_operand(r.c[name], col), False, col.nullable)
@@ -220,12 +228,13 @@ class _Builder:
         t = table_clause(plan.table).alias("t")
         where = self.group(t, plan.where) if plan.where is not None else None
         pairs = self.pairs(t, plan.columns, plan.includes)
+        plain = self.columns(t, plan.columns, plan.includes)
         if plan.key is not None:
             key = [self.d.eq(t.c[col.name], col, self.take()) for col, _ in plan.key]
             where = sa.and_(*([where] if where is not None else []), *key)
             statement = self.d.record_select(Rows(t, pairs, where))
         else:
-            rows = Rows(t, pairs, where, self.order(t))
+            rows = Rows(t, pairs, where, self.order(t), columns=plain)
             if plan.limit is not None:
                 rows.limit = self.take()
             if plan.offset:

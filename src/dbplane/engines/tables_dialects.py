@@ -119,6 +119,9 @@ class Rows:
     offset: Expr | int | None = None
     correlate: FromClause | None = None
     """The outer row's table, for an embedded relation (a correlated subquery)."""
+    columns: Sequence[tuple[ColumnInfo, Expr] | None] = ()
+    """For each pair, the column and its plain value when the pair renders a column
+    (None for an embedded relation); empty when not known."""
 
 
 def apply_rows(select: Select[Any], rows: Rows,
