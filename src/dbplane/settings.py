@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     cache_seconds: float = Field(
         2.0, ge=0, description="How long a process keeps a token's caller and a database's "
         "settings before reading them again; a change made on another replica is seen "
-        "within this time (0: read on every request).")
+        "within this time (0: read on every request). The Tables API checks a database's "
+        "schema version as often, in the background.")
     tables_default_limit: int = Field(100, gt=0, description="Rows per page when a list "
                                       "asks for no limit.")
     tables_max_limit: int = Field(1000, gt=0, description="The largest limit a list may ask.")

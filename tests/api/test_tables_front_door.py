@@ -3,17 +3,22 @@ what the front door takes and leaves, and what a kept read must still check."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
 
+from dbplane.api.app import create_app
 from dbplane.api.fast import match_tables_read
 from dbplane.services import tables as svc
 from tests.api import tables_schema as ts
-from tests.conftest import AppHandle
+from tests.conftest import ADMIN_TOKEN, AppHandle, make_settings
 from tests.fixtures.servers import SqlDatabase
 
 T = "/v1/databases/shop/tables"
@@ -167,3 +172,28 @@ async def test_writes_follow_a_column_dropped_behind_dbplanes_back(
                                                                      "body": "y"}})
     assert (refused.status_code, refused.json()["column"]) == (400, "body"), refused.text
     assert ts.count_rows(db, ts.articles) == 4
+
+
+async def test_a_column_added_behind_dbplanes_back_is_seen_within_the_cache_time(
+    tmp_path: Path, sql_url: SqlDatabase
+) -> None:
+    # nothing names the new column: only the periodic version check can find it
+    ts.reset(sql_url)
+    app = create_app(make_settings(tmp_path / "data", cache_seconds=0.05))
+    async with LifespanManager(app) as manager, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://dbplane.test",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+        assert (await client.post("/v1/databases", json={
+            "resource_id": "shop", "url": sql_url.url})).status_code == 201
+        assert "extra" not in (await client.get(f"{T}/articles/1")).json()
+        with ts.sync_engine(sql_url) as engine, engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE articles ADD COLUMN extra INTEGER"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            record = (await client.get(f"{T}/articles/1")).json()
+            if "extra" in record:
+                break
+            await asyncio.sleep(0.02)
+        assert record["extra"] is None, record
+        rows = (await client.get(f"{T}/articles")).json()
+        assert all("extra" in r for r in rows)

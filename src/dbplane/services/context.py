@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,16 @@ class AppContext:
     """Database id or resource_id → metadata row (cleared on any database change)."""
     extensions: dict[str, Any] = field(default_factory=dict)
     """Per-process state of a capability (e.g. the Tables API's schema cache)."""
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Short tasks started by requests that none waits for (``spawn``); cancelled at
+    close."""
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` in the background, kept referenced until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
 
     @classmethod
     async def open(cls, settings: Settings) -> AppContext:
@@ -96,5 +107,9 @@ class AppContext:
                    database_rows=TTLCache(settings.cache_seconds))
 
     async def close(self) -> None:
+        tasks = list(self.background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.connections.close()
         await self.meta.close()

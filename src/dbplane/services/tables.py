@@ -12,6 +12,7 @@ the table did not exist (404); one that may read but not write gets 403 on write
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -73,6 +74,8 @@ __all__ = [
     "update_row",
 ]
 
+log = logging.getLogger("dbplane.tables")
+
 # errors that may mean the cached schema is stale: re-read it once and plan again
 # (SchemaChanged: the database itself said a table or column is gone)
 _STALE_SCHEMA_ERRORS = (TableNotFound, UnknownColumn, UnknownRelation, SchemaChanged)
@@ -88,6 +91,9 @@ class RowsAnswer:
 class _Cached:
     schema: SchemaInfo
     read_at: float
+    checked_at: float
+    """When the database's schema version was last compared with this one's."""
+    checking: bool = False
 
 
 class _SchemaCache:
@@ -101,8 +107,18 @@ class _SchemaCache:
         cached = self._schemas.get(db_id)
         return cached.schema if cached else None
 
+    def due(self, db_id: str, every: float) -> _Cached | None:
+        """The entry whose version is to be checked again now (marked as being
+        checked), if any: one last checked ``every`` seconds ago or more."""
+        cached = self._schemas.get(db_id)
+        if cached is None or cached.checking or time.monotonic() < cached.checked_at + every:
+            return None
+        cached.checking = True
+        return cached
+
     def put(self, db_id: str, schema: SchemaInfo) -> None:
-        self._schemas[db_id] = _Cached(schema, time.monotonic())
+        now = time.monotonic()
+        self._schemas[db_id] = _Cached(schema, now, now)
 
     def drop(self, db_id: str) -> None:
         self._schemas.pop(db_id, None)
@@ -149,6 +165,28 @@ async def _schema(ctx: AppContext, target: _Target, *, refresh: bool = False) ->
         schema = await introspect(target.engine)
         cache.put(db_id, schema)
         return schema
+
+
+def _check_soon(ctx: AppContext, target: _Target) -> None:
+    """Every ``DBPLANE_CACHE_SECONDS`` a request has a database's schema version checked
+    in the background (no request waits for it): a change made behind dbplane's back, or
+    through another replica, is seen within that time even by requests that name only
+    what the kept schema has."""
+    cached = _cache(ctx).due(target.row["id"], ctx.settings.cache_seconds)
+    if cached is not None:
+        ctx.spawn(_check_version(ctx, target, cached))
+
+
+async def _check_version(ctx: AppContext, target: _Target, cached: _Cached) -> None:
+    try:
+        if await _changed_behind_our_back(ctx, target) and \
+                _cache(ctx).get(target.row["id"]) is cached.schema:
+            await _schema(ctx, target, refresh=True)
+    except Exception as exc:  # the next due request checks again
+        log.warning("could not check the schema of %s: %s", target.row["resource_id"], exc)
+    finally:
+        cached.checked_at = time.monotonic()
+        cached.checking = False
 
 
 async def _changed_behind_our_back(ctx: AppContext, target: _Target) -> bool:
@@ -362,6 +400,7 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
     cache = _prepared(ctx)
     request = None if cache_key in cache else parse_table_params(_params(query))
     target = await _target(ctx, db_ref)
+    _check_soon(ctx, target)
     entry = cache.get(cache_key, ctx, target)
     if entry is not None:
         _granted(principal, target, entry)
