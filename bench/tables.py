@@ -142,6 +142,31 @@ def build_pg(admin_dsn: str, rows: list[tuple[int, str, str, int, bool, int]]) -
     return dbname
 
 
+def pg_writer(url: str, per_second: float) -> Iterator[None]:
+    """While the block runs, commit ``per_second`` one-row transactions to a side table of
+    the database: every commit on the server moves the snapshot, so dbplane's counted
+    lists on PostgreSQL count again (they keep a total per snapshot)."""
+    import psycopg
+
+    stop = threading.Event()
+
+    def run() -> None:
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS bench_writes (n bigint)")
+            n = 0
+            while not stop.wait(1 / per_second):
+                n += 1
+                con.execute("INSERT INTO bench_writes VALUES (%s)", (n,))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def drop_pg(admin_dsn: str, dbname: str) -> None:
     import psycopg
 
@@ -834,6 +859,10 @@ def main() -> int:
     parser.add_argument("--loadgen", choices=("wrk", "python"), default="wrk",
                         help="python: a small asyncio load generator (32 keep-alive "
                         "connections), used when wrk is missing")
+    parser.add_argument("--pg-writes", type=float, default=0.0, metavar="N",
+                        help="commit N one-row transactions a second to a side table of "
+                        "the PostgreSQL database during the load (default 0: none), to "
+                        "see counted lists when the data keeps changing")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("-v", "--verbose", action="store_true", help="print wrk's output")
     args = parser.parse_args()
@@ -912,6 +941,10 @@ def main() -> int:
               flush=True)
         script_dir = tmp / "lua"
         script_dir.mkdir()
+        if args.pg_writes > 0 and pg_url:
+            print(f"  a writer commits {args.pg_writes:g} transactions a second to "
+                  "PostgreSQL during the load", flush=True)
+            stack.enter_context(contextlib.contextmanager(pg_writer)(pg_url, args.pg_writes))
         try:
             results = run_load(targets, args, loadgen, script_dir)
         except SetupError as exc:

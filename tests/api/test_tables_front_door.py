@@ -197,3 +197,28 @@ async def test_a_column_added_behind_dbplanes_back_is_seen_within_the_cache_time
         assert record["extra"] is None, record
         rows = (await client.get(f"{T}/articles")).json()
         assert all("extra" in r for r in rows)
+
+
+async def test_exact_counts_follow_other_clients_writes(app_client: httpx.AsyncClient,
+                                                       db: SqlDatabase) -> None:
+    # PostgreSQL keeps a total with the snapshot it was counted in: what others commit,
+    # and only that, must show in the next total
+    query = {"count": "exact", "limit": "1", "filters[score][$notNull]": "true"}
+
+    async def total() -> int:
+        response = await app_client.get(f"{T}/articles", params=query)
+        assert response.status_code == 200, response.text
+        return int(response.headers["content-range"].rpartition("/")[2])
+
+    assert await total() == await total() == 2
+    with ts.sync_engine(db) as engine:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(ts.articles).values(title="Other", score=7))
+        assert await total() == await total() == 3
+        if db.engine != "sqlite":  # a writer in progress (SQLite's would lock readers)
+            with engine.connect() as conn:
+                trans = conn.begin()
+                conn.execute(sa.delete(ts.articles).where(ts.articles.c.title == "Other"))
+                assert await total() == 3  # not committed yet
+                trans.commit()
+            assert await total() == 2

@@ -26,8 +26,11 @@ from dbplane.engines.sql import SqlEngine
 from dbplane.engines.tables import (
     STATEMENT_CACHE,
     introspect,
+    list_answer,
+    prepare_read,
     read_record,
     read_rows,
+    run_read,
     schema_version,
     write,
 )
@@ -678,6 +681,32 @@ async def test_sort_by_two_columns_page_and_count(engine: SqlEngine, items: Tabl
     assert (json.loads(body), total) == ([{}, {}], 9)
 
 
+async def test_a_counted_list_counts_again_only_when_the_data_changed(
+        engine: SqlEngine, items: TableInfo, sql_url: SqlDatabase) -> None:
+    counted = prepare_read(engine, plan(items, columns=("id",), limit=2, count=True,
+                                        where=where(items, ("score", "gte", 20))))
+    if sql_url.engine != "postgresql":
+        # no snapshot to name: every statement counts
+        assert not counted.snapshot_counts
+        return
+    assert counted.snapshot_counts
+    row = await run_read(engine, counted.sql, counted.list_arguments(""))
+    body, total, snapshot = list_answer(counted, row)
+    assert total == 4 and snapshot
+    # the same snapshot: the statement does not count (-1), the known total stands
+    again = await run_read(engine, counted.sql, counted.list_arguments(snapshot))
+    assert again is not None and again[1] == -1 and again[2] == snapshot
+    assert list_answer(counted, again, 4) == (body, 4, snapshot)
+    # another client's write moves the snapshot: counted again
+    admin_sql(sql_url, ["INSERT INTO items (id, name, score) VALUES (90, 'extra', 50)"])
+    try:
+        changed = await run_read(engine, counted.sql, counted.list_arguments(snapshot))
+        assert changed is not None and changed[2] != snapshot
+        assert list_answer(counted, changed, 4)[1] == 5
+    finally:
+        admin_sql(sql_url, ["DELETE FROM items WHERE id = 90"])
+
+
 # -- the statement cache -----------------------------------------------------------------
 
 
@@ -691,12 +720,21 @@ async def test_a_plan_of_the_same_shape_reuses_the_compiled_statement(
     first = shaped("a", 100, 5)
     await rows_of(engine, first)
     hits, size = STATEMENT_CACHE.hits, len(STATEMENT_CACHE)
-    second = shaped("A", 25, 1)
+    second = shaped("A", 25, 5)
     assert second.shape() == first.shape()
     assert await rows_of(engine, second) == [{"id": 2, "name": "Apple"}]
     assert (STATEMENT_CACHE.hits, len(STATEMENT_CACHE)) == (hits + 1, size)
-    assert await rows_of(engine, shaped("c", 20, 10)) == [{"id": 5, "name": "cherry pie"}]
+    assert await rows_of(engine, shaped("c", 20, 5)) == [{"id": 5, "name": "cherry pie"}]
     assert STATEMENT_CACHE.hits == hits + 2
+    # another limit: the same statement where LIMIT is bound; on PostgreSQL, which
+    # writes it as a number (a bound one is planned again on every execution), another
+    assert await rows_of(engine, shaped("A", 25, 1)) == [{"id": 2, "name": "Apple"}]
+    literal = engine.sa_engine.dialect.name == "postgresql"
+    assert len(STATEMENT_CACHE) == size + literal
+    if literal:
+        sql = prepare_read(engine, shaped("A", 25, 1)).sql
+        assert sql.rstrip().endswith("LIMIT 1) AS s") and "$3" not in sql
+    size = len(STATEMENT_CACHE)
     # another shape compiles anew
     await rows_of(engine, plan(items, columns=("ratio", "id"), limit=1))
     assert len(STATEMENT_CACHE) == size + 1

@@ -280,7 +280,9 @@ class PreparedRead:
     """A read compiled for one engine with its values converted for the driver: what a
     request's query string comes to, kept by the service and run again for every request
     with the same one (``run_read``). A record read keeps its values without the key's;
-    ``arguments(key)`` adds them."""
+    ``arguments(key)`` adds them. A counted list on PostgreSQL takes the snapshot of the
+    total the caller knows (``list_arguments``), and counts again only when the data
+    changed since (``list_answer``)."""
 
     sql: str
     args: tuple[Any, ...]
@@ -290,12 +292,24 @@ class PreparedRead:
     head: tuple[Any, ...]
     """A record read: the converted values that come before the key's."""
     dialect: TablesDialect
+    values: tuple[Any, ...] = ()
+    """All the converted values (a list read's, for ``list_arguments``)."""
+
+    @property
+    def snapshot_counts(self) -> bool:
+        """Whether the statement counts only when the data changed (see the class)."""
+        return self.entry.snapshot is not None
 
     def arguments(self, key: tuple[tuple[ColumnInfo, Any], ...]) -> tuple[Any, ...]:
         """A record read's driver arguments for one key (planned by ``query.plan``)."""
         d = self.dialect
         return self.entry.arguments(
             [*self.head, *(d.filter_value(col, value, False) for col, value in key)])
+
+    def list_arguments(self, known_snapshot: str) -> tuple[Any, ...]:
+        """A counted list's driver arguments, given the snapshot of the total the caller
+        knows ('' when none)."""
+        return self.entry.arguments(list(self.values), known_snapshot)
 
 
 def prepare_read(engine: SqlEngine, plan: ReadPlan) -> PreparedRead:
@@ -308,7 +322,7 @@ def prepare_read(engine: SqlEngine, plan: ReadPlan) -> PreparedRead:
         head = tuple(values[:len(values) - len(plan.key)])
     return PreparedRead(sql=entry.sql, args=entry.arguments(values),
                         count_exact=plan.count_exact, entry=entry, head=head,
-                        dialect=dialect_for(sa_dialect))
+                        dialect=dialect_for(sa_dialect), values=tuple(values))
 
 
 async def run_read(engine: SqlEngine, sql: str,
@@ -325,11 +339,22 @@ async def run_read(engine: SqlEngine, sql: str,
         raise rejected from exc
 
 
-def list_answer(prepared: PreparedRead, row: tuple[Any, ...] | None) -> tuple[bytes, int | None]:
-    """A list read's row as (the JSON array, the total when counted)."""
+def list_answer(prepared: PreparedRead, row: tuple[Any, ...] | None,
+                known_total: int | None = None) -> tuple[bytes, int | None, str | None]:
+    """A list read's row as (the JSON array, the total when counted, the snapshot of
+    that total when the statement names it). ``known_total``: the total of the snapshot
+    given to ``list_arguments``, which the statement answers as -1 when it is its own."""
     if row is None:
         raise DbplaneError("the database answered no row for a page")
-    return _body(row[0]), (int(row[1]) if prepared.count_exact else None)
+    if not prepared.count_exact:
+        return _body(row[0]), None, None
+    total = int(row[1])
+    snapshot = str(row[2]) if prepared.snapshot_counts else None
+    if total < 0:
+        if known_total is None:
+            raise DbplaneError("the database answered the known total (-1), but none was given")
+        total = known_total
+    return _body(row[0]), total, snapshot
 
 
 def record_answer(row: tuple[Any, ...] | None) -> bytes | None:
@@ -343,7 +368,8 @@ async def read_rows(engine: SqlEngine, plan: ReadPlan) -> tuple[bytes, int | Non
     if plan.key is not None:
         raise ValueError("read_rows is for lists; a plan with a key is read_record's")
     prepared = prepare_read(engine, plan)
-    return list_answer(prepared, await run_read(engine, prepared.sql, prepared.args))
+    body, total, _ = list_answer(prepared, await run_read(engine, prepared.sql, prepared.args))
+    return body, total
 
 
 async def read_record(engine: SqlEngine, plan: ReadPlan) -> bytes | None:

@@ -1,7 +1,9 @@
 """A ``ReadPlan`` compiled into one SQL statement, cached by the plan's shape.
 
 Every value of a plan (filter values, key values, page bounds) becomes a bound parameter
-named by its position (``v0``, ``v1``…), in the order ``leaves`` walks the plan. Two plans
+named by its position (``v0``, ``v1``…), in the order ``leaves`` walks the plan; the one
+exception is LIMIT on PostgreSQL (``TablesDialect.literal_limits``), and then the limit's
+value is part of the cache key. Two plans
 of the same ``shape()`` on the same ``TableInfo`` therefore compile to the same SQL text
 with parameters in the same places: the compiled text is kept (``STATEMENT_CACHE``) and
 a repeated request only converts its values and runs it (``conn.exec_driver_sql``),
@@ -26,6 +28,7 @@ from dbplane.engines.tables_dialects import (
     Rows,
     Sort,
     TablesDialect,
+    sql_text,
 )
 from dbplane.engines.tables_mariadb import MariadbTables
 from dbplane.engines.tables_postgresql import PostgresTables
@@ -41,6 +44,7 @@ from dbplane.query.model import (
 
 __all__ = [
     "DIALECTS",
+    "SNAPSHOT_PARAMETER",
     "STATEMENT_CACHE",
     "CompiledRead",
     "Leaf",
@@ -112,13 +116,21 @@ def dialect_for(sa_dialect: Dialect) -> TablesDialect:
 class _Builder:
     """Builds the statement of a plan, taking its parameters in ``leaves`` order."""
 
-    def __init__(self, dialect: TablesDialect, plan: ReadPlan, values: list[Leaf]) -> None:
+    def __init__(self, dialect: TablesDialect, plan: ReadPlan, values: list[Leaf],
+                 server_version: tuple[int, ...] | None = None) -> None:
         self.d = dialect
         self.plan = plan
+        self.server_version = server_version
         self.params: list[BindParameter[Any]] = [
             sa.bindparam(f"v{i}", type_=dialect.bind_type(leaf.column, leaf.pattern))
             for i, leaf in enumerate(values)]
         self.next = 0
+
+    @staticmethod
+    def limit(value: int | None) -> Expr | None:
+        """A LIMIT written into the statement: an int the planner parsed and bounded
+        (0..DBPLANE_TABLES_MAX_LIMIT), never text from the request (``literal_limits``)."""
+        return None if value is None else sql_text(str(int(value)))
 
     def take(self) -> BindParameter[Any]:
         param = self.params[self.next]
@@ -201,7 +213,7 @@ class _Builder:
         rows.order = [Sort(self.d.range_operand(r.c[name], col), False, col.nullable)
                       for name in inc.table.primary_key
                       if (col := inc.table.column(name)) is not None]
-        rows.limit = inc.limit
+        rows.limit = self.limit(inc.limit) if self.d.literal_limits else inc.limit
         return self.d.many_expr(rows, f"i{i}")
 
     def order(self, t: FromClause) -> list[Sort]:
@@ -236,40 +248,64 @@ class _Builder:
         else:
             rows = Rows(t, pairs, where, self.order(t), columns=plain)
             if plan.limit is not None:
-                rows.limit = self.take()
+                taken = self.take()
+                rows.limit = self.limit(plan.limit) if self.d.literal_limits else taken
             if plan.offset:
                 rows.offset = self.take()
-            count = None
+            count: Expr | None = None
+            snapshot = None
             if plan.count_exact:
                 count_query = sa.select(sa.func.count()).select_from(t)
                 if where is not None:
                     count_query = count_query.where(where)
                 count = count_query.correlate(None).scalar_subquery()
+                snapshot = self.d.snapshot(self.server_version)
+                if snapshot is not None:
+                    # the total is counted only when the statement's snapshot is not the
+                    # one of the total the caller knows (-1: "the one you know")
+                    known = sa.bindparam(SNAPSHOT_PARAMETER, "", type_=sa.String())
+                    count = sa.case((snapshot == known, sql_text("-1")), else_=count)
             statement = self.d.list_select(rows, count)
+            if snapshot is not None:
+                statement = statement.add_columns(snapshot)
         if self.next != len(self.params):
             raise AssertionError("the plan's values and the statement's parameters differ")
         return statement
 
 
+SNAPSHOT_PARAMETER = "snapshot"
+"""The parameter of a counted list's statement that names the snapshot of the total the
+caller knows ('' for none), on databases with ``TablesDialect.snapshot``."""
+
+
 @dataclass(frozen=True)
 class CompiledRead:
     """A compiled read: the SQL text, and for each driver parameter the index into the
-    plan's values followed by the statement's own constants."""
+    plan's values followed by the statement's own constants.
+
+    A counted list on a database that names its snapshots answers a third column, the
+    snapshot, and counts only when it is not ``arguments(..., snapshot=)``'s (its total
+    is then -1: the caller's)."""
 
     sql: str
     slots: tuple[int, ...]
     constants: tuple[Any, ...]
     tables: tuple[TableInfo, ...]
     """The TableInfo objects it was compiled for (checked by identity on a hit)."""
+    snapshot: int | None = None
+    """The index of the snapshot parameter among the values and constants, if any."""
 
-    def arguments(self, values: list[Any]) -> tuple[Any, ...]:
+    def arguments(self, values: list[Any], snapshot: str = "") -> tuple[Any, ...]:
         every = values + list(self.constants)
+        if self.snapshot is not None:
+            every[self.snapshot] = snapshot
         return tuple(every[i] for i in self.slots)
 
 
 def _compile(dialect: TablesDialect, sa_dialect: Dialect, plan: ReadPlan,
              values: list[Leaf]) -> CompiledRead:
-    statement = _Builder(dialect, plan, values).build()
+    version = getattr(sa_dialect, "server_version_info", None)
+    statement = _Builder(dialect, plan, values, version).build()
     compiled = statement.compile(dialect=sa_dialect)
     names = compiled.positiontup
     if names is None:
@@ -277,14 +313,17 @@ def _compile(dialect: TablesDialect, sa_dialect: Dialect, plan: ReadPlan,
     index = {f"v{i}": i for i in range(len(values))}
     slots: list[int] = []
     constants: list[Any] = []
+    snapshot = None
     for name in names:
         if name in index:
             slots.append(index[name])
         else:
+            if name == SNAPSHOT_PARAMETER:
+                snapshot = len(values) + len(constants)
             slots.append(len(values) + len(constants))
             constants.append(compiled.binds[name].effective_value)
     return CompiledRead(compiled.string, tuple(slots), tuple(constants),
-                        (plan.table, *(i.table for i in plan.includes)))
+                        (plan.table, *(i.table for i in plan.includes)), snapshot)
 
 
 class StatementCache:
@@ -334,7 +373,7 @@ def compiled_values(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, 
     values = leaves(plan)
     tables = (plan.table, *(i.table for i in plan.includes))
     key = (sa_dialect.name, bool(getattr(sa_dialect, "is_mariadb", False)), id(plan.table),
-           plan.shape())
+           plan.shape(), plan.limit if dialect.literal_limits else None)
     entry = STATEMENT_CACHE.get(key, tables)
     if entry is None:
         entry = _compile(dialect, sa_dialect, plan, values)

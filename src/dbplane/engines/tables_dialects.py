@@ -151,6 +151,11 @@ class TablesDialect:
     """Reads run on the driver's connection (``fetch_direct``), past SQLAlchemy's cursor
     and transaction handling: a read is one statement, which needs neither."""
 
+    literal_limits: ClassVar[bool] = False
+    """LIMITs (a page's, an include's) are written into the statement as numbers instead
+    of bound parameters: they are ints the planner parsed and bounded, and a bound LIMIT
+    makes PostgreSQL plan the statement again on every execution (see PostgresTables)."""
+
     async def fetch_direct(self, driver: Any, sql: str,
                            args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row of ``sql`` run on the driver's own connection."""
@@ -225,6 +230,12 @@ class TablesDialect:
     def list_select(self, rows: Rows, count: Expr | None) -> Select[Any]:
         """One row: the page as one JSON array (text), and the total when ``count``."""
         raise NotImplementedError
+
+    def snapshot(self, server_version: tuple[int, ...] | None) -> Expr | None:
+        """An expression naming the statement's snapshot as text, equal for two
+        statements exactly when they see the same data, if the database has one (see
+        ``tables_compile``: a counted list then counts only when the data changed)."""
+        return None
 
     def record_select(self, rows: Rows) -> Select[Any]:
         """One JSON object (text) per row of ``rows``."""

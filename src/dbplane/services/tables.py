@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -314,6 +314,8 @@ class _Prepared:
     """Counted lists: (offset, limit), for Content-Range."""
     content_type: bytes | None
     """includeContentType: the table's metadata, rendered once."""
+    total: list[tuple[str, int]] = field(default_factory=list)
+    """Counted lists on PostgreSQL: the last (snapshot, total) seen, at most one."""
 
 
 class _PreparedCache:
@@ -427,10 +429,19 @@ async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, t
     for attempt in (1, 2):
         target, entry = await _kept_read(ctx, principal, db_ref, table, query, raw_key)
         read = entry.read
-        args = read.args if raw_key is None else read.arguments(
-            plan_key(entry.table, _key_parts(entry.table, raw_key)))
+        if raw_key is not None:
+            args = read.arguments(plan_key(entry.table, _key_parts(entry.table, raw_key)))
+        elif read.snapshot_counts:
+            # the total known and its snapshot, taken together before the statement runs
+            known = entry.total[0] if entry.total else ("", 0)
+            args = read.list_arguments(known[0])
+        else:
+            args = read.args
         try:
-            return entry, await run_read(target.engine, read.sql, args)
+            row = await run_read(target.engine, read.sql, args)
+            if raw_key is None and read.snapshot_counts:
+                row = _counted(entry, row, known)
+            return entry, row
         except SchemaChanged as exc:
             exc.fields["table"] = table
             if attempt == 2 or not await _changed_behind_our_back(ctx, target):
@@ -439,12 +450,23 @@ async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, t
     raise AssertionError("unreachable")
 
 
+def _counted(entry: _Prepared, row: tuple[Any, ...] | None,
+             known: tuple[str, int]) -> tuple[Any, ...] | None:
+    """A counted list's row with its total in place (the known one where the statement
+    said its snapshot is the known one's), keeping the newest (snapshot, total)."""
+    _, total, snapshot = list_answer(entry.read, row, known[1])
+    if row is None or total is None or snapshot is None:
+        return row
+    entry.total[:] = [(snapshot, total)]
+    return (row[0], total, snapshot)
+
+
 async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
                     query: bytes | str | Sequence[tuple[str, str]]) -> RowsAnswer:
     """A page of rows as the JSON array the database rendered. ``query``: the raw query
     string (or its parameters as pairs)."""
     entry, row = await _run_kept(ctx, principal, db_ref, table, query, None)
-    body, total = list_answer(entry.read, row)
+    body, total, _ = list_answer(entry.read, row)
     content_range = None
     if entry.count is not None and total is not None:
         content_range = _content_range(entry.count[0], entry.count[1], total)
