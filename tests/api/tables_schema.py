@@ -97,3 +97,4 @@ def reset(db: SqlDatabase) -> None:
 def count_rows(db: SqlDatabase, table: sa.Table) -> int:
     with sync_engine(db) as engine, engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,18 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api import tables_schema as ts
-from tests.conftest import AppHandle
 from tests.fixtures.servers import SqlDatabase
-
-
-@pytest.fixture
-async def db(app_handle: AppHandle, sql_url: SqlDatabase) -> AsyncIterator[SqlDatabase]:
-    """The engine's fresh database with the test schema, registered as ``shop``."""
-    ts.reset(sql_url)
-    response = await app_handle.client.post("/v1/databases", json={
-        "resource_id": "shop", "url": sql_url.url})
-    assert response.status_code == 201, response.text
-    yield sql_url
 
 
 def _rows(response: httpx.Response) -> list[dict[str, Any]]:

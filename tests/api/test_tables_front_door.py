@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,6 @@ from tests.fixtures.servers import SqlDatabase
 T = "/v1/databases/shop/tables"
 
 
-@pytest.fixture
-async def db(app_handle: AppHandle, sql_url: SqlDatabase) -> AsyncIterator[SqlDatabase]:
-    ts.reset(sql_url)
-    response = await app_handle.client.post("/v1/databases", json={
-        "resource_id": "shop", "url": sql_url.url})
-    assert response.status_code == 201, response.text
-    yield sql_url
 
 
 async def _session(client: httpx.AsyncClient, grants: list[dict[str, Any]]) -> dict[str, str]:
