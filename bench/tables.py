@@ -142,6 +142,7 @@ def build_pg(admin_dsn: str, rows: list[tuple[int, str, str, int, bool, int]]) -
     return dbname
 
 
+@contextlib.contextmanager
 def pg_writer(url: str, per_second: float) -> Iterator[None]:
     """While the block runs, commit ``per_second`` one-row transactions to a side table of
     the database: every commit on the server moves the snapshot, so dbplane's counted
@@ -944,7 +945,7 @@ def main() -> int:
         if args.pg_writes > 0 and pg_url:
             print(f"  a writer commits {args.pg_writes:g} transactions a second to "
                   "PostgreSQL during the load", flush=True)
-            stack.enter_context(contextlib.contextmanager(pg_writer)(pg_url, args.pg_writes))
+            stack.enter_context(pg_writer(pg_url, args.pg_writes))
         try:
             results = run_load(targets, args, loadgen, script_dir)
         except SetupError as exc:

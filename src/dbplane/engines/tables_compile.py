@@ -206,8 +206,7 @@ class _Builder:
         join = sa.and_(*(r.c[remote] == t.c[local]
                          for local, remote in zip(inc.local_columns, inc.remote_columns,
                                                   strict=True)))
-        rows = Rows(r, self.pairs(r, inc.table.columns, ()), join, correlate=t,
-                    columns=self.columns(r, inc.table.columns, ()))
+        rows = Rows(r, self.pairs(r, inc.table.columns, ()), join, correlate=t)
         if inc.kind == "many-to-one":
             return self.d.one_expr(rows, f"i{i}")
         rows.order = [Sort(self.d.range_operand(r.c[name], col), False, col.nullable)

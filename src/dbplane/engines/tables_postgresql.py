@@ -209,10 +209,9 @@ class PostgresTables(TablesDialect):
             # the page with the plain values when every one is within ±2**53 (json_agg
             # writes them exactly as to_json does), and only otherwise the guarded page,
             # which the CASE runs only then (the same statement: the same snapshot).
-            plain_keys = {key for key, _ in guarded}
-            fast_rows = replace(rows, pairs=[
-                (key, value if key not in plain_keys else dict(guarded)[key])
-                for key, value in rows.pairs])
+            plain = dict(guarded)
+            fast_rows = replace(rows, pairs=[(key, plain.get(key, value))
+                                             for key, value in rows.pairs])
             fast = apply_rows(sa.select(*self._labelled(fast_rows)), fast_rows,
                               order).subquery("f")
             bound = (sql_text(f"-{MAX_SAFE_INTEGER}"), sql_text(str(MAX_SAFE_INTEGER)))

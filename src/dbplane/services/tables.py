@@ -16,8 +16,8 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -302,7 +302,7 @@ def _check_includes(principal: Principal, target: _Target, plan: ReadPlan) -> No
 # makes every older entry a miss.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Prepared:
     schema: SchemaInfo
     engine: Any
@@ -314,8 +314,9 @@ class _Prepared:
     """Counted lists: (offset, limit), for Content-Range."""
     content_type: bytes | None
     """includeContentType: the table's metadata, rendered once."""
-    total: list[tuple[str, int]] = field(default_factory=list)
-    """Counted lists on PostgreSQL: the last (snapshot, total) seen, at most one."""
+    total: tuple[str, int] = ("", 0)
+    """Counted lists on PostgreSQL: the last (snapshot, total) counted ('' before any:
+    no statement's snapshot is ''). Replaced whole, so a reader gets a matching pair."""
 
 
 class _PreparedCache:
@@ -360,14 +361,8 @@ def _prepared(ctx: AppContext) -> _PreparedCache:
     return cache
 
 
-def _params(query: bytes | str | Sequence[tuple[str, str]]) -> Sequence[tuple[str, str]]:
-    if isinstance(query, bytes | str):
-        return QueryParams(query).multi_items()
-    return query
-
-
-def _query_key(query: bytes | str | Sequence[tuple[str, str]]) -> Hashable:
-    return query if isinstance(query, bytes | str) else tuple(query)
+def _params(query: bytes) -> list[tuple[str, str]]:
+    return QueryParams(query).multi_items()
 
 
 def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:
@@ -394,11 +389,10 @@ def _prepare(ctx: AppContext, target: _Target, principal: Principal, schema: Sch
 
 
 async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                     query: bytes | str | Sequence[tuple[str, str]],
-                     raw_key: str | None) -> tuple[_Target, _Prepared]:
+                     query: bytes, raw_key: str | None) -> tuple[_Target, _Prepared]:
     """The database and the prepared read of a query string: kept, or planned now (and
     kept). A malformed query string is a 400 before an unknown database is a 404."""
-    cache_key = ("rows" if raw_key is None else "record", db_ref, table, _query_key(query))
+    cache_key = ("rows" if raw_key is None else "record", db_ref, table, query)
     cache = _prepared(ctx)
     request = None if cache_key in cache else parse_table_params(_params(query))
     target = await _target(ctx, db_ref)
@@ -421,27 +415,25 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
 
 
 async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                    query: bytes | str | Sequence[tuple[str, str]], raw_key: str | None,
-                    ) -> tuple[_Prepared, tuple[Any, ...] | None]:
-    """Run the read of a query string. When the database says the statement names a
-    table or column it does not have, and the schema did change behind dbplane's back,
-    the schema is read again and the request planned and run once more."""
+                    query: bytes, raw_key: str | None,
+                    ) -> tuple[_Prepared, tuple[Any, ...] | None, tuple[str, int]]:
+    """Run the read of a query string: its kept read, the row, and the (snapshot, total)
+    a counted list on PostgreSQL was run with. When the database says the statement
+    names a table or column it does not have, and the schema did change behind
+    dbplane's back, the schema is read again and the request planned and run once
+    more."""
     for attempt in (1, 2):
         target, entry = await _kept_read(ctx, principal, db_ref, table, query, raw_key)
         read = entry.read
+        known = entry.total  # taken before the statement runs: a matching pair
         if raw_key is not None:
             args = read.arguments(plan_key(entry.table, _key_parts(entry.table, raw_key)))
         elif read.snapshot_counts:
-            # the total known and its snapshot, taken together before the statement runs
-            known = entry.total[0] if entry.total else ("", 0)
             args = read.list_arguments(known[0])
         else:
             args = read.args
         try:
-            row = await run_read(target.engine, read.sql, args)
-            if raw_key is None and read.snapshot_counts:
-                row = _counted(entry, row, known)
-            return entry, row
+            return entry, await run_read(target.engine, read.sql, args), known
         except SchemaChanged as exc:
             exc.fields["table"] = table
             if attempt == 2 or not await _changed_behind_our_back(ctx, target):
@@ -450,23 +442,14 @@ async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, t
     raise AssertionError("unreachable")
 
 
-def _counted(entry: _Prepared, row: tuple[Any, ...] | None,
-             known: tuple[str, int]) -> tuple[Any, ...] | None:
-    """A counted list's row with its total in place (the known one where the statement
-    said its snapshot is the known one's), keeping the newest (snapshot, total)."""
-    _, total, snapshot = list_answer(entry.read, row, known[1])
-    if row is None or total is None or snapshot is None:
-        return row
-    entry.total[:] = [(snapshot, total)]
-    return (row[0], total, snapshot)
-
-
 async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                    query: bytes | str | Sequence[tuple[str, str]]) -> RowsAnswer:
-    """A page of rows as the JSON array the database rendered. ``query``: the raw query
-    string (or its parameters as pairs)."""
-    entry, row = await _run_kept(ctx, principal, db_ref, table, query, None)
-    body, total, _ = list_answer(entry.read, row)
+                    query: bytes) -> RowsAnswer:
+    """A page of rows as the JSON array the database rendered; ``query``: the raw query
+    string."""
+    entry, row, known = await _run_kept(ctx, principal, db_ref, table, query, None)
+    body, total, snapshot = list_answer(entry.read, row, known[1])
+    if snapshot is not None and total is not None:
+        entry.total = (snapshot, total)
     content_range = None
     if entry.count is not None and total is not None:
         content_range = _content_range(entry.count[0], entry.count[1], total)
@@ -494,9 +477,10 @@ def _key_parts(info: TableInfo, raw_key: str) -> tuple[str, ...]:
 
 
 async def get_row(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                  raw_key: str, query: bytes | str | Sequence[tuple[str, str]]) -> bytes:
-    """One record by its primary key (composite keys: values joined by ``,``)."""
-    _, row = await _run_kept(ctx, principal, db_ref, table, query, raw_key)
+                  raw_key: str, query: bytes) -> bytes:
+    """One record by its primary key (composite keys: values joined by ``,``);
+    ``query``: the raw query string."""
+    _, row, _ = await _run_kept(ctx, principal, db_ref, table, query, raw_key)
     body = record_answer(row)
     if body is None:
         raise RecordNotFound(table=table, key=raw_key)
