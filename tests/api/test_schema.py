@@ -225,6 +225,13 @@ async def test_snapshot_shapes_exports_and_scopes(app_client: httpx.AsyncClient,
     assert included == snap
     _directus_error(await app_client.get(f"{S}/snapshot", params={
         "includeCollections": "a", "excludeCollections": "b"}), 400, "DBP-H103")
+    # repeated names are several; an empty one is no collection at all
+    both = (await app_client.get(f"{S}/snapshot", params=[
+        ("excludeCollections", "notes"), ("excludeCollections", "other")])).json()
+    assert both["collections"] == []
+    empty = _directus_error(await app_client.get(
+        f"{S}/snapshot", params={"excludeCollections": ""}), 422, "DBP-V100")
+    assert empty["field"] == "query.excludeCollections.0", empty
 
     # an identical snapshot, as a YAML file upload: nothing to do
     upload = await app_client.post(f"{S}/diff", files={

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 
 from dbplane.api.app import create_app
-from dbplane.api.fast import match_tables_read
+from dbplane.api.errors import problem_response
+from dbplane.api.fast import FrontDoor, match_tables_read
 from dbplane.services import tables as svc
 from tests.api import tables_schema as ts
 from tests.conftest import ADMIN_TOKEN, AppHandle, make_settings
@@ -57,6 +58,29 @@ async def _session(client: httpx.AsyncClient, grants: list[dict[str, Any]]) -> d
 ])
 def test_which_paths_the_front_door_takes(path: str, expected: Any) -> None:
     assert match_tables_read(path) == expected
+
+
+def test_the_front_door_takes_gets_and_heads_below_the_root_path(
+        app_handle: AppHandle) -> None:
+    door = FrontDoor()
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "root_path": "/api",
+                             "path": "/api/v1/tables/articles/1"}
+    assert door.takes(scope) is None  # not running: nothing is taken
+    door.ctx = app_handle.ctx
+    assert door.takes(scope) == (None, "articles", "1")
+    assert door.takes(scope | {"method": "HEAD"}) == (None, "articles", "1")
+    assert door.takes(scope | {"method": "POST"}) is None
+    assert door.takes(scope | {"type": "websocket"}) is None
+    assert door.takes({"type": "lifespan"}) is None
+
+
+def test_an_unexpected_error_at_the_door_is_a_logged_500_problem(
+        caplog: pytest.LogCaptureFixture) -> None:
+    response = problem_response(RuntimeError("boom"))
+    assert response.status_code == 500
+    assert response.media_type == "application/problem+json"
+    assert b'"DBP-E000"' in bytes(response.body) and b"boom" not in bytes(response.body)
+    assert any(r.exc_info and r.exc_info[1].args == ("boom",) for r in caplog.records)
 
 
 async def test_head_and_methods_the_front_door_leaves_to_the_app(

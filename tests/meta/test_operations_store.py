@@ -40,6 +40,22 @@ async def ctx(tmp_path: Path, meta_backend: MetaBackend) -> AsyncIterator[AppCon
         await context.close()
 
 
+async def test_close_cancels_what_requests_left_running(tmp_path: Path,
+                                                        meta_backend: MetaBackend) -> None:
+    context = await AppContext.open(make_settings(tmp_path / "data", meta_backend))
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    task = context.spawn(forever())
+    await started.wait()
+    assert task in context.background
+    await context.close()
+    assert task.cancelled() and not context.background
+
+
 async def _insert(store: MetaStore, *rows: dict[str, Any]) -> None:
     async with store.begin() as conn:
         for row in rows:
