@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from dbplane.engines import create_engine_for, parse_database_url  # noqa: E402
-from dbplane.engines.schema import VENDORS, read_schema  # noqa: E402
+from dbplane.engines.sql.schema import VENDORS, read_schema  # noqa: E402
 from dbplane.schema import complete, diff, normalize, patch, plan  # noqa: E402
 
 TABLES, COLUMNS = 300, 10

@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from dbplane.engines import parse_database_url
 from dbplane.engines.actions import actions_for
-from dbplane.engines.actions_mysql import MysqlActions
-from dbplane.engines.mysql import MysqlEngine
+from dbplane.engines.mysql.actions import MysqlActions
+from dbplane.engines.mysql.engine import MysqlEngine
 from dbplane.errors import (
     ActionServerUnavailable,
     InvalidActionParams,

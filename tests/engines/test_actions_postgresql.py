@@ -15,8 +15,8 @@ import pytest
 
 from dbplane.engines import parse_database_url
 from dbplane.engines.actions import actions_for
-from dbplane.engines.actions_postgresql import PostgresqlActions
-from dbplane.engines.postgresql import PostgresqlEngine
+from dbplane.engines.postgresql.actions import PostgresqlActions
+from dbplane.engines.postgresql.engine import PostgresqlEngine
 from dbplane.errors import (
     ActionRefused,
     ActionServerUnavailable,

@@ -11,8 +11,8 @@ import pytest
 
 from dbplane.engines import parse_database_url
 from dbplane.engines.actions import actions_for
-from dbplane.engines.actions_sqlite import SqliteActions
-from dbplane.engines.sqlite import SqliteEngine
+from dbplane.engines.sqlite.actions import SqliteActions
+from dbplane.engines.sqlite.engine import SqliteEngine
 from dbplane.errors import InvalidActionParams, LogicalDatabaseExists, LogicalDatabaseNotFound
 
 

@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 
 from dbplane.engines import create_engine_for, parse_database_url
-from dbplane.engines.postgresql import PostgresqlEngine
-from dbplane.engines.tables import _connection_lost
+from dbplane.engines.postgresql.engine import PostgresqlEngine
+from dbplane.engines.sql.tables import _connection_lost
 from tests.fixtures.servers import SqlDatabase
 
 

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbplane.engines import create_engine_for, parse_database_url
-from dbplane.engines import schema as schema_engine
-from dbplane.engines.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
-from dbplane.engines.schema import VENDORS, apply_plan, read_schema, render_sql
-from dbplane.engines.sql import SqlEngine
+from dbplane.engines.sql import schema as schema_engine
+from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
+from dbplane.engines.sql.schema import VENDORS, apply_plan, read_schema, render_sql
 from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, UnsupportedFieldType
 from dbplane.schema import complete, diff, is_empty, normalize, patch, plan
 from tests.fixtures.servers import SqlDatabase, mysql_admin, pg_admin

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from dbplane.engines import create_engine_for, parse_database_url
-from dbplane.engines.sqlite import SlowRead, SqliteEngine
-from dbplane.engines.tables import introspect, read_rows, write
+from dbplane.engines.sql.tables import introspect, read_rows, write
+from dbplane.engines.sqlite.engine import SlowRead, SqliteEngine
 from dbplane.query.model import ReadPlan, WritePlan
 
 

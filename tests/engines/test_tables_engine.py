@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from dbplane.engines import create_engine_for, parse_database_url
-from dbplane.engines.sql import SqlEngine
-from dbplane.engines.tables import (
+from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.tables import (
     STATEMENT_CACHE,
     introspect,
     list_answer,

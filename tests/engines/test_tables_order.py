@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
-from dbplane.engines.tables_compile import compiled_read
+from dbplane.engines.sql.compile import compiled_read
 from dbplane.query.model import ColumnInfo, SchemaInfo, TableInfo
 from dbplane.query.params import parse_table_params
 from dbplane.query.plan import plan_read

@@ -28,10 +28,10 @@ __all__ = [
 
 # type name -> "module:class" of its adapter
 ENGINES: dict[str, str] = {
-    "sqlite": "dbplane.engines.sqlite:SqliteEngine",
-    "postgresql": "dbplane.engines.postgresql:PostgresqlEngine",
-    "mysql": "dbplane.engines.mysql:MysqlEngine",
-    "redis": "dbplane.engines.redis:RedisEngine",
+    "sqlite": "dbplane.engines.sqlite.engine:SqliteEngine",
+    "postgresql": "dbplane.engines.postgresql.engine:PostgresqlEngine",
+    "mysql": "dbplane.engines.mysql.engine:MysqlEngine",
+    "redis": "dbplane.engines.redis.engine:RedisEngine",
 }
 
 

@@ -39,9 +39,9 @@ __all__ = [
 
 # type name -> "module:class" of its actions adapter
 ADAPTERS: dict[str, str] = {
-    "sqlite": "dbplane.engines.actions_sqlite:SqliteActions",
-    "postgresql": "dbplane.engines.actions_postgresql:PostgresqlActions",
-    "mysql": "dbplane.engines.actions_mysql:MysqlActions",
+    "sqlite": "dbplane.engines.sqlite.actions:SqliteActions",
+    "postgresql": "dbplane.engines.postgresql.actions:PostgresqlActions",
+    "mysql": "dbplane.engines.mysql.actions:MysqlActions",
 }
 
 

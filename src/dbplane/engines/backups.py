@@ -91,10 +91,10 @@ class BackupAdapter(Protocol):
 
 
 ADAPTERS: dict[str, str] = {
-    "sqlite": "dbplane.engines.backups_sqlite:SqliteBackups",
-    "postgresql": "dbplane.engines.backups_postgresql:PostgresqlBackups",
-    "mysql": "dbplane.engines.backups_mysql:MysqlBackups",
-    "redis": "dbplane.engines.backups_redis:RedisBackups",
+    "sqlite": "dbplane.engines.sqlite.backups:SqliteBackups",
+    "postgresql": "dbplane.engines.postgresql.backups:PostgresqlBackups",
+    "mysql": "dbplane.engines.mysql.backups:MysqlBackups",
+    "redis": "dbplane.engines.redis.backups:RedisBackups",
 }
 
 

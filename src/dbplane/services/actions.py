@@ -41,8 +41,8 @@ from dbplane.services.context import AppContext
 from dbplane.services.databases import resolve_database
 
 if TYPE_CHECKING:  # imported by the engine registry on first use (their drivers are big)
-    from dbplane.engines.actions_mysql import MysqlActions
-    from dbplane.engines.actions_postgresql import PostgresqlActions
+    from dbplane.engines.mysql.actions import MysqlActions
+    from dbplane.engines.postgresql.actions import PostgresqlActions
 
 __all__ = [
     "ACTIONS",

@@ -2,7 +2,7 @@
 SQL database.
 
 Migrations: decided here (which are pending, which changed, what a rollback reverts),
-run by ``dbplane.engines.routines`` under the database's migration lock. Factories: rows
+run by ``dbplane.engines.sql.routines`` under the database's migration lock. Factories: rows
 generated with Faker here, inserted in batches by the engine. Seeders: fixed rows, written
 by the engine in one transaction (an upsert on ``key`` when given).
 """
@@ -17,7 +17,7 @@ from typing import Any, Literal
 from faker import Faker
 
 from dbplane.engines import Engine
-from dbplane.engines import routines as eng
+from dbplane.engines.sql import routines as eng
 from dbplane.errors import (
     EmptyReference,
     InvalidRoutineFile,

@@ -4,7 +4,7 @@ This module decides: which database (SQL only), whether a snapshot may be compar
 vendor and version unless forced), whether a diff still fits the schema (its hash), and
 keeps Directus' ``meta`` of collections, fields and relations in the metadata store so it
 comes back in the next snapshot. The snapshot model and the differ are ``dbplane.schema``;
-reading and changing the database is ``dbplane.engines.schema``.
+reading and changing the database is ``dbplane.engines.sql.schema``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from dbplane import __version__
-from dbplane.engines.schema import VENDORS, LiveSchema, apply_plan, read_schema, render_sql
-from dbplane.engines.sql import SqlEngine
+from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.schema import VENDORS, LiveSchema, apply_plan, read_schema, render_sql
 from dbplane.errors import (
     SchemaParameterInvalid,
     SnapshotMismatch,

@@ -2,7 +2,7 @@
 
 This module decides: which database and table, what the caller may do, which plan to run.
 The planner (``dbplane.query``) checks the request against the live schema; the engine
-(``dbplane.engines.tables``) compiles the plan and renders the JSON body in the database.
+(``dbplane.engines.sql.tables``) compiles the plan and renders the JSON body in the database.
 No row is built here: bodies pass through as bytes.
 
 Permissions: a session whose role does not grant ``read`` on a table is answered as if
@@ -24,7 +24,7 @@ from urllib.parse import quote
 import orjson
 from starlette.datastructures import QueryParams
 
-from dbplane.engines.tables import (
+from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
     list_answer,

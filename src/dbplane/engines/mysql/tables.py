@@ -14,7 +14,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select
 
-from dbplane.engines.tables_dialects import (
+from dbplane.engines.sql.dialect import (
     MAX_SAFE_INTEGER,
     TEXTLIKE,
     Expr,

@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dbplane.engines.sql import SqlEngine
+from dbplane.engines.sql.engine import SqlEngine
 from dbplane.query.model import ColumnInfo, ColumnKind, ForeignKey, SchemaInfo, TableInfo
 
 __all__ = ["introspect", "kind_of_declared_type", "schema_version"]

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy import text
 
 from dbplane.engines.base import Capabilities, exception_chain
-from dbplane.engines.sql import SqlEngine, constraint_error
+from dbplane.engines.sql.engine import SqlEngine, constraint_error
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ConnectionCheckFailed,

@@ -20,7 +20,7 @@ from typing import ClassVar
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from dbplane.engines.actions import ActionsAdapter, first_line, translated
-from dbplane.engines.sqlite import SqliteEngine
+from dbplane.engines.sqlite.engine import SqliteEngine
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ActionRefused,

@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbplane.engines.base import Capabilities, exception_chain
-from dbplane.engines.sql import SqlEngine, constraint_error
+from dbplane.engines.sql.engine import SqlEngine, constraint_error
 from dbplane.errors import (
     ConnectionCheckFailed,
     ConstraintViolation,

@@ -94,9 +94,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dbplane.engines.base import exception_chain
-from dbplane.engines.sql import SqlEngine
-from dbplane.engines.sqlite import SlowRead, SqliteEngine
-from dbplane.engines.tables_compile import (
+from dbplane.engines.sql.compile import (
     STATEMENT_CACHE,
     CompiledRead,
     StatementCache,
@@ -104,8 +102,10 @@ from dbplane.engines.tables_compile import (
     compiled_values,
     dialect_for,
 )
-from dbplane.engines.tables_dialects import MAX_SAFE_INTEGER, TablesDialect
-from dbplane.engines.tables_introspect import introspect, schema_version
+from dbplane.engines.sql.dialect import MAX_SAFE_INTEGER, TablesDialect
+from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.introspect import introspect, schema_version
+from dbplane.engines.sqlite.engine import SlowRead, SqliteEngine
 from dbplane.errors import (
     ConstraintViolation,
     DbplaneError,

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import Select
 
-from dbplane.engines.tables_dialects import (
+from dbplane.engines.sql.dialect import (
     MAX_DOUBLE,
     MAX_SAFE_INTEGER,
     Expr,

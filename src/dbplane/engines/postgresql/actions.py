@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from dbplane.engines.actions import ActionsAdapter, same_server, translated
 from dbplane.engines.base import exception_chain
-from dbplane.engines.postgresql import PostgresqlEngine
+from dbplane.engines.postgresql.engine import PostgresqlEngine
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ActionRefused,

@@ -22,7 +22,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import FromClause, Select, TableClause
 
-from dbplane.engines.tables_dialects import (
+from dbplane.engines.mysql.tables import MariadbTables
+from dbplane.engines.postgresql.tables import PostgresTables
+from dbplane.engines.sql.dialect import (
     PATTERN_OPERATORS,
     Expr,
     Rows,
@@ -30,9 +32,7 @@ from dbplane.engines.tables_dialects import (
     TablesDialect,
     sql_text,
 )
-from dbplane.engines.tables_mariadb import MariadbTables
-from dbplane.engines.tables_postgresql import PostgresTables
-from dbplane.engines.tables_sqlite import SqliteTables
+from dbplane.engines.sqlite.tables import SqliteTables
 from dbplane.query.model import (
     ColumnInfo,
     Include,

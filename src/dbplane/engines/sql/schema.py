@@ -38,8 +38,8 @@ from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_ischema_name
 from sqlalchemy.engine import Connection
 
 from dbplane.engines.base import exception_chain, network_error
-from dbplane.engines.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
-from dbplane.engines.sql import SqlEngine
+from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
 from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, Unavailable
 from dbplane.schema.plan import (
     AddColumn,

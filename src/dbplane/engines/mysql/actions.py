@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from dbplane.engines.actions import ActionsAdapter, first_line, same_server, translated
 from dbplane.engines.base import exception_chain
-from dbplane.engines.mysql import MysqlEngine
+from dbplane.engines.mysql.engine import MysqlEngine
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ActionRefused,

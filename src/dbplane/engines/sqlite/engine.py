@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from dbplane.engines.base import Capabilities, Health, Instance, exception_chain
-from dbplane.engines.sql import SqlEngine, constraint_error
+from dbplane.engines.sql.engine import SqlEngine, constraint_error
 from dbplane.errors import ConnectionCheckFailed, ConstraintViolation, DatabaseMissing
 from dbplane.query.model import TableInfo
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import Select
 from sqlalchemy.types import TypeEngine
 
-from dbplane.engines.tables_dialects import (
+from dbplane.engines.sql.dialect import (
     MAX_SAFE_INTEGER,
     Expr,
     Rows,
