@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from dbplane.engines import create_engine_for, parse_database_url  # noqa: E402
-from dbplane.engines.sql.schema import VENDORS, read_schema  # noqa: E402
+from dbplane.engines.sql.schema import read_schema  # noqa: E402
 from dbplane.schema import complete, diff, normalize, patch, plan  # noqa: E402
 
 TABLES, COLUMNS = 300, 10
@@ -132,7 +132,7 @@ async def _measure(url: str, runs: int) -> tuple[list[float], list[float], int, 
         for _ in range(runs):
             t0 = time.perf_counter()
             live = await read_schema(engine)
-            current = normalize({"version": 1, "vendor": VENDORS[engine.type_name],
+            current = normalize({"version": 1, "vendor": engine.snapshot_vendor,
                                  "collections": live.collections, "fields": live.fields,
                                  "relations": live.relations})
             t1 = time.perf_counter()

@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbplane.engines import create_engine_for, parse_database_url
+from dbplane.engines.mysql.lock import LOCK_NAME_SQL as MY_LOCK_NAME_SQL
+from dbplane.engines.postgresql.lock import LOCK_KEY as PG_LOCK_KEY
 from dbplane.engines.sql import schema as schema_engine
 from dbplane.engines.sql.engine import SqlEngine
-from dbplane.engines.sql.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
-from dbplane.engines.sql.schema import VENDORS, apply_plan, read_schema, render_sql
+from dbplane.engines.sql.schema import apply_plan, read_schema, render_sql
 from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, UnsupportedFieldType
 from dbplane.schema import complete, diff, is_empty, normalize, patch, plan
 from tests.fixtures.servers import SqlDatabase, mysql_admin, pg_admin
@@ -106,7 +107,7 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
 
 async def _snapshot(engine: SqlEngine) -> tuple[dict[str, Any], Any]:
     live = await read_schema(engine)
-    return normalize({"version": 1, "vendor": VENDORS[engine.type_name],
+    return normalize({"version": 1, "vendor": engine.snapshot_vendor,
                       "collections": live.collections, "fields": live.fields,
                       "relations": live.relations}), live
 

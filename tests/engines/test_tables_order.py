@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.compile import compiled_read
 from dbplane.query.model import ColumnInfo, SchemaInfo, TableInfo
 from dbplane.query.params import parse_table_params
@@ -19,7 +20,7 @@ SCHEMA = SchemaInfo(tables={"items": ITEMS})
 def _sql(*params: tuple[str, str]) -> str:
     plan = plan_read(parse_table_params(list(params)), ITEMS, SCHEMA, default_limit=50,
                      max_limit=100)
-    return compiled_read(asyncpg_dialect(), plan)[0].sql
+    return compiled_read(PostgresTables(), asyncpg_dialect(), plan)[0].sql
 
 
 def test_a_nullable_sort_column_gets_the_nulls_clause() -> None:

@@ -37,8 +37,8 @@ def test_parse_tells_the_type_host_port_and_database(
 
 def test_sqlite_path_is_the_absolute_file() -> None:
     url = parse_database_url("sqlite:////var/lib/app.db")
-    assert str(url.sqlite_path) == "/var/lib/app.db"
-    assert url.sqlite_path.is_absolute()
+    assert str(url.file_path) == "/var/lib/app.db"
+    assert url.file_path.is_absolute()
 
 
 @pytest.mark.parametrize(

@@ -1,50 +1,49 @@
-"""Database engines: one adapter per type, registered in ``ENGINES``.
+"""Database engines: one package per type (``sqlite``, ``postgresql``, ``mysql``,
+``redis``), what the SQL types share (``sql``), and the registry that names them.
 
-The registry names each adapter's module, imported the first time a database of that type
-is used: a dbplane that serves only SQLite never loads the PostgreSQL, MySQL or Redis
-drivers (about 60 MB of resident memory).
+A type's package holds its engine class (how its URLs are written, its pool, health and
+version), its ``errors.py`` (the driver's exceptions as dbplane errors) and its optional
+parts (tables, schema, routines, backups, actions, lock), which services find through
+``dbplane.engines.parts``. See docs/architecture.md, "Adding an engine type".
 """
 
 from __future__ import annotations
 
-import importlib
-
-from dbplane.engines.base import Capabilities, Engine, Health, Instance
+from dbplane.engines.base import PART_NAMES, Capabilities, Engine, Health, Instance
+from dbplane.engines.parts import has_part, part
+from dbplane.engines.registry import (
+    embedded_class,
+    engine_class,
+    resolve_type,
+    type_names,
+    types_with,
+)
 from dbplane.engines.urls import DatabaseUrl, parse_database_url, redact_text, redact_url
 
 __all__ = [
-    "ENGINES",
+    "PART_NAMES",
     "Capabilities",
     "DatabaseUrl",
     "Engine",
     "Health",
     "Instance",
     "create_engine_for",
+    "embedded_class",
     "engine_class",
+    "has_part",
     "parse_database_url",
+    "part",
     "redact_text",
     "redact_url",
+    "resolve_type",
+    "type_names",
+    "types_with",
 ]
-
-# type name -> "module:class" of its adapter
-ENGINES: dict[str, str] = {
-    "sqlite": "dbplane.engines.sqlite.engine:SqliteEngine",
-    "postgresql": "dbplane.engines.postgresql.engine:PostgresqlEngine",
-    "mysql": "dbplane.engines.mysql.engine:MysqlEngine",
-    "redis": "dbplane.engines.redis.engine:RedisEngine",
-}
-
-
-def engine_class(type_name: str) -> type[Engine]:
-    """The adapter class of a database type (imported on first use)."""
-    module, _, name = ENGINES[type_name].partition(":")
-    cls: type[Engine] = getattr(importlib.import_module(module), name)
-    return cls
 
 
 def create_engine_for(url: DatabaseUrl, *, timeout: float, create: bool = False) -> Engine:
-    """A new (unconnected) engine for ``url``; ``create`` makes a missing SQLite file."""
-    engine = engine_class(url.type_name)(url, timeout=timeout)  # type: ignore[call-arg]
-    if create:
-        engine.create = True  # type: ignore[attr-defined]
+    """A new (unconnected) engine for ``url``; ``create`` makes a missing embedded
+    database."""
+    engine = engine_class(url.type_name)(url, timeout=timeout)
+    engine.create = create
     return engine

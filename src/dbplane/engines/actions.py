@@ -1,11 +1,12 @@
 """Database actions (``POST /v1/databases/{db}/action``): what each type can do on its
 server, and how.
 
-One adapter class per type, named in ``ADAPTERS`` and imported on first use like the
-engines: SQLite, PostgreSQL and MySQL/MariaDB in ``actions_<type>.py``; Redis has no
-adapter (only ``list-actions``, which the service answers). An adapter talks to the server
-through its engine's pool and turns driver errors into dbplane errors; which action runs,
-its params and which logical databases are protected are decided by the service.
+One adapter class per type, the ``actions`` part of its engine (``<type>/actions.py``),
+imported on first use: SQLite, PostgreSQL and MySQL/MariaDB; a type without the part
+(Redis) gets this base class, which can only ``list-actions`` (the service answers it).
+An adapter talks to the server through its engine's pool and turns driver errors into
+dbplane errors; which action runs, its params and which logical databases are protected
+are decided by the service.
 
 Names reach SQL only after the service checked them against the identifier rules, and
 always quoted by the dialect's ``identifier_preparer``; values are bound.
@@ -13,14 +14,14 @@ always quoted by the dialect's ``identifier_preparer``; values are bound.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.exc import DBAPIError
 
 from dbplane.engines.base import Engine, exception_chain, network_error
+from dbplane.engines.parts import has_part, part
 from dbplane.engines.urls import DatabaseUrl, redact_text
 from dbplane.errors import (
     ActionRefused,
@@ -29,21 +30,12 @@ from dbplane.errors import (
 )
 
 __all__ = [
-    "ADAPTERS",
     "ActionsAdapter",
     "actions_for",
     "first_line",
     "same_server",
     "translated",
 ]
-
-# type name -> "module:class" of its actions adapter
-ADAPTERS: dict[str, str] = {
-    "sqlite": "dbplane.engines.sqlite.actions:SqliteActions",
-    "postgresql": "dbplane.engines.postgresql.actions:PostgresqlActions",
-    "mysql": "dbplane.engines.mysql.actions:MysqlActions",
-}
-
 
 def first_line(exc: BaseException) -> str:
     """The first line of a driver's message, with any URL password hidden."""
@@ -84,8 +76,24 @@ class ActionsAdapter:
     system_databases: ClassVar[frozenset[str]] = frozenset()
     """Logical databases of the server itself, never deleted or reset."""
 
+    changeable_features: ClassVar[tuple[str, ...]] = ()
+    """The features dbplane enables and disables itself on this type (the others a
+    database shows are the server's configuration, read live)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    # -- features dbplane changes --------------------------------------------------------
+
+    async def feature_status(self, name: str) -> str | None:
+        """The status of a changeable feature as the server has it (None: not enabled)."""
+        return None
+
+    async def enable_feature(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def disable_feature(self, name: str) -> None:
+        raise NotImplementedError
 
     def own_database(self) -> str | None:
         """The logical database the registered URL names (protected)."""
@@ -109,19 +117,42 @@ class ActionsAdapter:
     async def reset_database(self, name: str) -> None:
         raise NotImplementedError
 
+    # -- server-specific actions (only those the type's ``supported`` names) ------------
 
-class _RedisActions(ActionsAdapter):
-    """Redis: only ``list-actions``."""
+    async def list_extensions(self) -> list[dict[str, str]]:
+        raise NotImplementedError
+
+    async def list_queries(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def signal_backend(self, pid: int, *, terminate: bool) -> None:
+        raise NotImplementedError
+
+    async def stat_statements_enable(self) -> None:
+        raise NotImplementedError
+
+    async def stat_statements_reset(self) -> None:
+        raise NotImplementedError
+
+    async def stat_statements_list(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def get_sql_mode(self) -> str:
+        raise NotImplementedError
+
+    async def accepted_sql_modes(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    async def set_sql_mode(self, modes: str) -> None:
+        raise NotImplementedError
 
 
 def actions_for(engine: Engine) -> ActionsAdapter:
     """The actions adapter of ``engine``'s type (one that can only ``list-actions`` for a
-    type without actions)."""
-    target = ADAPTERS.get(engine.type_name)
-    if target is None:
-        return _RedisActions(engine)
-    module, _, name = target.partition(":")
-    cls: type[ActionsAdapter] = getattr(importlib.import_module(module), name)
+    type without the ``actions`` part)."""
+    if not has_part(engine, "actions"):
+        return ActionsAdapter(engine)
+    cls: type[ActionsAdapter] = part(engine, "actions")
     return cls(engine)
 
 

@@ -8,8 +8,8 @@ touches the database. The external tools (``pg_dump``, ``mariadb-dump``, ``redis
 run as subprocesses without a shell; passwords go through their environment or a 0600
 defaults file, never the command line, and a cancelled backup kills its tool.
 
-One module per engine (``backups_sqlite``, ``backups_postgresql``, ``backups_mysql``,
-``backups_redis``) implements :class:`BackupAdapter`; ``adapter_for`` picks it.
+Each type's package implements :class:`BackupAdapter` (``<type>/backups.py``, the
+``backups`` part of its engine); ``adapter_for`` finds it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from dbplane.engines.base import Engine
+from dbplane.engines.parts import has_part, part
+from dbplane.engines.registry import engine_class, types_with
 from dbplane.engines.urls import redact_text
 from dbplane.errors import (
     ArchiveChecksumMismatch,
@@ -36,7 +37,6 @@ from dbplane.errors import (
 )
 
 __all__ = [
-    "ADAPTERS",
     "Archive",
     "ArchiveWriter",
     "BackupAdapter",
@@ -90,23 +90,16 @@ class BackupAdapter(Protocol):
         """Replace the database's content with the (already checked) archive's."""
 
 
-ADAPTERS: dict[str, str] = {
-    "sqlite": "dbplane.engines.sqlite.backups:SqliteBackups",
-    "postgresql": "dbplane.engines.postgresql.backups:PostgresqlBackups",
-    "mysql": "dbplane.engines.mysql.backups:MysqlBackups",
-    "redis": "dbplane.engines.redis.backups:RedisBackups",
-}
-
-
-def adapter_for(type_name: str) -> BackupAdapter:
-    """The backup adapter of a database type; Unsupported for a type without one."""
-    target = ADAPTERS.get(type_name)
-    if target is None:
-        raise Unsupported(f"a {type_name} database cannot be backed up; backups exist for "
-                          + ", ".join(sorted(ADAPTERS)), type_name=type_name)
-    module, _, name = target.partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    adapter: BackupAdapter = cls()
+def adapter_for(engine: Engine | type[Engine] | str) -> BackupAdapter:
+    """The backup adapter of a database type (an engine, its class or its name);
+    Unsupported for a type without one."""
+    if isinstance(engine, str):
+        engine = engine_class(engine)
+    if not has_part(engine, "backups"):
+        raise Unsupported(f"a {engine.type_name} database cannot be backed up; backups exist "
+                          "for " + ", ".join(sorted(types_with("backups"))),
+                          type_name=engine.type_name)
+    adapter: BackupAdapter = part(engine, "backups")()
     return adapter
 
 
@@ -327,7 +320,7 @@ async def make_backup(engine: Engine, final: Path,
     """Back up ``engine``'s database to ``final`` (temp file, SHA-256, fsync, rename). On
     any failure or cancellation the temporary file is removed and ``final`` never
     exists."""
-    adapter = adapter_for(engine.type_name)
+    adapter = adapter_for(engine)
     async with ArchiveWriter(final) as writer:
         await adapter.backup(engine, writer, progress)
         return await asyncio.to_thread(writer.commit, adapter.format)
@@ -343,7 +336,7 @@ async def restore_archive(engine: Engine, path: Path, checksum: str | None,
                           progress: Progress = _no_progress) -> None:
     """Restore ``path`` into ``engine``'s database: the checksum (when given) and the
     format are verified first, and a refused archive changes nothing."""
-    adapter = adapter_for(engine.type_name)
+    adapter = adapter_for(engine)
     if checksum is not None:
         await verify_checksum(path, checksum)
     await adapter.check(path, thorough=checksum is None)

@@ -1,27 +1,36 @@
-"""The Engine protocol every database type implements, and what an engine can do.
+"""What every database type is: the ``Engine`` base class, its optional parts, and what a
+health check answers.
 
 An engine owns one connection pool to one database, created by ``connect`` and reused
-until ``close``. Services ask ``engine.capabilities``; they never test the type name.
-Driver exceptions are turned into dbplane errors inside the engine, keeping the original
-as ``__cause__``.
+until ``close``. A type says on its class how its URLs are written (``url_schemes``,
+``default_port``…) and which optional parts it has (``parts``: tables, schema, routines,
+backups, actions, lock, each a module or class of its own package, imported the first
+time it is used). Services ask :mod:`dbplane.engines.parts` for a part; they never test
+the type name. Driver exceptions are turned into dbplane errors inside the type's
+package (its ``errors.py``), keeping the original as ``__cause__``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
-from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ConnectionCheckFailed,
     DatabaseHostUnknown,
     DatabaseUnreachable,
+    InvalidDatabaseUrl,
 )
 
+if TYPE_CHECKING:
+    from dbplane.engines.urls import DatabaseUrl
+
 __all__ = [
+    "PART_NAMES",
     "Capabilities",
     "Engine",
     "Health",
@@ -30,15 +39,18 @@ __all__ = [
     "network_error",
 ]
 
+PART_NAMES = ("tables", "schema", "routines", "backups", "actions", "lock")
+"""The optional parts a type may have (see ``dbplane.engines.parts``)."""
+
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a database type can do."""
+    """What a database type can do: the names of the optional parts it has."""
 
-    sql: bool
-    transactional_ddl: bool = False
-    backups: bool = False
-    actions: frozenset[str] = field(default_factory=frozenset)
+    parts: frozenset[str]
+
+    def has(self, part: str) -> bool:
+        return part in self.parts
 
 
 @dataclass(frozen=True)
@@ -62,12 +74,66 @@ class Instance:
     type: str = "db-node"
 
 
-class Engine(Protocol):
-    """One database of one type, reached through one pool."""
+class Engine:
+    """One database of one type, reached through one pool. Subclasses set the class
+    attributes and implement the methods; the registry (``dbplane.engines.registry``)
+    names each type's class."""
 
     type_name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    """The type's name in the API (``type_name`` of a database)."""
+    label: ClassVar[str] = ""
+    """The type's name in prose (``PostgreSQL``)."""
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    """The URL schemes (SQLAlchemy backend names) that name this type."""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Other names accepted for the type in a request's ``type_name``."""
+    default_port: ClassVar[int | None] = None
+    needs_database_name: ClassVar[bool] = False
+    """Whether a URL of this type must name a database (``…/name``)."""
+    embedded: ClassVar[bool] = False
+    """Whether dbplane creates databases of this type itself, as files of its own."""
+    parts: ClassVar[Mapping[str, str]] = {}
+    """Optional part name → ``"module"`` or ``"module:attribute"`` implementing it."""
+
     url: DatabaseUrl
+    create: bool = False
+    """Create the database when it does not exist (an embedded database)."""
+
+    def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    # -- the type, from its class -------------------------------------------------------
+
+    @classmethod
+    def capabilities_of(cls) -> Capabilities:
+        return Capabilities(frozenset(cls.parts))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.capabilities_of()
+
+    @classmethod
+    def check_url(cls, url: DatabaseUrl) -> None:
+        """Raise InvalidDatabaseUrl for a URL of this type that cannot be served: by
+        default one without a host, or without a database when the type needs one."""
+        if not url.host:
+            raise InvalidDatabaseUrl("the url has no host", url=url.redacted())
+        if cls.needs_database_name and not url.database:
+            raise InvalidDatabaseUrl("the url names no database (…/name at its end)",
+                                     url=url.redacted())
+
+    @classmethod
+    def local_file(cls, url: DatabaseUrl) -> Path | None:
+        """The file on dbplane's own host that ``url`` serves, for a file-based type."""
+        return None
+
+    @classmethod
+    def embedded_url(cls, directory: Path, resource_id: str) -> str:
+        """The URL of a database dbplane creates itself under ``directory``."""
+        raise NotImplementedError(f"{cls.type_name} databases are not created embedded")
+
+    # -- one database -------------------------------------------------------------------
 
     async def connect(self) -> None:
         """Open the pool and check the database answers.
@@ -75,18 +141,23 @@ class Engine(Protocol):
         Raises a ConnectionCheckFailed subclass that names the host, port, user or
         database at fault.
         """
+        raise NotImplementedError
 
     async def health(self) -> Health:
         """Check the database answers now (a round trip), never raising."""
+        raise NotImplementedError
 
     async def version(self) -> str:
         """The server's own version string."""
+        raise NotImplementedError
 
     async def features(self) -> list[dict[str, str]]:
         """The features active on this database, as ``{name, status}``."""
+        return []
 
     def instances(self) -> list[Instance]:
         """The nodes behind the database."""
+        return [Instance(hostname=self.url.host or "localhost", port=self.url.port)]
 
     async def close(self) -> None:
         """Close the pool."""

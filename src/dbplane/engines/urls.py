@@ -13,19 +13,6 @@ from dbplane.errors import InvalidDatabaseUrl
 
 __all__ = ["DatabaseUrl", "parse_database_url", "redact_text", "redact_url"]
 
-# scheme (SQLAlchemy backend name) -> dbplane type name
-_SCHEMES = {
-    "sqlite": "sqlite",
-    "postgresql": "postgresql",
-    "postgres": "postgresql",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "redis": "redis",
-    "rediss": "redis",
-}
-
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "redis": 6379}
-
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
 
 
@@ -41,6 +28,8 @@ class DatabaseUrl:
     raw: str
     type_name: str
     url: URL
+    default_port: int | None = None
+    """The port of the type's servers when the URL names none (None: a file)."""
 
     @property
     def host(self) -> str | None:
@@ -48,16 +37,17 @@ class DatabaseUrl:
 
     @property
     def port(self) -> int | None:
-        if self.type_name == "sqlite":
+        if self.default_port is None:
             return None
-        return self.url.port or _DEFAULT_PORTS[self.type_name]
+        return self.url.port or self.default_port
 
     @property
     def database(self) -> str | None:
         return self.url.database
 
     @property
-    def sqlite_path(self) -> Path:
+    def file_path(self) -> Path:
+        """The database part as a file path (file-based types)."""
         return Path(self.url.database or "")
 
     def redacted(self) -> str:
@@ -83,7 +73,10 @@ def redact_url(raw: str) -> str:
 
 
 def parse_database_url(raw: str) -> DatabaseUrl:
-    """Parse ``raw`` and tell its type, or raise InvalidDatabaseUrl saying what is wrong."""
+    """Parse ``raw`` and tell its type, or raise InvalidDatabaseUrl saying what is wrong
+    (the scheme names no type served, or the type's own checks refuse it)."""
+    from dbplane.engines import registry  # the registry imports the engine classes
+
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError) as exc:
@@ -91,19 +84,13 @@ def parse_database_url(raw: str) -> DatabaseUrl:
                                  "postgresql://user:password@host:5432/name",
                                  url=redact_text(raw)) from exc
     backend = url.get_backend_name()
-    type_name = _SCHEMES.get(backend)
+    type_name = registry.type_for_scheme(backend)
     if type_name is None:
         raise InvalidDatabaseUrl(
             f"the url scheme {backend!r} is not one dbplane serves; use one of "
-            + ", ".join(sorted(_SCHEMES)), url=redact_url(raw))
-    if type_name == "sqlite":
-        path = url.database
-        if not path or path == ":memory:" or not Path(path).is_absolute():
-            raise InvalidDatabaseUrl("a SQLite url must name an absolute file path, as "
-                                     "sqlite:////absolute/path.db", url=redact_url(raw))
-    elif not url.host:
-        raise InvalidDatabaseUrl("the url has no host", url=redact_url(raw))
-    if type_name in ("postgresql", "mysql") and not url.database:
-        raise InvalidDatabaseUrl("the url names no database (…/name at its end)",
-                                 url=redact_url(raw))
-    return DatabaseUrl(raw=raw, type_name=type_name, url=url)
+            + ", ".join(sorted(registry.url_schemes())), url=redact_url(raw))
+    cls = registry.engine_class(type_name)
+    parsed = DatabaseUrl(raw=raw, type_name=type_name, url=url,
+                         default_port=cls.default_port)
+    cls.check_url(parsed)
+    return parsed

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
@@ -40,13 +40,8 @@ from dbplane.meta import queries as q
 from dbplane.services.context import AppContext
 from dbplane.services.databases import resolve_database
 
-if TYPE_CHECKING:  # imported by the engine registry on first use (their drivers are big)
-    from dbplane.engines.mysql.actions import MysqlActions
-    from dbplane.engines.postgresql.actions import PostgresqlActions
-
 __all__ = [
     "ACTIONS",
-    "CHANGEABLE_FEATURES",
     "ActionSpec",
     "DatabaseNameParams",
     "DeleteDatabaseParams",
@@ -217,50 +212,41 @@ async def _reset_database(call: _Call, params: DatabaseNameParams) -> None:
     await call.adapter.reset_database(params.database_name)
 
 
-# an action reaches its handler only when the adapter's `supported` names it: these are
-# the adapters that name them
-def _pg(call: _Call) -> PostgresqlActions:
-    return cast("PostgresqlActions", call.adapter)
-
-
-def _my(call: _Call) -> MysqlActions:
-    return cast("MysqlActions", call.adapter)
-
-
+# an action reaches its handler only when the adapter's `supported` names it
 async def _list_extensions(call: _Call, _: None) -> Any:
-    return await _pg(call).list_extensions()
+    return await call.adapter.list_extensions()
 
 
 async def _pg_list_queries(call: _Call, _: None) -> Any:
-    return await _pg(call).list_queries()
+    return await call.adapter.list_queries()
 
 
 async def _pg_cancel_query(call: _Call, params: PidParams) -> None:
-    await _pg(call).signal_backend(params.pid, terminate=False)
+    await call.adapter.signal_backend(params.pid, terminate=False)
 
 
 async def _pg_terminate_query(call: _Call, params: PidParams) -> None:
-    await _pg(call).signal_backend(params.pid, terminate=True)
+    await call.adapter.signal_backend(params.pid, terminate=True)
 
 
 async def _stat_enable(call: _Call, _: None) -> None:
-    await _pg(call).stat_statements_enable()
+    await call.adapter.stat_statements_enable()
 
 
 async def _stat_reset(call: _Call, _: None) -> None:
-    await _pg(call).stat_statements_reset()
+    await call.adapter.stat_statements_reset()
 
 
 async def _stat_list(call: _Call, _: None) -> Any:
-    return await _pg(call).stat_statements_list()
+    return await call.adapter.stat_statements_list()
 
 
 async def _get_sqlmode(call: _Call, _: None) -> Any:
-    return await _my(call).get_sql_mode()
+    return await call.adapter.get_sql_mode()
 
 
 async def _set_sqlmode(call: _Call, params: str) -> None:
-    adapter = _my(call)
+    adapter = call.adapter
     modes = [m.strip().upper() for m in params.split(",") if m.strip()]
     accepted: frozenset[str] = await adapter.accepted_sql_modes()
     unknown = [m for m in modes if m not in accepted]
@@ -327,9 +313,9 @@ async def run_action(ctx: AppContext, ref: str, action_name: str, params: Any) -
 
 # -- features ---------------------------------------------------------------------------
 
-# the features dbplane can enable and disable itself, by type; the others a database shows
-# (tls, redis-rdb, redis-aof) are the server's configuration, read live
-CHANGEABLE_FEATURES: dict[str, tuple[str, ...]] = {"postgresql": ("pg-stat-statements",)}
+# the features dbplane can enable and disable itself are its actions adapter's
+# (``changeable_features``); the others a database shows (tls, redis-rdb, redis-aof) are
+# the server's configuration, read live
 
 
 async def list_features(ctx: AppContext, ref: str) -> list[dict[str, str]]:
@@ -338,26 +324,29 @@ async def list_features(ctx: AppContext, ref: str) -> list[dict[str, str]]:
     (FAILED when the extension exists but the server does not preload it)."""
     row = await resolve_database(ctx, ref)
     engine = await ctx.connections.engine_for(row)
-    features = [f for f in await engine.features() if f["name"] != "pg-stat-statements"]
-    if row["type_name"] == "postgresql":
-        status = await cast("PostgresqlActions", actions_for(engine)).stat_statements_status()
+    adapter = actions_for(engine)
+    changeable = adapter.changeable_features
+    features = [f for f in await engine.features() if f["name"] not in changeable]
+    for index, name in enumerate(changeable):
+        status = await adapter.feature_status(name)
         if status is not None:
-            features.insert(0, {"name": "pg-stat-statements", "status": status})
+            features.insert(index, {"name": name, "status": status})
     return features
 
 
 async def _changeable(ctx: AppContext, ref: str, name: str,
-                      verb: str) -> PostgresqlActions:
+                      verb: str) -> ActionsAdapter:
     row = await resolve_database(ctx, ref)
-    changeable = CHANGEABLE_FEATURES.get(row["type_name"], ())
+    engine = await ctx.connections.engine_for(row)
+    adapter = actions_for(engine)
+    changeable = adapter.changeable_features
     if name not in changeable:
         can = ", ".join(changeable) or "none"
         raise Unsupported(f"feature: {name!r} cannot be {verb} on a {row['type_name']} "
                           f"database by dbplane; the features it can change there: {can}",
                           field="feature", value=name, type_name=row["type_name"],
                           valid=list(changeable))
-    engine = await ctx.connections.engine_for(row)
-    return cast("PostgresqlActions", actions_for(engine))
+    return adapter
 
 
 async def enable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]:
@@ -365,8 +354,8 @@ async def enable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]
     (400) for a feature dbplane cannot change on this type; StatStatementsUnavailable
     (409) when the server does not preload pg_stat_statements (nothing is created)."""
     adapter = await _changeable(ctx, ref, name, "enabled")
-    await adapter.stat_statements_enable()
-    status = await adapter.stat_statements_status() or "FAILED"
+    await adapter.enable_feature(name)
+    status = await adapter.feature_status(name) or "FAILED"
     return {"name": name, "status": status, "message": f"Feature {name} has been enabled"}
 
 
@@ -374,5 +363,5 @@ async def disable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str
     """Disable a feature (Scalingo's answer: ``{message}``); Unsupported as for
     enabling. Disabling one that is not enabled changes nothing."""
     adapter = await _changeable(ctx, ref, name, "disabled")
-    await adapter.stat_statements_disable()
+    await adapter.disable_feature(name)
     return {"message": f"Feature {name} has been disabled"}

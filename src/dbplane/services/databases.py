@@ -17,7 +17,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from dbplane.engines import Engine, create_engine_for, parse_database_url, redact_url
+from dbplane.engines import (
+    Engine,
+    create_engine_for,
+    embedded_class,
+    engine_class,
+    parse_database_url,
+    redact_url,
+    resolve_type,
+    type_names,
+)
 from dbplane.errors import (
     DatabaseExists,
     DatabaseNotFound,
@@ -31,7 +40,6 @@ from dbplane.services.context import AppContext, now_ms
 from dbplane.services.operations import active_operations
 
 __all__ = [
-    "TYPE_NAMES",
     "DatabaseCreate",
     "DatabasePublic",
     "DatabaseUpdate",
@@ -46,8 +54,6 @@ __all__ = [
     "update_database",
 ]
 
-TYPE_NAMES = ("sqlite", "postgresql", "mysql", "redis")
-_TYPE_ALIASES = {"postgres": "postgresql", "mariadb": "mysql", "sqlite3": "sqlite"}
 DEFAULT_RESOURCE_ID = "default"
 
 ResourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
@@ -69,10 +75,10 @@ def _hours(value: int | list[int] | None) -> list[int] | None:
 def _type_name(value: str | None) -> str | None:
     if value is None:
         return None
-    name = _TYPE_ALIASES.get(value.lower(), value.lower())
-    if name not in TYPE_NAMES:
+    name = resolve_type(value)
+    if name is None:
         raise ValueError(f"{value!r} is not a type dbplane serves; use one of "
-                         + ", ".join(TYPE_NAMES))
+                         + ", ".join(type_names()))
     return name
 
 
@@ -241,7 +247,7 @@ async def get_database(ctx: AppContext, principal: Principal, ref: str) -> Datab
     return await _describe(ctx, row)
 
 
-def _forbidden_sqlite_paths(ctx: AppContext) -> set[Path]:
+def _forbidden_paths(ctx: AppContext) -> set[Path]:
     s = ctx.settings
     return {p.resolve() for p in (s.meta_file, s.key_file)}
 
@@ -252,9 +258,10 @@ async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tupl
     if type_name is not None and type_name != url.type_name:
         raise InvalidField(f"type_name is {type_name!r} but the url is a {url.type_name} "
                            "URL", field="type_name", value=type_name)
-    if url.type_name == "sqlite":
-        path = url.sqlite_path.resolve()
-        forbidden = _forbidden_sqlite_paths(ctx)
+    local = engine_class(url.type_name).local_file(url)
+    if local is not None:
+        path = local.resolve()
+        forbidden = _forbidden_paths(ctx)
         if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden):
             raise InvalidDatabaseUrl("that file is dbplane's own metadata store; it is never "
                                      "served", url=redact_url(raw))
@@ -274,19 +281,19 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
         if await q.get_database_by_ref(conn, body.resource_id) is not None:
             raise DatabaseExists(body.resource_id)
     if body.url is None:
-        if body.type_name not in (None, "sqlite"):
+        embedded = embedded_class()
+        if body.type_name not in (None, embedded.type_name):
             raise InvalidField(f"a {body.type_name} database needs a url: dbplane registers "
-                               "external servers by URL; only SQLite databases are created "
-                               "embedded", field="url", value=None)
-        return await _insert(ctx, body, type_name="sqlite", mode="embedded",
+                               f"external servers by URL; only {embedded.label} databases "
+                               "are created embedded", field="url", value=None)
+        return await _insert(ctx, body, type_name=embedded.type_name, mode="embedded",
                              url=_embedded_url(ctx, body.resource_id))
     type_name, _ = await _checked_url(ctx, body.url, body.type_name)
     return await _insert(ctx, body, type_name=type_name, mode="external", url=body.url)
 
 
 def _embedded_url(ctx: AppContext, resource_id: str) -> str:
-    path = (ctx.settings.embedded_dir / f"{resource_id}.db").resolve()
-    return f"sqlite:///{path}"
+    return embedded_class().embedded_url(ctx.settings.embedded_dir, resource_id)
 
 
 async def _insert(ctx: AppContext, body: DatabaseCreate, *, type_name: str, mode: str,
@@ -366,7 +373,7 @@ async def ensure_default_database(ctx: AppContext) -> None:
     default_url = ctx.settings.default_url
     try:
         if default_url is None:
-            await _insert(ctx, body, type_name="sqlite", mode="embedded",
+            await _insert(ctx, body, type_name=embedded_class().type_name, mode="embedded",
                           url=_embedded_url(ctx, DEFAULT_RESOURCE_ID), protected=True)
         else:
             raw = default_url.get_secret_value()

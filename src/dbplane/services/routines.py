@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from faker import Faker
 
-from dbplane.engines import Engine
+from dbplane.engines import Engine, has_part, types_with
 from dbplane.engines.sql import routines as eng
 from dbplane.errors import (
     EmptyReference,
@@ -79,9 +79,10 @@ _NOT_PROVIDERS = frozenset({"seed", "seed_instance", "seed_locale", "unique", "o
 async def _target(ctx: AppContext, db_ref: str | None) -> tuple[dict[str, Any], Engine]:
     row = await resolve_database(ctx, db_ref or DEFAULT_RESOURCE_ID)
     engine = await ctx.connections.engine_for(row)
-    if not engine.capabilities.sql:
+    if not has_part(engine, "routines"):
         raise Unsupported(f"migrations, factories and seeders apply to SQL databases "
-                          f"(sqlite, postgresql, mysql); {row['resource_id']!r} is a "
+                          f"({', '.join(types_with('routines'))}); "
+                          f"{row['resource_id']!r} is a "
                           f"{row['type_name']} database", database=row["resource_id"],
                           type_name=row["type_name"])
     return row, engine

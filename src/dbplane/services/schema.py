@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from dbplane import __version__
+from dbplane.engines import has_part, types_with
 from dbplane.engines.sql.engine import SqlEngine
-from dbplane.engines.sql.schema import VENDORS, LiveSchema, apply_plan, read_schema, render_sql
+from dbplane.engines.sql.schema import LiveSchema, apply_plan, read_schema, render_sql
 from dbplane.errors import (
     SchemaParameterInvalid,
     SnapshotMismatch,
@@ -54,7 +55,7 @@ class _Target:
 
     @property
     def vendor(self) -> str:
-        return VENDORS[self.engine.type_name]
+        return self.engine.snapshot_vendor
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,10 @@ class DiffAnswer:
 async def _target(ctx: AppContext, db_ref: str | None) -> _Target:
     row = await resolve_database(ctx, db_ref or DEFAULT_RESOURCE_ID)
     engine = await ctx.connections.engine_for(row)
-    if not engine.capabilities.sql or not isinstance(engine, SqlEngine):
-        raise Unsupported(f"schema snapshots apply to SQL databases (sqlite, postgresql, "
-                          f"mysql); {row['resource_id']!r} is a {row['type_name']} database",
+    if not has_part(engine, "schema") or not isinstance(engine, SqlEngine):
+        raise Unsupported(f"schema snapshots apply to SQL databases ("
+                          f"{', '.join(types_with('schema'))}); {row['resource_id']!r} is "
+                          f"a {row['type_name']} database",
                           database=row["resource_id"], type_name=row["type_name"])
     return _Target(row=row, engine=engine)
 

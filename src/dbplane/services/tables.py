@@ -24,6 +24,7 @@ from urllib.parse import quote
 import orjson
 from starlette.datastructures import QueryParams
 
+from dbplane.engines import has_part, types_with
 from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
@@ -145,8 +146,8 @@ class _Target:
 async def _target(ctx: AppContext, db_ref: str | None) -> _Target:
     row = await resolve_database(ctx, db_ref or DEFAULT_RESOURCE_ID)
     engine = await ctx.connections.engine_for(row)
-    if not engine.capabilities.sql:
-        raise Unsupported(f"tables apply to SQL databases (sqlite, postgresql, mysql); "
+    if not has_part(engine, "tables"):
+        raise Unsupported(f"tables apply to SQL databases ({', '.join(types_with('tables'))}); "
                           f"{row['resource_id']!r} is a {row['type_name']} database",
                           database=row["resource_id"], type_name=row["type_name"])
     return _Target(row=row, engine=engine, refs=(row["id"], row["resource_id"]))

@@ -243,6 +243,17 @@ class PostgresqlActions(ActionsAdapter):
                 "pg-stat-statements-enable first")
         return None if schema is None else self._quote(str(schema))
 
+    changeable_features = ("pg-stat-statements",)
+
+    async def feature_status(self, name: str) -> str | None:
+        return await self.stat_statements_status()
+
+    async def enable_feature(self, name: str) -> None:
+        await self.stat_statements_enable()
+
+    async def disable_feature(self, name: str) -> None:
+        await self.stat_statements_disable()
+
     async def stat_statements_enable(self) -> None:
         async with translated(self.engine), self.engine.sa_engine.begin() as conn:
             await self._stat_schema(conn, installed=False)

@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from sqlalchemy import text
 
-from dbplane.engines.base import Capabilities, exception_chain
-from dbplane.engines.sql.engine import SqlEngine, constraint_error
+from dbplane.engines.postgresql.tables import PostgresTables
+from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.engines.urls import DatabaseUrl
-from dbplane.errors import (
-    ConnectionCheckFailed,
-    ConstraintViolation,
-    DatabaseAuthFailed,
-    DatabaseMissing,
-)
+from dbplane.errors import ConnectionCheckFailed, ConstraintViolation
 from dbplane.query.model import TableInfo
+
+if TYPE_CHECKING:  # the driver is imported with the first pool (see registry)
+    import asyncpg
 
 __all__ = ["PostgresqlEngine"]
 
-_KEY_COLUMNS = re.compile(r"Key \((.*?)\)=\(")
-_SQLSTATES = {"23502": "not_null", "23505": "unique", "23503": "foreign_key",
-              "23514": "check"}
-
-
 class PostgresqlEngine(SqlEngine):
     type_name = "postgresql"
-    capabilities = Capabilities(sql=True, transactional_ddl=True, backups=True)
+    label = "PostgreSQL"
+    url_schemes = ("postgresql", "postgres")
+    aliases = ("postgres",)
+    default_port = 5432
+    needs_database_name = True
+    parts = {
+        **SQL_PARTS,
+        "backups": "dbplane.engines.postgresql.backups:PostgresqlBackups",
+        "actions": "dbplane.engines.postgresql.actions:PostgresqlActions",
+        "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
+    }
+    tables_dialect = PostgresTables()
+    snapshot_vendor = "postgres"
     driver = "postgresql+asyncpg"
     version_query = "SHOW server_version"
 
@@ -45,16 +48,20 @@ class PostgresqlEngine(SqlEngine):
         super().__init__(url, timeout=timeout)
         self._read_pool: asyncpg.Pool | None = None
         self._read_pool_lock = asyncio.Lock()
+        self._server_error: type[Exception] = _NoServerError
 
     def _engine_options(self) -> dict[str, Any]:
         return {**super()._engine_options(), "connect_args": {"timeout": self.timeout}}
 
     async def _open_read_pool(self) -> asyncpg.Pool:
+        import asyncpg
+
         async with self._read_pool_lock:
             if self._read_pool is None:
                 engine = self.sa_engine
                 # the same connection arguments SQLAlchemy's asyncpg dialect would use
                 _, params = engine.dialect.create_connect_args(engine.url)
+                self._server_error = asyncpg.PostgresError
                 self._read_pool = await asyncpg.create_pool(
                     **params, timeout=self.timeout, min_size=1,
                     max_size=self.READ_POOL_SIZE, reset=_keep_session,
@@ -66,7 +73,7 @@ class PostgresqlEngine(SqlEngine):
         async with pool.acquire() as conn:
             try:
                 row = await conn.fetchrow(sql, *args)
-            except asyncpg.PostgresError:
+            except self._server_error:
                 raise  # the server refused the statement: the connection is fine
             except BaseException:
                 # the connection itself failed (dropped by the server, protocol state
@@ -88,21 +95,9 @@ class PostgresqlEngine(SqlEngine):
             await super().close()
 
     def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
-        user = self.url.url.username
-        for cur in exception_chain(exc):
-            if isinstance(cur, asyncpg.InvalidPasswordError):
-                return DatabaseAuthFailed(
-                    f"PostgreSQL refused the password of user {user!r}", field="url",
-                    user=user)
-            if isinstance(cur, asyncpg.InvalidAuthorizationSpecificationError):
-                return DatabaseAuthFailed(
-                    f"PostgreSQL refused the user {user!r}: {cur.args[0] if cur.args else ''}",
-                    field="url", user=user)
-            if isinstance(cur, asyncpg.InvalidCatalogNameError):
-                return DatabaseMissing(
-                    f"the PostgreSQL server has no database {self.url.database!r}",
-                    field="url", database_name=self.url.database)
-        return super()._translate(exc)
+        from dbplane.engines.postgresql import errors
+
+        return errors.connect_error(exc, self.url) or super()._translate(exc)
 
     async def features(self) -> list[dict[str, str]]:
         features = []
@@ -125,22 +120,13 @@ class PostgresqlEngine(SqlEngine):
 
     def constraint_violation(self, exc: BaseException, table: TableInfo,
                              written: Collection[str] = ()) -> ConstraintViolation | None:
-        # asyncpg's errors carry the SQLSTATE and the constraint's (or column's) name
-        for cur in exception_chain(exc):
-            if not isinstance(cur, asyncpg.PostgresError):
-                continue
-            kind = _SQLSTATES.get(str(getattr(cur, "sqlstate", "")))
-            if kind is None:
-                return None
-            constraint = getattr(cur, "constraint_name", None)
-            if kind == "not_null":
-                return constraint_error(kind, table, column=getattr(cur, "column_name", None))
-            columns = None
-            match = _KEY_COLUMNS.search(str(getattr(cur, "detail", "") or ""))
-            if match is not None:
-                columns = [c.strip().strip('"') for c in match.group(1).split(", ")]
-            return constraint_error(kind, table, constraint=constraint, columns=columns)
-        return None
+        from dbplane.engines.postgresql import errors
+
+        return errors.constraint_violation(exc, table)
+
+
+class _NoServerError(Exception):
+    """Stands for asyncpg.PostgresError until the read pool has imported the driver."""
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -3,66 +3,43 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-from redis import exceptions as rex
-
-from dbplane.engines.base import Capabilities, Health, Instance, exception_chain, network_error
+from dbplane.engines.base import Engine, Health
 from dbplane.engines.urls import DatabaseUrl, redact_text
-from dbplane.errors import (
-    ConnectionCheckFailed,
-    DatabaseAuthFailed,
-    DatabaseMissing,
-    DatabaseUnreachable,
-    DbplaneError,
-)
+from dbplane.errors import ConnectionCheckFailed, DbplaneError
+
+if TYPE_CHECKING:  # the driver is imported with the first client
+    import redis.asyncio as aioredis
 
 __all__ = ["RedisEngine"]
 
 
-class RedisEngine:
-    type_name: ClassVar[str] = "redis"
-    capabilities: ClassVar[Capabilities] = Capabilities(sql=False, backups=True)
+class RedisEngine(Engine):
+    type_name = "redis"
+    label = "Redis"
+    url_schemes = ("redis", "rediss")
+    default_port = 6379
+    parts = {"backups": "dbplane.engines.redis.backups:RedisBackups"}
 
     def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
-        self.url = url
-        self.timeout = timeout
+        super().__init__(url, timeout=timeout)
         self._client: aioredis.Redis | None = None
 
     @property
     def client(self) -> aioredis.Redis:
         if self._client is None:
+            import redis.asyncio as aioredis
+
             self._client = aioredis.Redis.from_url(
                 self.url.raw, socket_connect_timeout=self.timeout,
                 socket_timeout=self.timeout, max_connections=20)
         return self._client
 
     def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
-        user = self.url.url.username or "default"
-        for cur in exception_chain(exc):
-            message = str(cur)
-            if isinstance(cur, (rex.AuthenticationError,
-                                rex.AuthenticationWrongNumberOfArgsError)) or (
-                isinstance(cur, rex.ResponseError)
-                and ("WRONGPASS" in message or "NOAUTH" in message
-                     or "without any password configured" in message)
-            ):
-                return DatabaseAuthFailed(
-                    f"Redis refused the user {user!r} or its password: "
-                    + redact_text(message), field="url", user=user)
-            if isinstance(cur, rex.ResponseError) and "DB index" in message:
-                return DatabaseMissing(
-                    f"the Redis server has no database number {self.url.database!r}",
-                    field="url", database_name=self.url.database)
-        known = network_error(exc, self.url)
-        if known is None and any(isinstance(c, (rex.ConnectionError, rex.TimeoutError))
-                                 for c in exception_chain(exc)):
-            known = DatabaseUnreachable(
-                f"nothing answers at {self.url.host}:{self.url.port} (is the port right "
-                "and the server running?)", field="url", host=self.url.host,
-                port=self.url.port)
-        return known
+        from dbplane.engines.redis import errors
+
+        return errors.connect_error(exc, self.url)
 
     async def connect(self) -> None:
         try:
@@ -91,6 +68,8 @@ class RedisEngine:
         return value
 
     async def features(self) -> list[dict[str, str]]:
+        from redis import exceptions as rex
+
         features = []
         try:
             persistence = await self.client.info("persistence")
@@ -106,14 +85,13 @@ class RedisEngine:
         return features
 
     async def _config_value(self, key: str) -> str:
+        from redis import exceptions as rex
+
         try:
             value = await self.client.config_get(key)
         except rex.ResponseError:
             return ""
         return str(value.get(key) or "")
-
-    def instances(self) -> list[Instance]:
-        return [Instance(hostname=self.url.host or "localhost", port=self.url.port)]
 
     async def close(self) -> None:
         if self._client is not None:

@@ -22,8 +22,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import FromClause, Select, TableClause
 
-from dbplane.engines.mysql.tables import MariadbTables
-from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.dialect import (
     PATTERN_OPERATORS,
     Expr,
@@ -32,7 +30,6 @@ from dbplane.engines.sql.dialect import (
     TablesDialect,
     sql_text,
 )
-from dbplane.engines.sqlite.tables import SqliteTables
 from dbplane.query.model import (
     ColumnInfo,
     Include,
@@ -43,7 +40,6 @@ from dbplane.query.model import (
 )
 
 __all__ = [
-    "DIALECTS",
     "SNAPSHOT_PARAMETER",
     "STATEMENT_CACHE",
     "CompiledRead",
@@ -51,7 +47,6 @@ __all__ = [
     "StatementCache",
     "compiled_read",
     "compiled_values",
-    "dialect_for",
     "leaves",
     "table_clause",
 ]
@@ -96,21 +91,6 @@ def leaves(plan: ReadPlan) -> list[Leaf]:
 def table_clause(info: TableInfo) -> TableClause:
     """A lightweight SQLAlchemy table: names quoted by SQLAlchemy, no types needed."""
     return sa.table(info.name, *(sa.column(c.name) for c in info.columns))
-
-
-DIALECTS: dict[str, TablesDialect] = {
-    d.name: d for d in (SqliteTables(), PostgresTables(), MariadbTables())
-}
-"""By SQLAlchemy dialect name (``mysql`` is MariaDB: the MySQL engine's tables run on
-MariaDB 10.5+ only, as JSON_ARRAYAGG's ORDER BY and INSERT … RETURNING need)."""
-
-
-def dialect_for(sa_dialect: Dialect) -> TablesDialect:
-    try:
-        return DIALECTS[sa_dialect.name]
-    except KeyError:
-        raise ValueError(f"the Tables API does not know the dialect {sa_dialect.name!r}") \
-            from None
 
 
 class _Builder:
@@ -365,13 +345,13 @@ class StatementCache:
 STATEMENT_CACHE = StatementCache()
 
 
-def compiled_values(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, list[Any]]:
+def compiled_values(dialect: TablesDialect, sa_dialect: Dialect,
+                    plan: ReadPlan) -> tuple[CompiledRead, list[Any]]:
     """The compiled statement of ``plan`` (from the cache when its shape was seen) and the
     plan's values converted for the driver, in ``leaves`` order."""
-    dialect = dialect_for(sa_dialect)
     values = leaves(plan)
     tables = (plan.table, *(i.table for i in plan.includes))
-    key = (sa_dialect.name, bool(getattr(sa_dialect, "is_mariadb", False)), id(plan.table),
+    key = (dialect.name, bool(getattr(sa_dialect, "is_mariadb", False)), id(plan.table),
            plan.shape(), plan.limit if dialect.literal_limits else None)
     entry = STATEMENT_CACHE.get(key, tables)
     if entry is None:
@@ -381,9 +361,10 @@ def compiled_values(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, 
                    for leaf in values]
 
 
-def compiled_read(sa_dialect: Dialect, plan: ReadPlan) -> tuple[CompiledRead, tuple[Any, ...]]:
+def compiled_read(dialect: TablesDialect, sa_dialect: Dialect,
+                  plan: ReadPlan) -> tuple[CompiledRead, tuple[Any, ...]]:
     """The compiled statement of ``plan`` and the driver arguments for its values."""
-    entry, converted = compiled_values(sa_dialect, plan)
+    entry, converted = compiled_values(dialect, sa_dialect, plan)
     return entry, entry.arguments(converted)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from dbplane.engines.base import Capabilities, Health, Instance, network_error
+from dbplane.engines.base import Engine, Health, network_error
 from dbplane.engines.urls import DatabaseUrl, redact_text
 from dbplane.errors import (
     CheckViolation,
@@ -23,20 +23,37 @@ from dbplane.errors import (
 )
 from dbplane.query.model import TableInfo
 
-__all__ = ["SqlEngine", "constraint_error"]
+if TYPE_CHECKING:
+    from dbplane.engines.sql.dialect import TablesDialect
+
+__all__ = ["SQL_PARTS", "SlowRead", "SqlEngine", "constraint_error"]
 
 
-class SqlEngine:
+SQL_PARTS = {
+    "tables": "dbplane.engines.sql.tables",
+    "schema": "dbplane.engines.sql.schema",
+    "routines": "dbplane.engines.sql.routines",
+}
+"""The parts every SQL type takes from the shared package; each type adds its own
+(backups, actions, lock)."""
+
+
+class SlowRead(Exception):
+    """A read on the event loop ran past its budget (or met a lock): run it on the pool."""
+
+
+class SqlEngine(Engine):
     """Base of the SQLite, PostgreSQL and MySQL engines."""
 
-    type_name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
     driver: ClassVar[str]
     version_query: ClassVar[str]
+    tables_dialect: ClassVar[TablesDialect]
+    """What differs in the Tables API's SQL on this type."""
+    snapshot_vendor: ClassVar[str]
+    """The vendor a schema snapshot of this type carries (Directus' word for it)."""
 
     def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
-        self.url = url
-        self.timeout = timeout
+        super().__init__(url, timeout=timeout)
         self._engine: AsyncEngine | None = None
 
     # -- hooks for subclasses --------------------------------------------------------
@@ -113,13 +130,16 @@ class SqlEngine:
             raise DbplaneError(f"{self.type_name} answered a version that is not text")
         return value
 
-    async def features(self) -> list[dict[str, str]]:
-        return []
+    # -- reads past SQLAlchemy's pool --------------------------------------------------
 
-    def instances(self) -> list[Instance]:
-        return [Instance(hostname=self.url.host or "localhost", port=self.url.port)]
+    direct_read_budget: float = 0.0
+    """Seconds a read may run on the event loop (``read_direct``) before it is handed to
+    the pool; 0: never on the loop."""
 
-    # -- reads past SQLAlchemy's pool (PostgreSQL) -------------------------------------
+    def read_direct(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of a read run right on the event loop (SlowRead: run it on the
+        pool instead)."""
+        raise SlowRead("this engine does not read on the event loop")
 
     # whether ``direct_read`` serves the Tables API's reads
     direct_reads: ClassVar[bool] = False

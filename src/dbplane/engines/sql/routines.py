@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import io
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dbplane.engines.base import Engine
+from dbplane.engines.sql.lock import DatabaseLock, LockBusy, lock_of
 from dbplane.engines.urls import redact_text
 from dbplane.errors import MigrationFailed, MigrationsLocked, RoutineRowRejected
 from dbplane.routines.specs import ColumnShape, TableShape
@@ -39,8 +39,6 @@ from dbplane.routines.sqlsplit import split_statements
 
 __all__ = [
     "LEDGER_TABLE",
-    "MY_LOCK_NAME_SQL",
-    "PG_LOCK_KEY",
     "Applied",
     "RunOutcome",
     "Step",
@@ -55,10 +53,6 @@ __all__ = [
 ]
 
 LEDGER_TABLE = "dbplane_migrations"
-# the database-level lock of migration runs, which schema applies (engines/schema.py) take
-# too, so the two exclude each other
-PG_LOCK_KEY = 0x6462706C616E65  # "dbplane"
-MY_LOCK_NAME_SQL = "CONCAT('dbplane_migrations.', DATABASE())"
 BATCH_ROWS = 1000
 
 
@@ -111,11 +105,6 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
-def _locked(exc: BaseException) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
-    return "database is locked" in text or "database is busy" in text
-
-
 # -- the ledger ------------------------------------------------------------------------
 
 
@@ -131,45 +120,6 @@ async def read_ledger(engine: Engine) -> list[Applied]:
     """The applied migrations, oldest batch first (none when the table does not exist)."""
     async with _sa(engine).connect() as conn:
         return await conn.run_sync(_read)
-
-
-# -- the lock --------------------------------------------------------------------------
-
-
-def _lock(conn: Connection, lock_wait: float) -> None:
-    name = conn.dialect.name
-    if name == "sqlite":
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except DBAPIError as exc:
-            if _locked(exc):
-                raise MigrationsLocked("another migration run holds this database's lock "
-                                       "(SQLite write lock); try again") from exc
-            raise
-        return
-    if name == "postgresql":
-        deadline = time.monotonic() + lock_wait
-        while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"),
-                               {"k": PG_LOCK_KEY}).scalar():
-            if time.monotonic() > deadline:
-                raise MigrationsLocked(f"another migration run held this database's lock "
-                                       f"for more than {lock_wait:g} s; try again")
-            conn.execute(sa.text("SELECT pg_sleep(0.05)"))
-        return
-    got = conn.execute(sa.text(f"SELECT GET_LOCK({MY_LOCK_NAME_SQL}, :t)"),
-                       {"t": max(1, int(lock_wait))}).scalar()
-    if got != 1:
-        raise MigrationsLocked(f"another migration run held this database's lock for more "
-                               f"than {lock_wait:g} s; try again")
-
-
-def _unlock(conn: Connection) -> None:
-    if conn.dialect.name == "mysql":
-        try:
-            conn.execute(sa.text(f"SELECT RELEASE_LOCK({MY_LOCK_NAME_SQL})"))
-            conn.commit()
-        except DBAPIError:
-            conn.invalidate()  # a connection in doubt must not go back to the pool
 
 
 # -- running migrations ----------------------------------------------------------------
@@ -193,9 +143,13 @@ def _apply(conn: Connection, step: Step, executed: list[str]) -> None:
 
 
 def _run(conn: Connection, choose: Callable[[list[Applied]], tuple[list[Step], str]],
-         lock_wait: float, now_ms: int) -> RunOutcome:
-    transactional = conn.dialect.name != "mysql"
-    _lock(conn, lock_wait)
+         lock: DatabaseLock, lock_wait: float, now_ms: int) -> RunOutcome:
+    transactional = lock.transactional_ddl
+    try:
+        lock.acquire(conn, lock_wait)
+    except LockBusy as exc:
+        raise MigrationsLocked(f"another migration run held this database's lock ({exc}) "
+                               f"for more than {lock_wait:g} s; try again") from exc
     executed: list[str] = []
 
     def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -242,7 +196,7 @@ def _run(conn: Connection, choose: Callable[[list[Applied]], tuple[list[Step], s
             conn.rollback()
         raise
     finally:
-        _unlock(conn)
+        lock.release(conn)
 
 
 def _failure(step: Step, exc: BaseException, executed: list[str], done: list[Step],
@@ -279,7 +233,7 @@ async def run_steps(engine: Engine,
     call ``choose(applied)`` for the steps to run and their direction (``up`` records
     each step as applied in a new batch, ``down`` removes it), run them and commit."""
     async with _sa(engine).connect() as conn:
-        return await conn.run_sync(_run, choose, lock_wait, now_ms)
+        return await conn.run_sync(_run, choose, lock_of(engine), lock_wait, now_ms)
 
 
 def render_offline(engine: Engine, function: Callable[[Operations], Any]) -> list[str]:

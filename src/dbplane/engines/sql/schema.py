@@ -22,7 +22,6 @@ import asyncio
 import io
 import re
 import sqlite3
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +38,7 @@ from sqlalchemy.engine import Connection
 
 from dbplane.engines.base import exception_chain, network_error
 from dbplane.engines.sql.engine import SqlEngine
-from dbplane.engines.sql.routines import MY_LOCK_NAME_SQL, PG_LOCK_KEY
+from dbplane.engines.sql.lock import DatabaseLock, LockBusy, lock_of
 from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, Unavailable
 from dbplane.schema.plan import (
     AddColumn,
@@ -61,10 +60,8 @@ from dbplane.schema.plan import (
 )
 from dbplane.schema.types import ColumnType
 
-__all__ = ["VENDORS", "LiveSchema", "apply_plan", "read_schema", "render_sql"]
+__all__ = ["LiveSchema", "apply_plan", "read_schema", "render_sql"]
 
-VENDORS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql"}
-"""dbplane's engine type → the vendor name a snapshot carries (Directus' words)."""
 
 
 @dataclass
@@ -878,13 +875,13 @@ def _run_all(conn: Connection, dialect: str, changes: list[Change], live: LiveSc
     failing.clear()
 
 
-def _sqlite_apply(conn: Connection, changes: list[Change], live: LiveSchema,
-                  done: list[str], failing: list[str]) -> None:
+def _sqlite_apply(conn: Connection, lock: DatabaseLock, changes: list[Change],
+                  live: LiveSchema, done: list[str], failing: list[str]) -> None:
     # foreign keys off for the rebuilds (a table is dropped and renamed), checked once
     # before the commit; PRAGMA foreign_keys cannot change inside a transaction
     conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
     try:
-        _lock(conn, "sqlite")  # BEGIN IMMEDIATE: the file's write lock, to the commit
+        lock.acquire(conn, LOCK_WAIT)  # BEGIN IMMEDIATE: the file's write lock, to the commit
         try:
             _unchanged(conn, "sqlite", live)
             _run_all(conn, "sqlite", changes, live, done, failing)
@@ -911,59 +908,6 @@ def _sqlite_apply(conn: Connection, changes: list[Change], live: LiveSchema,
 LOCK_WAIT = 30.0
 """Seconds an apply waits for another apply (or migration run) to release the lock."""
 
-_SQLITE_BUSY_MS = 5000  # the engine's own busy_timeout (engines/sqlite.py), put back
-
-
-class _LockBusy(Exception):
-    pass
-
-
-def _busy(exc: BaseException) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
-    return "database is locked" in text or "database is busy" in text
-
-
-def _lock(conn: Connection, dialect: str) -> None:
-    """Take the database's lock: PostgreSQL ``pg_try_advisory_xact_lock`` (held to the
-    commit or rollback), MariaDB ``GET_LOCK`` (held until ``_unlock``), SQLite ``BEGIN
-    IMMEDIATE`` (the file's write lock, held to the commit or rollback)."""
-    # every wait is the database's (busy_timeout, pg_sleep, GET_LOCK's timeout): the
-    # async drivers await it, so a waiting apply never blocks the server's event loop
-    if dialect == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={round(LOCK_WAIT * 1000)}")
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except sa.exc.OperationalError as exc:
-            if _busy(exc):
-                raise _LockBusy("SQLite write lock") from exc
-            raise
-        finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
-        return
-    if dialect == "postgresql":
-        deadline = time.monotonic() + LOCK_WAIT
-        while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"),
-                               {"k": PG_LOCK_KEY}).scalar():
-            if time.monotonic() > deadline:
-                raise _LockBusy("advisory lock")
-            conn.execute(sa.text("SELECT pg_sleep(0.05)"))
-        return
-    got = conn.execute(sa.text(f"SELECT GET_LOCK({MY_LOCK_NAME_SQL}, :t)"),
-                       {"t": max(1, round(LOCK_WAIT))}).scalar()
-    if got != 1:
-        raise _LockBusy("GET_LOCK")
-
-
-def _unlock(conn: Connection) -> None:
-    if conn.dialect.name != "mysql":
-        return  # released with the transaction
-    try:
-        conn.execute(sa.text(f"SELECT RELEASE_LOCK({MY_LOCK_NAME_SQL})"))
-        conn.commit()
-    except sa.exc.DBAPIError:
-        conn.invalidate()  # a connection in doubt must not go back to the pool
-
-
 def _unchanged(conn: Connection, dialect: str, live: LiveSchema) -> None:
     """Under the lock: the schema is still the one the plan (and the hash) was made
     from, or StaleSchemaHash."""
@@ -973,15 +917,15 @@ def _unchanged(conn: Connection, dialect: str, live: LiveSchema) -> None:
                               "then apply; nothing was applied")
 
 
-def _locked_run(conn: Connection, dialect: str, changes: list[Change], live: LiveSchema,
-                done: list[str], failing: list[str]) -> None:
+def _locked_run(conn: Connection, dialect: str, lock: DatabaseLock, changes: list[Change],
+                live: LiveSchema, done: list[str], failing: list[str]) -> None:
     """PostgreSQL (in the caller's transaction) and MariaDB: lock, check, run."""
-    _lock(conn, dialect)
+    lock.acquire(conn, LOCK_WAIT)
     try:
         _unchanged(conn, dialect, live)
         _run_all(conn, dialect, changes, live, done, failing)
     finally:
-        _unlock(conn)
+        lock.release(conn)
 
 
 class _ForeignKeysBroken(Exception):
@@ -995,19 +939,22 @@ async def apply_plan(engine: SqlEngine, changes: list[Change], live: LiveSchema)
     if not changes:
         return
     dialect = engine.type_name
+    lock = lock_of(engine)
     done: list[str] = []
     failing: list[str] = []
     try:
         if dialect == "sqlite":
             async with engine.sa_engine.connect() as conn:
-                await conn.run_sync(_sqlite_apply, changes, live, done, failing)
+                await conn.run_sync(_sqlite_apply, lock, changes, live, done, failing)
         elif dialect == "postgresql":
             async with engine.sa_engine.begin() as conn:
-                await conn.run_sync(_locked_run, dialect, changes, live, done, failing)
+                await conn.run_sync(_locked_run, dialect, lock, changes, live, done,
+                                    failing)
         else:
             async with engine.sa_engine.connect() as conn:
-                await conn.run_sync(_locked_run, dialect, changes, live, done, failing)
-    except _LockBusy as exc:
+                await conn.run_sync(_locked_run, dialect, lock, changes, live, done,
+                                    failing)
+    except LockBusy as exc:
         raise SchemaApplyFailed(
             f"another schema apply or migration run has held this database's lock ({exc}) "
             f"for more than {LOCK_WAIT:g} s; nothing was applied: try again",

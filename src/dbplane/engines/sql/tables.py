@@ -100,12 +100,10 @@ from dbplane.engines.sql.compile import (
     StatementCache,
     compiled_read,
     compiled_values,
-    dialect_for,
 )
 from dbplane.engines.sql.dialect import MAX_SAFE_INTEGER, TablesDialect
-from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.engine import SlowRead, SqlEngine
 from dbplane.engines.sql.introspect import introspect, schema_version
-from dbplane.engines.sqlite.engine import SlowRead, SqliteEngine
 from dbplane.errors import (
     ConstraintViolation,
     DbplaneError,
@@ -149,11 +147,10 @@ def _body(value: Any) -> bytes:
         "than max_allowed_packet; ask for fewer rows")
 
 
-async def _first_row(conn: AsyncConnection, sql: str, args: tuple[Any, ...],
-                     direct: bool) -> tuple[Any, ...] | None:
+async def _first_row(conn: AsyncConnection, d: TablesDialect, sql: str,
+                     args: tuple[Any, ...], direct: bool) -> tuple[Any, ...] | None:
     """The first row of a compiled read: on the driver's connection when the dialect
     allows (``TablesDialect.direct``), else through SQLAlchemy's."""
-    d = dialect_for(conn.dialect)
     if direct and d.direct:
         raw = await conn.get_raw_connection()
         try:
@@ -198,7 +195,7 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
     (``direct_read``); else on the pool's connection. The pools have no pre-ping, so a
     read on a connection the server dropped is run once more on fresh connections
     (reads can be repeated)."""
-    if isinstance(engine, SqliteEngine) and engine.direct_read_budget > 0:
+    if engine.direct_read_budget > 0:
         try:
             return engine.read_direct(sql, args)
         except SlowRead:
@@ -215,18 +212,19 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
         return await engine.direct_read(sql, args)
     try:
         async with engine.sa_engine.connect() as conn:
-            return await _first_row(conn, sql, args, True)
+            return await _first_row(conn, engine.tables_dialect, sql, args, True)
     except Exception as exc:
         if not _connection_lost(exc):
             raise
         await _drop_pool(engine)
     async with engine.sa_engine.connect() as conn:
-        return await _first_row(conn, sql, args, True)
+        return await _first_row(conn, engine.tables_dialect, sql, args, True)
 
 
-async def _record(conn: AsyncConnection, plan: ReadPlan, *, direct: bool) -> bytes | None:
-    entry, args = compiled_read(conn.dialect, plan)
-    row = await _first_row(conn, entry.sql, args, direct)
+async def _record(conn: AsyncConnection, d: TablesDialect, plan: ReadPlan, *,
+                  direct: bool) -> bytes | None:
+    entry, args = compiled_read(d, conn.dialect, plan)
+    row = await _first_row(conn, d, entry.sql, args, direct)
     return None if row is None or row[0] is None else _body(row[0])
 
 
@@ -315,14 +313,14 @@ class PreparedRead:
 def prepare_read(engine: SqlEngine, plan: ReadPlan) -> PreparedRead:
     """Compile ``plan`` for ``engine`` (from the statement cache when its shape was seen)
     and convert its values."""
-    sa_dialect = engine.sa_engine.dialect
-    entry, values = compiled_values(sa_dialect, plan)
+    d = engine.tables_dialect
+    entry, values = compiled_values(d, engine.sa_engine.dialect, plan)
     head: tuple[Any, ...] = ()
     if plan.key is not None:
         head = tuple(values[:len(values) - len(plan.key)])
     return PreparedRead(sql=entry.sql, args=entry.arguments(values),
                         count_exact=plan.count_exact, entry=entry, head=head,
-                        dialect=dialect_for(sa_dialect), values=tuple(values))
+                        dialect=d, values=tuple(values))
 
 
 async def run_read(engine: SqlEngine, sql: str,
@@ -428,11 +426,11 @@ def _key_where(d: TablesDialect, table: sa.Table,
                      for col, value in key))
 
 
-async def _answer(conn: AsyncConnection, plan: WritePlan,
+async def _answer(conn: AsyncConnection, d: TablesDialect, plan: WritePlan,
                   key: tuple[tuple[ColumnInfo, Any], ...]) -> bytes | None:
     """The written record rendered as reads render it, read in the same transaction."""
     read = ReadPlan(table=plan.table, columns=plan.returning or plan.table.columns, key=key)
-    return await _record(conn, read, direct=False)
+    return await _record(conn, d, read, direct=False)
 
 
 async def _insert(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> bytes:
@@ -446,7 +444,7 @@ async def _insert(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> b
         stored: tuple[Any, ...] = tuple(result.one())
         key = tuple((col, value) for col, value in zip(key_columns, stored, strict=True)
                     if col is not None)
-        answer = await _answer(conn, plan, key)
+        answer = await _answer(conn, d, plan, key)
         if answer is None:
             raise DbplaneError(f"the record inserted into {info.name!r} cannot be read back")
         answers.append(answer)
@@ -469,7 +467,7 @@ async def _update(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> b
             raise RecordNotFound(table=info.name, key=_key_text(plan.key))
     # a changed key column moves the record: read it at its new key
     new_key = tuple((col, plan.rows[0].get(col.name, value)) for col, value in plan.key)
-    answer = await _answer(conn, plan, new_key)
+    answer = await _answer(conn, d, plan, new_key)
     if answer is None:
         raise RecordNotFound(table=info.name, key=_key_text(plan.key))
     return answer
@@ -500,7 +498,7 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
                             "read, not written", table=info.name)
     try:
         async with engine.sa_engine.begin() as conn:
-            d = dialect_for(conn.dialect)
+            d = engine.tables_dialect
             if plan.action == "insert":
                 return await _insert(conn, d, plan)
             if plan.action == "update":

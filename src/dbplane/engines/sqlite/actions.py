@@ -110,9 +110,9 @@ class SqliteActions(ActionsAdapter):
         return MAIN
 
     def logical_name(self, url: DatabaseUrl) -> str | None:
-        if url.type_name != "sqlite":
+        if url.type_name != self.engine.type_name:
             return None
-        path = url.sqlite_path.absolute()
+        path = url.file_path.absolute()
         if path == self.engine.path.absolute():
             return MAIN
         if path.parent == self.directory and path.suffix == ".db":

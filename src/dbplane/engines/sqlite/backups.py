@@ -41,7 +41,7 @@ def _copy(source: sqlite3.Connection, target: sqlite3.Connection, stop: threadin
 
 
 def _engine_path(engine: Engine) -> Path:
-    return engine.url.sqlite_path
+    return engine.url.file_path
 
 
 class SqliteBackups:

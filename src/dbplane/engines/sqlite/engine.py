@@ -13,39 +13,68 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from dbplane.engines.base import Capabilities, Health, Instance, exception_chain
-from dbplane.engines.sql.engine import SqlEngine, constraint_error
-from dbplane.errors import ConnectionCheckFailed, ConstraintViolation, DatabaseMissing
+from dbplane.engines.base import Health, Instance
+from dbplane.engines.sql.engine import SQL_PARTS, SlowRead, SqlEngine
+from dbplane.engines.sqlite import errors
+from dbplane.engines.sqlite.tables import SqliteTables
+from dbplane.engines.urls import DatabaseUrl
+from dbplane.errors import (
+    ConnectionCheckFailed,
+    ConstraintViolation,
+    DatabaseMissing,
+    InvalidDatabaseUrl,
+)
 from dbplane.query.model import TableInfo
 
 __all__ = ["SlowRead", "SqliteEngine"]
 
 _HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 5000
+"""How long a statement waits for another connection's lock."""
 
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
-
-
-class SlowRead(Exception):
-    """A direct read ran past its budget (or met a lock): run it on the worker thread."""
 
 
 class SqliteEngine(SqlEngine):
     type_name = "sqlite"
-    capabilities = Capabilities(sql=True, transactional_ddl=True, backups=True)
+    label = "SQLite"
+    url_schemes = ("sqlite",)
+    aliases = ("sqlite3",)
+    embedded = True
+    parts = {
+        **SQL_PARTS,
+        "backups": "dbplane.engines.sqlite.backups:SqliteBackups",
+        "actions": "dbplane.engines.sqlite.actions:SqliteActions",
+        "lock": "dbplane.engines.sqlite.lock:SqliteLock",
+    }
     driver = "sqlite+aiosqlite"
     version_query = "SELECT sqlite_version()"
+    tables_dialect = SqliteTables()
+    snapshot_vendor = "sqlite"
 
-    create: bool = False
-    """Create the file when it does not exist (embedded databases)."""
+    @classmethod
+    def check_url(cls, url: DatabaseUrl) -> None:
+        path = url.database
+        if not path or path == ":memory:" or not Path(path).is_absolute():
+            raise InvalidDatabaseUrl("a SQLite url must name an absolute file path, as "
+                                     "sqlite:////absolute/path.db", url=url.redacted())
+
+    @classmethod
+    def local_file(cls, url: DatabaseUrl) -> Path | None:
+        return url.file_path
+
+    @classmethod
+    def embedded_url(cls, directory: Path, resource_id: str) -> str:
+        return f"sqlite:///{(directory / f'{resource_id}.db').resolve()}"
 
     @property
     def path(self) -> Path:
-        return self.url.sqlite_path
+        return self.url.file_path
 
     def _engine_options(self) -> dict[str, Any]:
         # no rollback when a connection goes back to the pool: SQLAlchemy's Connection
@@ -134,33 +163,4 @@ class SqliteEngine(SqlEngine):
 
     def constraint_violation(self, exc: BaseException, table: TableInfo,
                              written: Collection[str] = ()) -> ConstraintViolation | None:
-        # SQLite says which columns, never a constraint's name (except a named CHECK):
-        # "NOT NULL constraint failed: t.c", "UNIQUE constraint failed: t.a, t.b",
-        # "FOREIGN KEY constraint failed", "CHECK constraint failed: name"
-        for cur in exception_chain(exc):
-            if not isinstance(cur, sqlite3.IntegrityError):
-                continue
-            message = str(cur)
-            kind, _, rest = message.partition(" constraint failed")
-            rest = rest.removeprefix(":").strip()
-            if kind == "NOT NULL":
-                return constraint_error("not_null", table, column=_unqualified(rest, table))
-            if kind in ("UNIQUE", "PRIMARY KEY"):
-                columns = [_unqualified(part, table) for part in rest.split(", ")]
-                return constraint_error("unique", table, columns=columns)
-            if kind == "FOREIGN KEY":
-                # the one foreign key of the table among the columns written, if there is
-                # one; otherwise (a delete, or a referred key changed, fails because of
-                # another table, which SQLite does not name) none
-                fks = [fk for fk in table.foreign_keys if set(fk.columns) & set(written)]
-                if len(fks) == 1:
-                    return constraint_error("foreign_key", table, constraint=fks[0].name,
-                                            columns=list(fks[0].columns))
-                return constraint_error("foreign_key", table)
-            if kind == "CHECK":
-                return constraint_error("check", table, constraint=rest or None)
-        return None
-
-
-def _unqualified(name: str, table: TableInfo) -> str:
-    return name.removeprefix(f"{table.name}.")
+        return errors.constraint_violation(exc, table, written)
