@@ -58,7 +58,7 @@ async def test_a_dropped_read_connection_is_replaced(
         # again on a fresh one)
         with pytest.raises(Exception) as info:
             await engine.direct_read("SELECT 1", ())
-        assert _connection_lost(info.value), repr(info.value)
+        assert _connection_lost(engine, info.value), repr(info.value)
         await engine.drop_read_connections()
         assert await engine.direct_read("SELECT 1", ()) == (1,)
     finally:

@@ -60,6 +60,15 @@ class MysqlEngine(SqlEngine):
             return [{"name": "tls", "status": "ACTIVATED"}]
         return []
 
+    def connection_gone(self, exc: BaseException) -> bool:
+        return errors.connection_gone(exc)
+
+    def undefined_object(self, exc: BaseException) -> bool:
+        return errors.undefined_object(exc)
+
+    def rejected_value(self, exc: BaseException) -> bool:
+        return errors.rejected_value(exc)
+
     def constraint_violation(self, exc: BaseException, table: TableInfo,
                              written: Collection[str] = ()) -> ConstraintViolation | None:
         return errors.constraint_violation(exc, table)

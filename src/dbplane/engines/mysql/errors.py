@@ -18,7 +18,19 @@ from dbplane.errors import (
 )
 from dbplane.query.model import TableInfo
 
-__all__ = ["connect_error", "constraint_violation", "errno"]
+__all__ = [
+    "connect_error",
+    "connection_gone",
+    "constraint_violation",
+    "errno",
+    "rejected_value",
+    "undefined_object",
+]
+
+_GONE = frozenset({2006, 2013, 2055})  # client errors of a connection that is gone
+_UNDEFINED = frozenset({1054, 1146, 1356})  # unknown column, no such table, bad view
+# values a column cannot hold
+_DATA_ERRORS = frozenset({1264, 1265, 1292, 1366, 1406, 1416, 3140, 4078})
 
 # MySQL client and server error numbers met while connecting
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -100,3 +112,23 @@ def constraint_violation(exc: BaseException, table: TableInfo) -> ConstraintViol
             return constraint_error("check", table,
                                     constraint=backquoted[0] if backquoted else None)
     return None
+
+
+def _own_errno(exc: BaseException) -> int | None:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def connection_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` (one exception, not a chain) says the connection is gone."""
+    return _own_errno(exc) in _GONE or type(exc).__name__ == "InterfaceError"
+
+
+def undefined_object(exc: BaseException) -> bool:
+    """Whether ``exc`` says a statement named a table or column the database lacks."""
+    return _own_errno(exc) in _UNDEFINED
+
+
+def rejected_value(exc: BaseException) -> bool:
+    """Whether ``exc`` says a value does not fit its column."""
+    return _own_errno(exc) in _DATA_ERRORS

@@ -118,6 +118,21 @@ class PostgresqlEngine(SqlEngine):
             features.append({"name": "tls", "status": "ACTIVATED"})
         return features
 
+    def connection_gone(self, exc: BaseException) -> bool:
+        from dbplane.engines.postgresql import errors
+
+        return errors.connection_gone(exc)
+
+    def undefined_object(self, exc: BaseException) -> bool:
+        from dbplane.engines.postgresql import errors
+
+        return errors.undefined_object(exc)
+
+    def rejected_value(self, exc: BaseException) -> bool:
+        from dbplane.engines.postgresql import errors
+
+        return errors.rejected_value(exc)
+
     def constraint_violation(self, exc: BaseException, table: TableInfo,
                              written: Collection[str] = ()) -> ConstraintViolation | None:
         from dbplane.engines.postgresql import errors

@@ -17,7 +17,20 @@ from dbplane.errors import (
 )
 from dbplane.query.model import TableInfo
 
-__all__ = ["connect_error", "constraint_violation", "sqlstate"]
+__all__ = [
+    "connect_error",
+    "connection_gone",
+    "constraint_violation",
+    "rejected_value",
+    "sqlstate",
+    "undefined_object",
+]
+
+_UNDEFINED = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
+# asyncpg's errors of a connection that is gone (InternalClientError: a query sent as the
+# server's goodbye arrives)
+_GONE = frozenset({"ConnectionDoesNotExistError", "InterfaceError", "ConnectionFailureError",
+                   "AdminShutdownError", "InternalClientError"})
 
 _KEY_COLUMNS = re.compile(r"Key \((.*?)\)=\(")
 _SQLSTATES = {"23502": "not_null", "23505": "unique", "23503": "foreign_key",
@@ -71,3 +84,25 @@ def constraint_violation(exc: BaseException, table: TableInfo) -> ConstraintViol
             columns = [c.strip().strip('"') for c in match.group(1).split(", ")]
         return constraint_error(kind, table, constraint=constraint, columns=columns)
     return None
+
+
+def _own_sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def connection_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` (one exception, not a chain) says the server dropped the
+    connection."""
+    return type(exc).__name__ in _GONE
+
+
+def undefined_object(exc: BaseException) -> bool:
+    """Whether ``exc`` says a statement named a table or column the database lacks."""
+    return _own_sqlstate(exc) in _UNDEFINED
+
+
+def rejected_value(exc: BaseException) -> bool:
+    """Whether ``exc`` is a data exception (SQLSTATE class 22)."""
+    state = _own_sqlstate(exc)
+    return state is not None and state.startswith("22")

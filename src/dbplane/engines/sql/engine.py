@@ -80,6 +80,23 @@ class SqlEngine(Engine):
     def _on_engine_created(self, engine: AsyncEngine) -> None:
         """Set up a new pool (e.g. per-connection pragmas)."""
 
+    # -- what the driver's errors say (each type reads its own driver's) -----------------
+
+    def connection_gone(self, exc: BaseException) -> bool:
+        """Whether this one exception (of a chain) says the server dropped the
+        connection, rather than refused the statement."""
+        return type(exc).__name__ == "InterfaceError"
+
+    def undefined_object(self, exc: BaseException) -> bool:
+        """Whether this one exception says a statement named a table or column the
+        database does not have."""
+        return False
+
+    def rejected_value(self, exc: BaseException) -> bool:
+        """Whether this one exception says the database refused a value as data (too
+        long, out of range, not of the column's type)."""
+        return False
+
     def constraint_violation(self, exc: BaseException, table: TableInfo,
                              written: Collection[str] = ()) -> ConstraintViolation | None:
         """The dbplane error for a write to ``table`` (which set the columns ``written``)

@@ -163,23 +163,13 @@ async def _first_row(conn: AsyncConnection, d: TablesDialect, sql: str,
     return None if row is None else tuple(row)
 
 
-# MySQL/MariaDB client errors of a connection that is gone
-_MYSQL_GONE = frozenset({2006, 2013, 2055})
-_GONE_NAMES = frozenset({"ConnectionDoesNotExistError", "InterfaceError",
-                         "ConnectionFailureError", "AdminShutdownError",
-                         # asyncpg, a query sent as the server's goodbye arrives
-                         "InternalClientError"})
-
-
-def _connection_lost(exc: BaseException) -> bool:
+def _connection_lost(engine: SqlEngine, exc: BaseException) -> bool:
     """Whether ``exc`` says the server dropped the connection (a restart, an idle timeout,
     an administrator), rather than refused the statement."""
     for cur in exception_chain(exc):
         if isinstance(cur, DBAPIError) and cur.connection_invalidated:
             return True
-        args = getattr(cur, "args", ())
-        if (isinstance(cur, ConnectionError) or type(cur).__name__ in _GONE_NAMES
-                or (args and args[0] in _MYSQL_GONE)):
+        if isinstance(cur, ConnectionError) or engine.connection_gone(cur):
             return True
     return False
 
@@ -204,7 +194,7 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
         try:
             return await engine.direct_read(sql, args)
         except Exception as exc:
-            if not _connection_lost(exc):
+            if not _connection_lost(engine, exc):
                 raise
             # the server dropped them all, most likely: the writes' pool's too
             await engine.drop_read_connections()
@@ -214,7 +204,7 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
         async with engine.sa_engine.connect() as conn:
             return await _first_row(conn, engine.tables_dialect, sql, args, True)
     except Exception as exc:
-        if not _connection_lost(exc):
+        if not _connection_lost(engine, exc):
             raise
         await _drop_pool(engine)
     async with engine.sa_engine.connect() as conn:
@@ -228,45 +218,25 @@ async def _record(conn: AsyncConnection, d: TablesDialect, plan: ReadPlan, *,
     return None if row is None or row[0] is None else _body(row[0])
 
 
-# what the databases say of a table or column a statement names and they do not have
-_SQLITE_UNDEFINED = ("no such table", "no such column", "has no column named")
-_PG_UNDEFINED = frozenset({"42P01", "42703"})       # undefined_table, undefined_column
-_MYSQL_UNDEFINED = frozenset({1054, 1146, 1356})    # unknown column, no table, bad view
-
-
-def schema_changed(exc: BaseException) -> SchemaChanged | None:
+def schema_changed(engine: SqlEngine, exc: BaseException) -> SchemaChanged | None:
     """The 409 for a statement naming a table or column the database does not have, if
     ``exc`` is one: the statement was built from a schema that has changed since (behind
     dbplane's back; the service reads the schema again and plans once more)."""
     for cur in exception_chain(exc):
-        sqlstate = getattr(cur, "sqlstate", None) or getattr(cur, "pgcode", None)
-        args = getattr(cur, "args", ())
-        number = args[0] if args and isinstance(args[0], int) else None
-        text = str(args[0]) if args else ""
-        if (sqlstate in _PG_UNDEFINED or number in _MYSQL_UNDEFINED
-                or (type(cur).__name__ == "OperationalError"
-                    and any(marker in text for marker in _SQLITE_UNDEFINED))):
+        if engine.undefined_object(cur):
             reason = str(cur).strip().splitlines()
             return SchemaChanged("the table changed while the request ran: "
                                  f"{reason[0] if reason else type(cur).__name__}")
     return None
 
 
-# MySQL/MariaDB error numbers of values a column cannot hold
-_MYSQL_DATA_ERRORS = frozenset({1264, 1265, 1292, 1366, 1406, 1416, 3140, 4078})
-
-
-def data_error(exc: BaseException) -> ValueRejected | None:
+def data_error(engine: SqlEngine, exc: BaseException) -> ValueRejected | None:
     """The 400 for a value the database refused as data (too long, out of range, not of
     the column's type), if ``exc`` is one: through SQLAlchemy (``DataError``) or from a
-    driver connection used directly (SQLSTATE class 22, MySQL data errors)."""
+    driver connection used directly (as the engine reads its driver's errors)."""
     for cur in exception_chain(exc):
-        sqlstate = getattr(cur, "sqlstate", None) or getattr(cur, "pgcode", None)
-        args = getattr(cur, "args", ())
-        number = args[0] if args and isinstance(args[0], int) else None
         if (isinstance(cur, sa.exc.DataError) or type(cur).__name__ == "DataError"
-                or (isinstance(sqlstate, str) and sqlstate.startswith("22"))
-                or number in _MYSQL_DATA_ERRORS or isinstance(cur, OverflowError)):
+                or isinstance(cur, OverflowError) or engine.rejected_value(cur)):
             message = str(getattr(cur, "orig", None) or cur).strip().splitlines()
             reason = message[0] if message else type(cur).__name__
             return ValueRejected(f"the database refused a value: {reason}")
@@ -331,7 +301,7 @@ async def run_read(engine: SqlEngine, sql: str,
     try:
         return await _read(engine, sql, args)
     except Exception as exc:
-        rejected = data_error(exc) or schema_changed(exc)
+        rejected = data_error(engine, exc) or schema_changed(engine, exc)
         if rejected is None:
             raise
         raise rejected from exc
@@ -506,7 +476,7 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
             await _delete(conn, d, plan)
             return None
     except Exception as exc:
-        if _connection_lost(exc):
+        if _connection_lost(engine, exc):
             # not repeated: whether the server committed before it went is unknown
             await _drop_pool(engine)
             raise Unavailable(f"the connection to the database was lost during the "
@@ -514,14 +484,14 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
                               "the record to see, then retry", table=info.name) from exc
         if not isinstance(exc, DBAPIError):
             raise
-        changed = schema_changed(exc)
+        changed = schema_changed(engine, exc)
         if changed is not None:
             changed.fields["table"] = info.name
             raise changed from exc
         written = {name for row in plan.rows for name in row}
         error = engine.constraint_violation(exc, info, written)
         if error is None:
-            rejected = data_error(exc)
+            rejected = data_error(engine, exc)
             if rejected is None:
                 raise
             raise rejected from exc

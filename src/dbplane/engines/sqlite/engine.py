@@ -161,6 +161,9 @@ class SqliteEngine(SqlEngine):
         # an embedded file is reached through dbplane's own host; it has no port
         return [Instance(hostname=socket.gethostname(), port=None)]
 
+    def undefined_object(self, exc: BaseException) -> bool:
+        return errors.undefined_object(exc)
+
     def constraint_violation(self, exc: BaseException, table: TableInfo,
                              written: Collection[str] = ()) -> ConstraintViolation | None:
         return errors.constraint_violation(exc, table, written)

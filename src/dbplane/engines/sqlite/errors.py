@@ -10,7 +10,10 @@ from dbplane.engines.sql.engine import constraint_error
 from dbplane.errors import ConstraintViolation
 from dbplane.query.model import TableInfo
 
-__all__ = ["constraint_violation", "locked"]
+__all__ = ["constraint_violation", "locked", "undefined_object"]
+
+# what SQLite says of a table or column a statement names and the database does not have
+_UNDEFINED = ("no such table", "no such column", "has no column named")
 
 
 def constraint_violation(exc: BaseException, table: TableInfo,
@@ -51,3 +54,11 @@ def locked(exc: BaseException) -> bool:
     """Whether ``exc`` says another connection holds the database's lock."""
     text = str(getattr(exc, "orig", exc)).lower()
     return "database is locked" in text or "database is busy" in text
+
+
+def undefined_object(exc: BaseException) -> bool:
+    """Whether ``exc`` (one exception, not a chain) says a statement named a table or
+    column the database does not have."""
+    args = getattr(exc, "args", ())
+    text = str(args[0]) if args else ""
+    return type(exc).__name__ == "OperationalError" and any(m in text for m in _UNDEFINED)
