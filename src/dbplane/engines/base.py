@@ -135,6 +135,12 @@ class Engine:
 
     # -- one database -------------------------------------------------------------------
 
+    def connect_error(self, exc: BaseException) -> ConnectionCheckFailed | None:
+        """The dbplane error for a failure to reach or log in to the server, if ``exc``
+        (a driver error, or one wrapping it) is one: the host, port, user or database at
+        fault. The type's ``errors.py`` reads its driver; this base knows the network."""
+        return network_error(exc, self.url)
+
     async def connect(self) -> None:
         """Open the pool and check the database answers.
 

@@ -50,8 +50,8 @@ class MysqlEngine(SqlEngine):
         return {**super()._engine_options(), "pool_recycle": 3600,
                 "connect_args": {"connect_timeout": max(1, int(self.timeout))}}
 
-    def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
-        return errors.connect_error(exc, self.url) or super()._translate(exc)
+    def connect_error(self, exc: BaseException) -> ConnectionCheckFailed | None:
+        return errors.connect_error(exc, self.url) or super().connect_error(exc)
 
     async def features(self) -> list[dict[str, str]]:
         async with self.sa_engine.connect() as conn:

@@ -94,10 +94,10 @@ class PostgresqlEngine(SqlEngine):
         finally:
             await super().close()
 
-    def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
+    def connect_error(self, exc: BaseException) -> ConnectionCheckFailed | None:
         from dbplane.engines.postgresql import errors
 
-        return errors.connect_error(exc, self.url) or super()._translate(exc)
+        return errors.connect_error(exc, self.url) or super().connect_error(exc)
 
     async def features(self) -> list[dict[str, str]]:
         features = []

@@ -1,4 +1,4 @@
-"""The Tables API's SQL on PostgreSQL (see ``tables_dialects``)."""
+"""The Tables API's SQL on PostgreSQL (see ``dbplane.engines.sql.dialect``)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ class RedisEngine(Engine):
                 socket_timeout=self.timeout, max_connections=20)
         return self._client
 
-    def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
+    def connect_error(self, exc: BaseException) -> ConnectionCheckFailed | None:
         from dbplane.engines.redis import errors
 
         return errors.connect_error(exc, self.url)
@@ -46,7 +46,7 @@ class RedisEngine(Engine):
             await asyncio.wait_for(self.client.ping(), self.timeout)
         except Exception as exc:
             await self.close()
-            known = self._translate(exc)
+            known = self.connect_error(exc)
             if known is not None:
                 raise known from exc
             raise ConnectionCheckFailed("Redis did not answer: " + redact_text(str(exc)),
@@ -56,7 +56,7 @@ class RedisEngine(Engine):
         try:
             await asyncio.wait_for(self.client.ping(), self.timeout)
         except Exception as exc:
-            known = self._translate(exc)
+            known = self.connect_error(exc)
             return Health("unreachable", known.detail if known else redact_text(str(exc)))
         return Health("running")
 

@@ -4,7 +4,7 @@ One small class per dialect (``tables_sqlite``, ``tables_postgresql``, ``tables_
 as Alembic's ``ddl/impl.py`` has one ``DefaultImpl`` subclass per database: how a column's
 value is rendered into JSON, how it is compared and sorted, how values are handed to the
 driver, and the few statement skeletons (a page of rows as one JSON array, one record as
-one JSON object, embedded relations). The statements are built in ``tables_compile``;
+one JSON object, embedded relations). The statements are built in ``sql.compile``;
 every choice documented in ``engines.tables`` is made in these classes.
 
 Identifiers reach SQL only as ``sqlalchemy.table()``/``column()``/``label()`` names (quoted
@@ -234,7 +234,7 @@ class TablesDialect:
     def snapshot(self, server_version: tuple[int, ...] | None) -> Expr | None:
         """An expression naming the statement's snapshot as text, equal for two
         statements exactly when they see the same data, if the database has one (see
-        ``tables_compile``: a counted list then counts only when the data changed)."""
+        ``sql.compile``: a counted list then counts only when the data changed)."""
         return None
 
     def record_select(self, rows: Rows) -> Select[Any]:

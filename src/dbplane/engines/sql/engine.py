@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from dbplane.engines.base import Engine, Health, network_error
+from dbplane.engines.base import Engine, Health
 from dbplane.engines.urls import DatabaseUrl, redact_text
 from dbplane.errors import (
     CheckViolation,
@@ -70,10 +70,6 @@ class SqlEngine(Engine):
         return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 20,
                 "max_overflow": 10}
 
-    def _translate(self, exc: BaseException) -> ConnectionCheckFailed | None:
-        """The dbplane error for a driver error met while connecting, if it is known."""
-        return network_error(exc, self.url)
-
     async def _precheck(self) -> None:
         """Checks to run before the pool is opened."""
 
@@ -121,7 +117,7 @@ class SqlEngine(Engine):
             await asyncio.wait_for(self._round_trip(), self.timeout)
         except Exception as exc:
             await self.close()
-            known = self._translate(exc)
+            known = self.connect_error(exc)
             if known is not None:
                 raise known from exc
             raise ConnectionCheckFailed(
@@ -136,7 +132,7 @@ class SqlEngine(Engine):
         try:
             await asyncio.wait_for(self._round_trip(), self.timeout)
         except Exception as exc:
-            known = self._translate(exc)
+            known = self.connect_error(exc)
             return Health("unreachable", known.detail if known else _first_line(exc))
         return Health("running")
 

@@ -431,7 +431,7 @@ def _unreachable(engine: SqlEngine, exc: BaseException) -> Unavailable | None:
     dropped behind dbplane's back), as the engine reads its driver's errors."""
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return Unavailable("the connection to the database was lost; retry")
-    known = network_error(exc, engine.url) or engine._translate(exc)
+    known = network_error(exc, engine.url) or engine.connect_error(exc)
     if known is None:
         return None
     return Unavailable(f"the database does not answer: {known.detail}")

@@ -13,7 +13,7 @@ Public functions::
     prepare_read(engine, plan) -> PreparedRead          # compiled, values converted
     run_read(engine, sql, args) -> row                  # then list_answer / record_answer
 
-The hot path builds no row in Python: a read is one statement (``tables_compile``, cached
+The hot path builds no row in Python: a read is one statement (``sql.compile``, cached
 by the plan's shape) whose single value is the whole JSON body, and dbplane hands those
 bytes on. Includes are correlated subqueries in the same statement; ``count_exact`` is a
 scalar subquery beside the page (one statement, so one snapshot). On SQLite and
@@ -21,9 +21,9 @@ PostgreSQL the statement runs on the driver's connection checked out of the engi
 pool (one aiosqlite thread hop; one asyncpg round trip, without the BEGIN/ROLLBACK
 SQLAlchemy's adapter would add); on MariaDB through SQLAlchemy's connection.
 
-Modules: ``tables_introspect`` (schema, version), ``tables_compile`` (plan → statement,
-cache), ``tables_dialects`` (the base class) with ``tables_sqlite``,
-``tables_postgresql`` and ``tables_mariadb`` (what differs per database).
+Modules: ``sql.introspect`` (schema, version), ``sql.compile`` (plan → statement,
+cache), ``sql.dialect`` (the base class) with each type's ``tables`` module (what
+differs per database: ``SqlEngine.tables_dialect``).
 
 Rendering (the same on every engine where the column types match):
 
