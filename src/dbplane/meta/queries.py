@@ -1,4 +1,5 @@
-"""Named queries of the metadata store. Each takes an open connection; rows come back as dicts.
+"""Named queries of the metadata store. Each takes an open connection; rows come back as dicts,
+databases as records (``meta/records.py``), and inserting a database takes one.
 
 Services call these and never build SQL themselves.
 """
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dbplane.errors import DatabaseExists, RoleExists, UserExists
+from dbplane.meta.records import DatabaseRecord, columns
 from dbplane.meta.tables import api_tokens, databases, roles, sessions, users
 
 __all__ = [
@@ -49,29 +51,29 @@ Row = dict[str, Any]
 # -- databases ------------------------------------------------------------------------
 
 
-async def list_databases(conn: AsyncConnection) -> list[Row]:
+async def list_databases(conn: AsyncConnection) -> list[DatabaseRecord]:
     result = await conn.execute(select(databases).order_by(databases.c.created_at,
                                                            databases.c.id))
-    return [dict(r) for r in result.mappings()]
+    return [DatabaseRecord.of(r) for r in result.mappings()]
 
 
-async def get_database_by_ref(conn: AsyncConnection, ref: str) -> Row | None:
+async def get_database_by_ref(conn: AsyncConnection, ref: str) -> DatabaseRecord | None:
     """The database whose id, or else whose resource_id, is ``ref``."""
     result = await conn.execute(
         select(databases).where(or_(databases.c.id == ref, databases.c.resource_id == ref))
     )
-    rows = [dict(r) for r in result.mappings()]
+    rows = [DatabaseRecord.of(r) for r in result.mappings()]
     for row in rows:
-        if row["id"] == ref:
+        if row.id == ref:
             return row
     return rows[0] if rows else None
 
 
-async def insert_database(conn: AsyncConnection, row: Row) -> None:
+async def insert_database(conn: AsyncConnection, record: DatabaseRecord) -> None:
     try:
-        await conn.execute(insert(databases).values(**row))
+        await conn.execute(insert(databases).values(columns(record)))
     except IntegrityError as exc:  # a concurrent request registered the same resource_id
-        raise DatabaseExists(row["resource_id"]) from exc
+        raise DatabaseExists(record.resource_id) from exc
 
 
 async def update_database(conn: AsyncConnection, db_id: str, values: Row) -> None:
