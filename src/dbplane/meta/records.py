@@ -1,7 +1,7 @@
 """Typed records of the metadata store: what the named queries answer and services pass on.
 
-One frozen dataclass per table (databases, backups and the scheduler's claims), its fields
-the table's columns in the same order (a test checks that they agree).
+One frozen dataclass per table, its fields the table's columns in the same order (a test
+checks that they agree), plus the answers of the bearer-token lookup, which joins tables.
 Only the query modules build them from rows (``of``) and turn them back into column
 values for an insert (``columns``); a service that needs a changed copy uses
 ``dataclasses.replace``.
@@ -23,12 +23,19 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 __all__ = [
+    "ApiTokenRecord",
     "BackupMethod",
     "BackupRecord",
     "BackupSlotRecord",
     "BackupStatus",
     "DatabaseMode",
     "DatabaseRecord",
+    "PrincipalRecord",
+    "RoleRecord",
+    "SessionPrincipalRecord",
+    "SessionRecord",
+    "TokenPrincipalRecord",
+    "UserRecord",
     "columns",
 ]
 
@@ -77,11 +84,97 @@ class DatabaseRecord:
         return getattr(self, name)
 
 
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """A role and its grants (``dbp_roles``)."""
+
+    name: str
+    description: str
+    grants: tuple[dict[str, Any], ...]
+    """JSON objects ``{database, table, actions}``, as ``services.auth.Grant`` dumps them."""
+    created_on: int
+    updated_on: int
+
+    @classmethod
+    def of(cls, row: RowMapping) -> RoleRecord:
+        return cls(**{**row, "grants": tuple(row["grants"] or ())})
 
 
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user (``dbp_users``); never shown with its password hash."""
+
+    id: str
+    name: str
+    email: str
+    password_hash: str = field(repr=False)
+    role: str
+    created_on: int
+    updated_on: int
+
+    @classmethod
+    def of(cls, row: RowMapping) -> UserRecord:
+        return cls(**row)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A user's session (``dbp_sessions``): its token is stored as its SHA-256."""
 
+    id: str
+    token_hash: str = field(repr=False)
+    user_id: str
+    created_on: int
+    expires_on: int
+
+    @classmethod
+    def of(cls, row: RowMapping) -> SessionRecord:
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRecord:
+    """An admin API token (``dbp_api_tokens``), stored as its SHA-256."""
+
+    id: str
+    name: str
+    token_hash: str = field(repr=False)
+    prefix: str
+    """The token's first characters, to recognise it in a list."""
+    source: str
+    """``generated`` (first start), ``env`` (DBPLANE_ADMIN_TOKEN) or ``api``."""
+    created_on: int
+
+    @classmethod
+    def of(cls, row: RowMapping) -> ApiTokenRecord:
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPrincipalRecord:
+    """What a bearer token is when it is an API token."""
+
+    token_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPrincipalRecord:
+    """What a bearer token is when it is a session: its user, role and grants."""
+
+    session_id: str
+    expires_on: int
+    user_id: str
+    role: str
+    grants: tuple[dict[str, Any], ...]
+    """The role's grants, as in ``RoleRecord``."""
+
+    @classmethod
+    def of(cls, row: RowMapping) -> SessionPrincipalRecord:
+        return cls(**{**row, "grants": tuple(row["grants"] or ())})
+
+
+PrincipalRecord = TokenPrincipalRecord | SessionPrincipalRecord
 
 
 @dataclass(frozen=True, slots=True)
