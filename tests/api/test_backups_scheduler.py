@@ -86,7 +86,7 @@ async def _updated_at(ctx: AppContext, db_id: str) -> int:
     async with ctx.meta.connect() as conn:
         row = await q.get_database_by_ref(conn, db_id)
     assert row is not None
-    return int(row["updated_at"])
+    return int(row.updated_at)
 
 
 @pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)
@@ -119,4 +119,4 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over_once(
         await replica.close()
     async with ctx.meta.connect() as conn:
         claim = await bq.get_backup_slot(conn, db_id, slot)
-    assert claim is not None and claim["backup_id"] is not None
+    assert claim is not None and claim.backup_id is not None

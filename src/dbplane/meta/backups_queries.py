@@ -1,5 +1,6 @@
 """Named queries of the backups tables (issue 7). Each takes an open connection; rows come
-back as dicts. ``services/backups.py`` calls these and never builds SQL itself."""
+back as records (``meta/records.py``). ``services/backups.py`` calls these and never builds
+SQL itself."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dbplane.meta.records import BackupRecord, BackupSlotRecord, DatabaseRecord, columns
 from dbplane.meta.tables import backup_slots, backups, databases
 
 __all__ = [
@@ -27,35 +29,37 @@ __all__ = [
     "update_backup",
 ]
 
-Row = dict[str, Any]
+Values = dict[str, Any]
+"""Columns to change, by name."""
 
 
-async def insert_backup(conn: AsyncConnection, row: Row) -> None:
-    await conn.execute(insert(backups).values(**row))
+async def insert_backup(conn: AsyncConnection, record: BackupRecord) -> None:
+    await conn.execute(insert(backups).values(columns(record)))
 
 
-async def get_backup(conn: AsyncConnection, database_id: str, backup_id: str) -> Row | None:
+async def get_backup(conn: AsyncConnection, database_id: str,
+                     backup_id: str) -> BackupRecord | None:
     result = await conn.execute(select(backups).where(
         and_(backups.c.id == backup_id, backups.c.database_id == database_id)))
     row = result.mappings().first()
-    return dict(row) if row is not None else None
+    return BackupRecord.of(row) if row is not None else None
 
 
-async def list_backups(conn: AsyncConnection, database_id: str) -> list[Row]:
+async def list_backups(conn: AsyncConnection, database_id: str) -> list[BackupRecord]:
     """A database's backups, newest first."""
     result = await conn.execute(select(backups).where(backups.c.database_id == database_id)
                                 .order_by(backups.c.created_at.desc(), backups.c.id.desc()))
-    return [dict(r) for r in result.mappings()]
+    return [BackupRecord.of(r) for r in result.mappings()]
 
 
-async def list_unfinished_backups(conn: AsyncConnection) -> list[Row]:
+async def list_unfinished_backups(conn: AsyncConnection) -> list[BackupRecord]:
     """Backups still pending or running (to reconcile with their operations)."""
     result = await conn.execute(select(backups).where(
         backups.c.status.in_(("pending", "running"))))
-    return [dict(r) for r in result.mappings()]
+    return [BackupRecord.of(r) for r in result.mappings()]
 
 
-async def update_backup(conn: AsyncConnection, backup_id: str, values: Row, *,
+async def update_backup(conn: AsyncConnection, backup_id: str, values: Values, *,
                         only_if_status: tuple[str, ...] | None = None) -> bool:
     """Change a backup; with ``only_if_status`` only while its status is one of those.
     Whether a row changed."""
@@ -72,21 +76,21 @@ async def delete_backup(conn: AsyncConnection, backup_id: str) -> bool:
 
 
 async def periodic_backups_beyond(conn: AsyncConnection, database_id: str, keep: int,
-                                  status: str) -> list[Row]:
+                                  status: str) -> list[BackupRecord]:
     """The periodic backups of a database in ``status`` past the newest ``keep`` ones."""
     result = await conn.execute(
         select(backups).where(and_(backups.c.database_id == database_id,
                                    backups.c.method == "periodic",
                                    backups.c.status == status))
         .order_by(backups.c.created_at.desc(), backups.c.id.desc()).offset(keep))
-    return [dict(r) for r in result.mappings()]
+    return [BackupRecord.of(r) for r in result.mappings()]
 
 
-async def list_scheduled_databases(conn: AsyncConnection) -> list[Row]:
+async def list_scheduled_databases(conn: AsyncConnection) -> list[DatabaseRecord]:
     """Databases with periodic backups enabled."""
     result = await conn.execute(select(databases).where(
         databases.c.periodic_backups_enabled.is_(True)))
-    return [dict(r) for r in result.mappings()]
+    return [DatabaseRecord.of(r) for r in result.mappings()]
 
 
 async def claim_backup_slot(conn: AsyncConnection, database_id: str, slot: int,
@@ -102,10 +106,11 @@ async def claim_backup_slot(conn: AsyncConnection, database_id: str, slot: int,
     return True
 
 
-async def get_backup_slot(conn: AsyncConnection, database_id: str, slot: int) -> Row | None:
+async def get_backup_slot(conn: AsyncConnection, database_id: str,
+                          slot: int) -> BackupSlotRecord | None:
     row = (await conn.execute(select(backup_slots).where(and_(
         backup_slots.c.database_id == database_id, backup_slots.c.slot == slot)))).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else BackupSlotRecord.of(row._mapping)
 
 
 async def take_over_backup_slot(conn: AsyncConnection, database_id: str, slot: int,

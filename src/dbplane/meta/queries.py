@@ -1,4 +1,5 @@
-"""Named queries of the metadata store. Each takes an open connection; rows come back as dicts.
+"""Named queries of the metadata store. Each takes an open connection; rows come back as
+records (``meta/records.py``), and an insert takes one.
 
 Services call these and never build SQL themselves.
 """
@@ -12,6 +13,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dbplane.errors import DatabaseExists, RoleExists, UserExists
+from dbplane.meta.records import (
+    ApiTokenRecord,
+    DatabaseRecord,
+    PrincipalRecord,
+    RoleRecord,
+    SessionPrincipalRecord,
+    SessionRecord,
+    TokenPrincipalRecord,
+    UserRecord,
+    columns,
+)
 from dbplane.meta.tables import api_tokens, databases, roles, sessions, users
 
 __all__ = [
@@ -43,38 +55,39 @@ __all__ = [
     "update_user",
 ]
 
-Row = dict[str, Any]
+Values = dict[str, Any]
+"""Columns to change, by name."""
 
 
 # -- databases ------------------------------------------------------------------------
 
 
-async def list_databases(conn: AsyncConnection) -> list[Row]:
+async def list_databases(conn: AsyncConnection) -> list[DatabaseRecord]:
     result = await conn.execute(select(databases).order_by(databases.c.created_at,
                                                            databases.c.id))
-    return [dict(r) for r in result.mappings()]
+    return [DatabaseRecord.of(r) for r in result.mappings()]
 
 
-async def get_database_by_ref(conn: AsyncConnection, ref: str) -> Row | None:
+async def get_database_by_ref(conn: AsyncConnection, ref: str) -> DatabaseRecord | None:
     """The database whose id, or else whose resource_id, is ``ref``."""
     result = await conn.execute(
         select(databases).where(or_(databases.c.id == ref, databases.c.resource_id == ref))
     )
-    rows = [dict(r) for r in result.mappings()]
+    rows = [DatabaseRecord.of(r) for r in result.mappings()]
     for row in rows:
-        if row["id"] == ref:
+        if row.id == ref:
             return row
     return rows[0] if rows else None
 
 
-async def insert_database(conn: AsyncConnection, row: Row) -> None:
+async def insert_database(conn: AsyncConnection, record: DatabaseRecord) -> None:
     try:
-        await conn.execute(insert(databases).values(**row))
+        await conn.execute(insert(databases).values(columns(record)))
     except IntegrityError as exc:  # a concurrent request registered the same resource_id
-        raise DatabaseExists(row["resource_id"]) from exc
+        raise DatabaseExists(record.resource_id) from exc
 
 
-async def update_database(conn: AsyncConnection, db_id: str, values: Row) -> None:
+async def update_database(conn: AsyncConnection, db_id: str, values: Values) -> None:
     try:
         await conn.execute(update(databases).where(databases.c.id == db_id).values(**values))
     except IntegrityError as exc:
@@ -88,25 +101,25 @@ async def delete_database(conn: AsyncConnection, db_id: str) -> None:
 # -- roles ----------------------------------------------------------------------------
 
 
-async def list_roles(conn: AsyncConnection) -> list[Row]:
+async def list_roles(conn: AsyncConnection) -> list[RoleRecord]:
     result = await conn.execute(select(roles).order_by(roles.c.name))
-    return [dict(r) for r in result.mappings()]
+    return [RoleRecord.of(r) for r in result.mappings()]
 
 
-async def get_role(conn: AsyncConnection, name: str) -> Row | None:
+async def get_role(conn: AsyncConnection, name: str) -> RoleRecord | None:
     result = await conn.execute(select(roles).where(roles.c.name == name))
     row = result.mappings().first()
-    return dict(row) if row else None
+    return RoleRecord.of(row) if row else None
 
 
-async def insert_role(conn: AsyncConnection, row: Row) -> None:
+async def insert_role(conn: AsyncConnection, record: RoleRecord) -> None:
     try:
-        await conn.execute(insert(roles).values(**row))
+        await conn.execute(insert(roles).values(columns(record)))
     except IntegrityError as exc:
-        raise RoleExists(row["name"]) from exc
+        raise RoleExists(record.name) from exc
 
 
-async def update_role(conn: AsyncConnection, name: str, values: Row) -> None:
+async def update_role(conn: AsyncConnection, name: str, values: Values) -> None:
     await conn.execute(update(roles).where(roles.c.name == name).values(**values))
 
 
@@ -123,31 +136,31 @@ async def count_users_with_role(conn: AsyncConnection, name: str) -> int:
 # -- users ----------------------------------------------------------------------------
 
 
-async def list_users(conn: AsyncConnection) -> list[Row]:
+async def list_users(conn: AsyncConnection) -> list[UserRecord]:
     result = await conn.execute(select(users).order_by(users.c.created_on, users.c.id))
-    return [dict(r) for r in result.mappings()]
+    return [UserRecord.of(r) for r in result.mappings()]
 
 
-async def get_user(conn: AsyncConnection, user_id: str) -> Row | None:
+async def get_user(conn: AsyncConnection, user_id: str) -> UserRecord | None:
     result = await conn.execute(select(users).where(users.c.id == user_id))
     row = result.mappings().first()
-    return dict(row) if row else None
+    return UserRecord.of(row) if row else None
 
 
-async def get_user_by_email(conn: AsyncConnection, email: str) -> Row | None:
+async def get_user_by_email(conn: AsyncConnection, email: str) -> UserRecord | None:
     result = await conn.execute(select(users).where(users.c.email == email))
     row = result.mappings().first()
-    return dict(row) if row else None
+    return UserRecord.of(row) if row else None
 
 
-async def insert_user(conn: AsyncConnection, row: Row) -> None:
+async def insert_user(conn: AsyncConnection, record: UserRecord) -> None:
     try:
-        await conn.execute(insert(users).values(**row))
+        await conn.execute(insert(users).values(columns(record)))
     except IntegrityError as exc:  # the service checked the role in this transaction
-        raise UserExists(row["email"]) from exc
+        raise UserExists(record.email) from exc
 
 
-async def update_user(conn: AsyncConnection, user_id: str, values: Row) -> None:
+async def update_user(conn: AsyncConnection, user_id: str, values: Values) -> None:
     try:
         await conn.execute(update(users).where(users.c.id == user_id).values(**values))
     except IntegrityError as exc:
@@ -162,8 +175,8 @@ async def delete_user(conn: AsyncConnection, user_id: str) -> None:
 # -- sessions and tokens --------------------------------------------------------------
 
 
-async def insert_session(conn: AsyncConnection, row: Row) -> None:
-    await conn.execute(insert(sessions).values(**row))
+async def insert_session(conn: AsyncConnection, record: SessionRecord) -> None:
+    await conn.execute(insert(sessions).values(columns(record)))
 
 
 async def delete_session_by_hash(conn: AsyncConnection, token_hash: str) -> int:
@@ -176,18 +189,16 @@ async def delete_expired_sessions(conn: AsyncConnection, now_ms: int) -> int:
     return int(result.rowcount or 0)
 
 
-async def find_principal_by_token_hash(conn: AsyncConnection, token_hash: str) -> Row | None:
-    """What a bearer token stands for: an API token, or a user session with its role.
-
-    Answers ``{"kind": "token", ...}`` or ``{"kind": "session", "user_id", "role",
-    "grants", "expires_on", ...}``, or None.
-    """
+async def find_principal_by_token_hash(conn: AsyncConnection,
+                                       token_hash: str) -> PrincipalRecord | None:
+    """What a bearer token stands for: an API token, or a user session with its user,
+    role and grants; or None."""
     result = await conn.execute(
         select(api_tokens.c.id, api_tokens.c.name).where(api_tokens.c.token_hash == token_hash)
     )
     token = result.mappings().first()
     if token is not None:
-        return {"kind": "token", "token_id": token["id"], "name": token["name"]}
+        return TokenPrincipalRecord(token_id=token["id"], name=token["name"])
     result = await conn.execute(
         select(
             sessions.c.id.label("session_id"),
@@ -203,19 +214,17 @@ async def find_principal_by_token_hash(conn: AsyncConnection, token_hash: str) -
     session = result.mappings().first()
     if session is None:
         return None
-    return {"kind": "session", **dict(session)}
+    return SessionPrincipalRecord.of(session)
 
 
-async def insert_api_token(conn: AsyncConnection, row: Row) -> None:
-    await conn.execute(insert(api_tokens).values(**row))
+async def insert_api_token(conn: AsyncConnection, record: ApiTokenRecord) -> None:
+    await conn.execute(insert(api_tokens).values(columns(record)))
 
 
-async def list_api_tokens(conn: AsyncConnection) -> list[Row]:
+async def list_api_tokens(conn: AsyncConnection) -> list[ApiTokenRecord]:
     result = await conn.execute(
-        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.prefix, api_tokens.c.source,
-               api_tokens.c.created_on).order_by(api_tokens.c.created_on, api_tokens.c.id)
-    )
-    return [dict(r) for r in result.mappings()]
+        select(api_tokens).order_by(api_tokens.c.created_on, api_tokens.c.id))
+    return [ApiTokenRecord.of(r) for r in result.mappings()]
 
 
 async def count_api_tokens(conn: AsyncConnection) -> int:

@@ -37,6 +37,7 @@ from dbplane.errors import (
     Unsupported,
 )
 from dbplane.meta import queries as q
+from dbplane.meta.records import DatabaseRecord
 from dbplane.services.context import AppContext
 from dbplane.services.databases import resolve_database
 
@@ -94,7 +95,7 @@ class PidParams(BaseModel):
 @dataclass(frozen=True)
 class _Call:
     ctx: AppContext
-    row: dict[str, Any]
+    row: DatabaseRecord
     engine: Engine
     adapter: ActionsAdapter
 
@@ -159,7 +160,7 @@ async def _protected(call: _Call) -> set[str]:
         names.add(own)
     async with call.ctx.meta.connect() as conn:
         rows = await q.list_databases(conn)
-    urls = [call.ctx.secrets.decrypt(r["url_secret"]) for r in rows]
+    urls = [call.ctx.secrets.decrypt(r.url_secret) for r in rows]
     meta_url = call.ctx.settings.meta_url
     if meta_url is not None:
         urls.append(meta_url.get_secret_value())
@@ -305,7 +306,7 @@ async def run_action(ctx: AppContext, ref: str, action_name: str, params: Any) -
     if spec is None:
         raise UnknownAction(action=action_name, valid=supported)
     if spec.name not in adapter.supported:
-        raise ActionNotSupported(action=action_name, type_name=row["type_name"],
+        raise ActionNotSupported(action=action_name, type_name=row.type_name,
                                  valid=supported)
     parsed = _parse_params(spec, params)
     return await spec.handler(_Call(ctx, row, engine, adapter), parsed)
@@ -342,9 +343,9 @@ async def _changeable(ctx: AppContext, ref: str, name: str,
     changeable = adapter.changeable_features
     if name not in changeable:
         can = ", ".join(changeable) or "none"
-        raise Unsupported(f"feature: {name!r} cannot be {verb} on a {row['type_name']} "
+        raise Unsupported(f"feature: {name!r} cannot be {verb} on a {row.type_name} "
                           f"database by dbplane; the features it can change there: {can}",
-                          field="feature", value=name, type_name=row["type_name"],
+                          field="feature", value=name, type_name=row.type_name,
                           valid=list(changeable))
     return adapter
 

@@ -27,6 +27,13 @@ from dbplane.errors import (
     NotAUserSession,
 )
 from dbplane.meta import queries as q
+from dbplane.meta.records import (
+    ApiTokenRecord,
+    RoleRecord,
+    SessionRecord,
+    TokenPrincipalRecord,
+    UserRecord,
+)
 from dbplane.services.context import AppContext, now_ms
 
 __all__ = [
@@ -140,16 +147,16 @@ async def authenticate(ctx: AppContext, authorization: str | None) -> Principal:
             found = await q.find_principal_by_token_hash(conn, token_hash)
         if found is None:
             return None
-        if found["kind"] == "token":
+        if isinstance(found, TokenPrincipalRecord):
             return Principal(kind="token", role=ADMIN_ROLE, token_hash=token_hash), None
         principal = Principal(
             kind="session",
-            role=found["role"],
-            user_id=found["user_id"],
-            grants=tuple(Grant.model_validate(g) for g in found["grants"]),
+            role=found.role,
+            user_id=found.user_id,
+            grants=tuple(Grant.model_validate(g) for g in found.grants),
             token_hash=token_hash,
         )
-        return principal, int(found["expires_on"])
+        return principal, int(found.expires_on)
 
     entry = await ctx.principals.load(token_hash, lookup)
     if entry is None:
@@ -167,11 +174,11 @@ class LoginResult(BaseModel):
     user: dict[str, Any]
 
 
-async def login(ctx: AppContext, email: str, password: str) -> tuple[str, int, dict[str, Any]]:
-    """Check the password and open a session: (token, expires_on ms, user row)."""
+async def login(ctx: AppContext, email: str, password: str) -> tuple[str, int, UserRecord]:
+    """Check the password and open a session: (token, expires_on ms, user record)."""
     async with ctx.meta.connect() as conn:
         user = await q.get_user_by_email(conn, email.strip().lower())
-    stored = user["password_hash"] if user else await to_thread.run_sync(_dummy_hash)
+    stored = user.password_hash if user else await to_thread.run_sync(_dummy_hash)
 
     def verify() -> bool:
         try:
@@ -186,9 +193,9 @@ async def login(ctx: AppContext, email: str, password: str) -> tuple[str, int, d
     expires = stamp + ctx.settings.session_ttl_seconds * 1000
     async with ctx.meta.begin() as conn:
         await q.delete_expired_sessions(conn, stamp)
-        await q.insert_session(conn, {"id": str(uuid.uuid4()), "token_hash": hash_token(token),
-                                      "user_id": user["id"], "created_on": stamp,
-                                      "expires_on": expires})
+        await q.insert_session(conn, SessionRecord(
+            id=str(uuid.uuid4()), token_hash=hash_token(token), user_id=user.id,
+            created_on=stamp, expires_on=expires))
     return token, expires, user
 
 
@@ -210,10 +217,10 @@ async def ensure_builtin_roles(ctx: AppContext) -> None:
     stamp = now_ms()
     try:
         async with ctx.meta.begin() as conn:
-            await q.insert_role(conn, {
-                "name": ADMIN_ROLE, "description": "may do everything",
-                "grants": [{"database": "*", "table": "*", "actions": list(ACTIONS)}],
-                "created_on": stamp, "updated_on": stamp})
+            await q.insert_role(conn, RoleRecord(
+                name=ADMIN_ROLE, description="may do everything",
+                grants=({"database": "*", "table": "*", "actions": list(ACTIONS)},),
+                created_on=stamp, updated_on=stamp))
     except Exception:
         async with ctx.meta.connect() as conn:
             if await q.get_role(conn, ADMIN_ROLE) is None:
@@ -234,12 +241,12 @@ async def ensure_admin_token(ctx: AppContext) -> str | None:
                 if await q.api_token_hash_exists(conn, token_hash):
                     return None
                 for row in await q.list_api_tokens(conn):
-                    if row["source"] == "env":
-                        await q.delete_api_token(conn, row["id"])
-                await q.insert_api_token(conn, {
-                    "id": str(uuid.uuid4()), "name": "DBPLANE_ADMIN_TOKEN",
-                    "token_hash": token_hash, "prefix": token[:8], "source": "env",
-                    "created_on": stamp})
+                    if row.source == "env":
+                        await q.delete_api_token(conn, row.id)
+                await q.insert_api_token(conn, ApiTokenRecord(
+                    id=str(uuid.uuid4()), name="DBPLANE_ADMIN_TOKEN",
+                    token_hash=token_hash, prefix=token[:8], source="env",
+                    created_on=stamp))
         except Exception:
             # replicas starting together with the same token: another one stored it
             async with ctx.meta.connect() as conn:
@@ -250,8 +257,8 @@ async def ensure_admin_token(ctx: AppContext) -> str | None:
         if await q.count_api_tokens(conn) > 0:
             return None
         token = new_token("dbp")
-        await q.insert_api_token(conn, {
-            "id": str(uuid.uuid4()), "name": "generated at first start",
-            "token_hash": hash_token(token), "prefix": token[:8], "source": "generated",
-            "created_on": stamp})
+        await q.insert_api_token(conn, ApiTokenRecord(
+            id=str(uuid.uuid4()), name="generated at first start",
+            token_hash=hash_token(token), prefix=token[:8], source="generated",
+            created_on=stamp))
         return token

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +47,7 @@ from dbplane.errors import (
 )
 from dbplane.meta import backups_queries as bq
 from dbplane.meta import queries as mq
+from dbplane.meta.records import BackupRecord, DatabaseRecord
 from dbplane.services import tables as tables_svc
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import resolve_database
@@ -115,24 +117,25 @@ def _iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
-def _public(row: dict[str, Any]) -> BackupPublic:
+def _public(row: BackupRecord) -> BackupPublic:
     return BackupPublic(
-        id=row["id"], database_id=row["database_id"], name=row["name"],
-        created_at=_iso(row["created_at"]) or "", started_at=_iso(row["started_at"]),
-        finished_at=_iso(row["finished_at"]), status=row["status"], method=row["method"],
-        type=row["type_name"], format=row["format"], size=row["size"],
-        checksum=row["checksum"], operation_id=row["operation_id"],
-        error=BackupError.model_validate(row["error"]) if row["error"] else None)
+        id=row.id, database_id=row.database_id, name=row.name,
+        created_at=_iso(row.created_at) or "", started_at=_iso(row.started_at),
+        finished_at=_iso(row.finished_at), status=row.status, method=row.method,
+        type=row.type_name, format=row.format, size=row.size,
+        checksum=row.checksum, operation_id=row.operation_id,
+        error=BackupError.model_validate(row.error) if row.error else None)
 
 
-def _archive_path(ctx: AppContext, row: dict[str, Any]) -> Path:
-    path: Path = ctx.settings.backups_dir / row["database_id"] / row["archive"]
+def _archive_path(ctx: AppContext, row: BackupRecord) -> Path:
+    assert row.archive is not None  # asked only of a backup with an archive
+    path: Path = ctx.settings.backups_dir / row.database_id / row.archive
     return path
 
 
-def _planned_path(ctx: AppContext, row: dict[str, Any]) -> Path:
-    extension = adapter_for(row["type_name"]).extension
-    path: Path = ctx.settings.backups_dir / row["database_id"] / f"{row['id']}.{extension}"
+def _planned_path(ctx: AppContext, row: BackupRecord) -> Path:
+    extension = adapter_for(row.type_name).extension
+    path: Path = ctx.settings.backups_dir / row.database_id / f"{row.id}.{extension}"
     return path
 
 
@@ -144,12 +147,12 @@ def _error(exc: BaseException) -> dict[str, str]:
     return {"code": DbplaneError.code, "message": f"internal error: {type(exc).__name__}"}
 
 
-def _remove_files(ctx: AppContext, row: dict[str, Any]) -> None:
+def _remove_files(ctx: AppContext, row: BackupRecord) -> None:
     planned = _planned_path(ctx, row)
     for path in (planned, planned.with_name(planned.name + ".tmp")):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-    if row["archive"]:
+    if row.archive:
         with contextlib.suppress(FileNotFoundError):
             _archive_path(ctx, row).unlink()
 
@@ -157,29 +160,30 @@ def _remove_files(ctx: AppContext, row: dict[str, Any]) -> None:
 # -- reading -------------------------------------------------------------------------
 
 
-async def _settle(ctx: AppContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _settle(ctx: AppContext, rows: list[BackupRecord]) -> list[BackupRecord]:
     """Mark ``error`` the unfinished backups whose operation has ended (a killed process)
     and remove their temporary files; answers the rows as they are now."""
     out = []
     for row in rows:
-        if row["status"] in _UNFINISHED:
+        if row.status in _UNFINISHED:
             ended: dict[str, Any] | None = None
-            if row["operation_id"] is not None:
+            if row.operation_id is not None:
                 with contextlib.suppress(DbplaneError):
-                    op = await get_operation(ctx, row["operation_id"])
+                    op = await get_operation(ctx, row.operation_id)
                     if op["status"] not in ("pending", "running"):
                         ended = op["error"] or {"code": DbplaneError.code, "message":
                                                 "the operation ended without the backup"}
-            elif now_ms() - row["created_at"] > _ORPHAN_AFTER_MS:
+            elif now_ms() - row.created_at > _ORPHAN_AFTER_MS:
                 ended = {"code": DbplaneError.code,
                          "message": "the backup never started (dbplane stopped)"}
             if ended is not None:
-                values = {"status": "error", "error": ended, "finished_at": now_ms()}
+                settled = replace(row, status="error", error=ended, finished_at=now_ms())
                 async with ctx.meta.begin() as conn:
-                    await bq.update_backup(conn, row["id"], values,
-                                           only_if_status=_UNFINISHED)
-                await asyncio.to_thread(_remove_files, ctx, {**row, "archive": None})
-                row = {**row, **values}
+                    await bq.update_backup(conn, row.id, {
+                        "status": settled.status, "error": settled.error,
+                        "finished_at": settled.finished_at}, only_if_status=_UNFINISHED)
+                await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
+                row = settled
         out.append(row)
     return out
 
@@ -188,15 +192,15 @@ async def list_backups(ctx: AppContext, ref: str) -> list[BackupPublic]:
     """A database's backups, newest first."""
     db = await resolve_database(ctx, ref)
     async with ctx.meta.connect() as conn:
-        rows = await bq.list_backups(conn, db["id"])
+        rows = await bq.list_backups(conn, db.id)
     return [_public(r) for r in await _settle(ctx, rows)]
 
 
-async def _backup_row(ctx: AppContext, db: dict[str, Any], backup_id: str) -> dict[str, Any]:
+async def _backup_row(ctx: AppContext, db: DatabaseRecord, backup_id: str) -> BackupRecord:
     async with ctx.meta.connect() as conn:
-        row = await bq.get_backup(conn, db["id"], backup_id)
+        row = await bq.get_backup(conn, db.id, backup_id)
     if row is None:
-        raise BackupNotFound(backup_id, db["resource_id"])
+        raise BackupNotFound(backup_id, db.resource_id)
     return (await _settle(ctx, [row]))[0]
 
 
@@ -211,22 +215,23 @@ async def archive_of(ctx: AppContext, ref: str, backup_id: str) -> tuple[Path, s
     BackupNotReady (409) for a backup that has none."""
     db = await resolve_database(ctx, ref)
     row = await _backup_row(ctx, db, backup_id)
-    if row["status"] != "done" or not row["archive"]:
-        raise BackupNotReady(f"the backup {backup_id!r} is {row['status']}: it has no "
-                             "archive", backup=backup_id, status=row["status"])
+    if row.status != "done" or not row.archive:
+        raise BackupNotReady(f"the backup {backup_id!r} is {row.status}: it has no "
+                             "archive", backup=backup_id, status=row.status)
     path = _archive_path(ctx, row)
     if not path.is_file():
         raise BackupNotReady(f"the archive of backup {backup_id!r} is missing from "
                              f"{ctx.settings.backups_dir}", backup=backup_id)
-    return path, f"{row['name']}.{path.suffix.lstrip('.')}", row["checksum"]
+    assert row.checksum is not None  # recorded with the archive
+    return path, f"{row.name}.{path.suffix.lstrip('.')}", row.checksum
 
 
 # -- creating ------------------------------------------------------------------------
 
 
-def _name(db: dict[str, Any], stamp: int) -> str:
+def _name(db: DatabaseRecord, stamp: int) -> str:
     when = datetime.fromtimestamp(stamp / 1000, tz=UTC).strftime("%Y%m%d%H%M%S")
-    return f"{when}_{db['resource_id']}"
+    return f"{when}_{db.resource_id}"
 
 
 async def create_backup(ctx: AppContext, ref: str, *, created_by: str | None,
@@ -236,29 +241,29 @@ async def create_backup(ctx: AppContext, ref: str, *, created_by: str | None,
     ``params.backup_id``). OperationConflict (409) while a backup or restore runs on it;
     Unsupported for a type without backups."""
     db = await resolve_database(ctx, ref)
-    adapter = adapter_for(db["type_name"])
+    adapter = adapter_for(db.type_name)
     stamp = now_ms()
-    row: dict[str, Any] = {
-        "id": secrets.token_hex(12), "database_id": db["id"], "name": _name(db, stamp),
-        "method": method, "status": "pending", "type_name": db["type_name"],
-        "format": adapter.format, "archive": None, "size": None, "checksum": None,
-        "operation_id": None, "error": None, "created_at": stamp, "started_at": None,
-        "finished_at": None,
-    }
+    row = BackupRecord(
+        id=secrets.token_hex(12), database_id=db.id, name=_name(db, stamp),
+        method=method, status="pending", type_name=db.type_name,
+        format=adapter.format, archive=None, size=None, checksum=None,
+        operation_id=None, error=None, created_at=stamp, started_at=None,
+        finished_at=None,
+    )
     async with ctx.meta.begin() as conn:
         await bq.insert_backup(conn, row)
-    params: dict[str, Any] = {"backup_id": row["id"], "method": method}
+    params: dict[str, Any] = {"backup_id": row.id, "method": method}
     if slot is not None:
         params["slot"] = slot
     try:
-        op = await start_operation(ctx, "backup", database_id=db["id"], params=params,
+        op = await start_operation(ctx, "backup", database_id=db.id, params=params,
                                    created_by=created_by)
     except BaseException:
         async with ctx.meta.begin() as conn:
-            await bq.delete_backup(conn, row["id"])
+            await bq.delete_backup(conn, row.id)
         raise
     async with ctx.meta.begin() as conn:
-        await bq.update_backup(conn, row["id"], {"operation_id": op["id"]})
+        await bq.update_backup(conn, row.id, {"operation_id": op["id"]})
     return op
 
 
@@ -296,11 +301,11 @@ async def _run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             async with ctx.meta.begin() as conn:
                 await bq.update_backup(conn, backup_id, {
                     "status": "error", "error": _error(exc), "finished_at": now_ms()})
-        await asyncio.to_thread(_remove_files, ctx, {**row, "archive": None})
+        await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
         raise
-    if row["method"] == "periodic":
+    if row.method == "periodic":
         async with op.step("retention"):
-            removed = await _apply_retention(ctx, db["id"])
+            removed = await _apply_retention(ctx, db.id)
             if removed:
                 await op.log(f"retention: removed {removed} older periodic backup(s)")
     return {"backup_id": backup_id, "size": archive.size, "checksum": archive.checksum}
@@ -313,15 +318,15 @@ async def upload_backup(ctx: AppContext, ref: str, chunks: AsyncIterator[bytes],
     SHA-256 — and refused (ArchiveInvalid / ArchiveChecksumMismatch, 422) with nothing
     stored."""
     db = await resolve_database(ctx, ref)
-    adapter = adapter_for(db["type_name"])
+    adapter = adapter_for(db.type_name)
     stamp = now_ms()
-    row: dict[str, Any] = {
-        "id": secrets.token_hex(12), "database_id": db["id"],
-        "name": _name(db, stamp) + "_upload", "method": "upload", "status": "done",
-        "type_name": db["type_name"], "format": adapter.format, "archive": None,
-        "size": None, "checksum": None, "operation_id": None, "error": None,
-        "created_at": stamp, "started_at": stamp, "finished_at": None,
-    }
+    row = BackupRecord(
+        id=secrets.token_hex(12), database_id=db.id,
+        name=_name(db, stamp) + "_upload", method="upload", status="done",
+        type_name=db.type_name, format=adapter.format, archive=None,
+        size=None, checksum=None, operation_id=None, error=None,
+        created_at=stamp, started_at=stamp, finished_at=None,
+    )
     final = _planned_path(ctx, row)
     async with ArchiveWriter(final) as writer:
         async for chunk in chunks:
@@ -337,8 +342,8 @@ async def upload_backup(ctx: AppContext, ref: str, chunks: AsyncIterator[bytes],
                 f"the uploaded archive's SHA-256 is {archive.sha256}, not the "
                 f"{checksum.removeprefix('sha256:')} given: it was changed or cut on the "
                 "way; nothing was stored", field="checksum", actual=archive.checksum)
-    row |= {"archive": final.name, "size": archive.size, "checksum": archive.checksum,
-            "finished_at": now_ms()}
+    row = replace(row, archive=final.name, size=archive.size, checksum=archive.checksum,
+                  finished_at=now_ms())
     try:
         async with ctx.meta.begin() as conn:
             await bq.insert_backup(conn, row)
@@ -357,11 +362,11 @@ async def restore_backup(ctx: AppContext, ref: str, backup_id: str, *,
     BackupNotFound, BackupNotReady, OperationConflict (another backup or restore)."""
     db = await resolve_database(ctx, ref)
     row = await _backup_row(ctx, db, backup_id)
-    if row["status"] != "done":
-        raise BackupNotReady(f"the backup {backup_id!r} is {row['status']}: only a done "
+    if row.status != "done":
+        raise BackupNotReady(f"the backup {backup_id!r} is {row.status}: only a done "
                              "backup can be restored", backup=backup_id,
-                             status=row["status"])
-    return await start_operation(ctx, "restore", database_id=db["id"],
+                             status=row.status)
+    return await start_operation(ctx, "restore", database_id=db.id,
                                  params={"backup_id": backup_id}, created_by=created_by)
 
 
@@ -374,15 +379,16 @@ async def _run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
         raise DatabaseNotFound(op.database_id or "")
     if row is None:
         raise BackupNotFound(backup_id)
-    if row["status"] != "done" or not row["archive"]:
-        raise BackupNotReady(f"the backup {backup_id!r} is {row['status']}",
+    if row.status != "done" or not row.archive:
+        raise BackupNotReady(f"the backup {backup_id!r} is {row.status}",
                              backup=backup_id)
     path = _archive_path(ctx, row)
-    adapter = adapter_for(db["type_name"])
+    adapter = adapter_for(db.type_name)
+    assert row.checksum is not None  # recorded with the archive
     async with op.step("verify"):
-        await verify_checksum(path, row["checksum"])
+        await verify_checksum(path, row.checksum)
         await adapter.check(path, thorough=False)
-        await op.log(f"{row['checksum']} verified; {row['format']} archive")
+        await op.log(f"{row.checksum} verified; {row.format} archive")
         await op.progress(0.1, "verified")
 
     async def progress(fraction: float, message: str | None) -> None:
@@ -394,10 +400,10 @@ async def _run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             await adapter.restore(engine, path, progress)
         finally:
             # pooled connections and cached schema describe the database before it
-            await ctx.connections.drop(db["id"])
-            tables_svc.forget_database(ctx, db["id"])
-    await op.log(f"restored backup {row['name']}")
-    return {"backup_id": backup_id, "database_id": db["id"]}
+            await ctx.connections.drop(db.id)
+            tables_svc.forget_database(ctx, db.id)
+    await op.log(f"restored backup {row.name}")
+    return {"backup_id": backup_id, "database_id": db.id}
 
 
 # -- deleting and retention ----------------------------------------------------------
@@ -408,11 +414,11 @@ async def delete_backup(ctx: AppContext, ref: str, backup_id: str) -> None:
     or restored."""
     db = await resolve_database(ctx, ref)
     row = await _backup_row(ctx, db, backup_id)
-    if row["status"] in _UNFINISHED:
-        raise BackupInUse(f"the backup {backup_id!r} is {row['status']}; delete it when it "
+    if row.status in _UNFINISHED:
+        raise BackupInUse(f"the backup {backup_id!r} is {row.status}; delete it when it "
                           "has ended (or cancel its operation)", backup=backup_id,
-                          operation_id=row["operation_id"])
-    for op in await active_operations(ctx, db["id"]):
+                          operation_id=row.operation_id)
+    for op in await active_operations(ctx, db.id):
         if op["type"] == "restore" and op["params"].get("backup_id") == backup_id:
             raise BackupInUse(f"the backup {backup_id!r} is being restored by operation "
                               f"{op['id']}", backup=backup_id, operation_id=op["id"])
@@ -428,7 +434,7 @@ async def _apply_retention(ctx: AppContext, database_id: str) -> int:
                *await bq.periodic_backups_beyond(conn, database_id, keep, "error")]
     for row in old:
         async with ctx.meta.begin() as conn:
-            await bq.delete_backup(conn, row["id"])
+            await bq.delete_backup(conn, row.id)
         await asyncio.to_thread(_remove_files, ctx, row)
     return len(old)
 
@@ -461,28 +467,27 @@ async def run_scheduler(ctx: AppContext, now: int | None = None) -> list[str]:
         scheduled = await bq.list_scheduled_databases(conn)
         unfinished = await bq.list_unfinished_backups(conn)
     for db in scheduled:
-        slot = due_slot(stamp, list(db["periodic_backups_scheduled_at"] or []),
-                        db["updated_at"])
+        slot = due_slot(stamp, list(db.periodic_backups_scheduled_at), db.updated_at)
         if slot is None:
             continue
         async with ctx.meta.begin() as conn:
-            won = await bq.claim_backup_slot(conn, db["id"], slot, stamp)
+            won = await bq.claim_backup_slot(conn, db.id, slot, stamp)
         if not won:
-            won = await _take_over_stale_claim(ctx, db["id"], slot, stamp)
+            won = await _take_over_stale_claim(ctx, db.id, slot, stamp)
         if not won:
             continue
         try:
-            op = await create_backup(ctx, db["id"], created_by="scheduler",
+            op = await create_backup(ctx, db.id, created_by="scheduler",
                                      method="periodic", slot=slot)
         except DbplaneError as exc:
             # a restore (or a manual backup) is running: the next pass tries again
             log.info("periodic backup of %s for hour %s not started: %s",
-                     db["resource_id"], slot, exc)
+                     db.resource_id, slot, exc)
             async with ctx.meta.begin() as conn:
-                await bq.release_backup_slot(conn, db["id"], slot)
+                await bq.release_backup_slot(conn, db.id, slot)
             continue
         async with ctx.meta.begin() as conn:
-            await bq.set_slot_backup(conn, db["id"], slot, str(op["params"]["backup_id"]))
+            await bq.set_slot_backup(conn, db.id, slot, str(op["params"]["backup_id"]))
         started.append(op["id"])
     if unfinished:
         await _settle(ctx, unfinished)
@@ -497,8 +502,8 @@ async def _take_over_stale_claim(ctx: AppContext, database_id: str, slot: int,
     process died just before recording it: it is recorded now)."""
     async with ctx.meta.connect() as conn:
         claim = await bq.get_backup_slot(conn, database_id, slot)
-    if (claim is None or claim["backup_id"] is not None
-            or claim["claimed_at"] >= stamp - _STALE_CLAIM_MS):
+    if (claim is None or claim.backup_id is not None
+            or claim.claimed_at >= stamp - _STALE_CLAIM_MS):
         return False
     for op in await list_operations(ctx, database_id=database_id, type_name="backup"):
         if (op["params"] or {}).get("slot") == slot:

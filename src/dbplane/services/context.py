@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbplane.engines import Engine, create_engine_for, parse_database_url
+from dbplane.meta.records import DatabaseRecord
 from dbplane.meta.secrets import SecretBox, load_or_create_key
 from dbplane.meta.store import MetaStore
 from dbplane.services.cache import TTLCache
@@ -35,23 +36,23 @@ class ConnectionRegistry:
         self._engines: dict[str, tuple[str, Engine]] = {}
         self._lock = asyncio.Lock()
 
-    async def engine_for(self, row: dict[str, Any]) -> Engine:
-        """The open engine of the database described by a metadata row."""
-        secret = row["url_secret"]
-        cached = self._engines.get(row["id"])
-        # the same row object (the database cache's) is the same secret: no compare
+    async def engine_for(self, row: DatabaseRecord) -> Engine:
+        """The open engine of the database described by a metadata record."""
+        secret = row.url_secret
+        cached = self._engines.get(row.id)
+        # the same record (the database cache's) is the same secret: no compare
         if cached is not None and (cached[0] is secret or cached[0] == secret):
             return cached[1]
         async with self._lock:
-            cached = self._engines.get(row["id"])
+            cached = self._engines.get(row.id)
             if cached is not None and cached[0] == secret:
                 return cached[1]
             if cached is not None:
                 await cached[1].close()
             url = parse_database_url(self._secrets.decrypt(secret))
             engine = create_engine_for(url, timeout=self._settings.health_timeout_seconds,
-                                       create=row["mode"] == "embedded")
-            self._engines[row["id"]] = (secret, engine)
+                                       create=row.mode == "embedded")
+            self._engines[row.id] = (secret, engine)
             return engine
 
     async def drop(self, db_id: str) -> None:
@@ -76,8 +77,8 @@ class AppContext:
     generated_admin_token: str | None = field(default=None)
     principals: TTLCache[Any] = field(default_factory=lambda: TTLCache(0))
     """Bearer token hash → caller, for ``cache_seconds`` (cleared on any auth change)."""
-    database_rows: TTLCache[dict[str, Any]] = field(default_factory=lambda: TTLCache(0))
-    """Database id or resource_id → metadata row (cleared on any database change)."""
+    database_rows: TTLCache[DatabaseRecord] = field(default_factory=lambda: TTLCache(0))
+    """Database id or resource_id → metadata record (cleared on any database change)."""
     extensions: dict[str, Any] = field(default_factory=dict)
     """Per-process state of a capability (e.g. the Tables API's schema cache)."""
     background: set[asyncio.Task[Any]] = field(default_factory=set)

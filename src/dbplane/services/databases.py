@@ -35,6 +35,7 @@ from dbplane.errors import (
     ProtectedDatabase,
 )
 from dbplane.meta import queries as q
+from dbplane.meta.records import DatabaseMode, DatabaseRecord
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.operations import active_operations
@@ -164,7 +165,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
-async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
+async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
     engine = await ctx.connections.engine_for(row)
     timeout = ctx.settings.health_timeout_seconds
     health = await engine.health()
@@ -176,34 +177,34 @@ async def _describe(ctx: AppContext, row: dict[str, Any]) -> DatabasePublic:
                 asyncio.gather(engine.version(), engine.features()), timeout)
         except Exception:  # a server that answered ping but not this: report what we have
             version, features = None, []
-    url = ctx.secrets.decrypt(row["url_secret"])
+    url = ctx.secrets.decrypt(row.url_secret)
     return DatabasePublic(
-        id=row["id"],
-        resource_id=row["resource_id"],
-        app_name=row["app_name"],
-        created_at=_iso(row["created_at"]),
+        id=row.id,
+        resource_id=row.resource_id,
+        app_name=row.app_name,
+        created_at=_iso(row.created_at),
         # dbplane does not encrypt data files; a server's own encryption is not visible
         encryption_at_rest=False,
-        plan=row["plan"],
-        status=await _busy_status(ctx, row["id"]) or (
+        plan=row.plan,
+        status=await _busy_status(ctx, row.id) or (
             "running" if health.ok else "unreachable"),
         status_detail=health.detail,
-        type_id=_stable_id("type", row["type_name"]),
-        type_name=row["type_name"],
-        version_id=_stable_id("version", row["type_name"], version) if version else None,
+        type_id=_stable_id("type", row.type_name),
+        type_name=row.type_name,
+        version_id=_stable_id("version", row.type_name, version) if version else None,
         readable_version=version,
         instances=[
             InstancePublic(
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                  f"dbplane:{row['id']}:{inst.hostname}:{inst.port}")),
+                                  f"dbplane:{row.id}:{inst.hostname}:{inst.port}")),
                 hostname=inst.hostname, port=inst.port,
                 status="running" if health.ok else "unreachable", type="db-node")
             for inst in engine.instances()
         ],
         features=[FeaturePublic.model_validate(f) for f in features],
-        periodic_backups_enabled=row["periodic_backups_enabled"],
-        periodic_backups_scheduled_at=list(row["periodic_backups_scheduled_at"]),
-        mode=row["mode"],
+        periodic_backups_enabled=row.periodic_backups_enabled,
+        periodic_backups_scheduled_at=list(row.periodic_backups_scheduled_at),
+        mode=row.mode,
         url=redact_url(url),
     )
 
@@ -220,9 +221,9 @@ async def _busy_status(ctx: AppContext, db_id: str) -> str | None:
     return None
 
 
-async def resolve_database(ctx: AppContext, ref: str) -> dict[str, Any]:
-    """The metadata row of the database whose id or resource_id is ``ref``."""
-    async def lookup() -> dict[str, Any] | None:
+async def resolve_database(ctx: AppContext, ref: str) -> DatabaseRecord:
+    """The metadata record of the database whose id or resource_id is ``ref``."""
+    async def lookup() -> DatabaseRecord | None:
         async with ctx.meta.connect() as conn:
             return await q.get_database_by_ref(conn, ref)
 
@@ -236,13 +237,13 @@ async def list_databases(ctx: AppContext, principal: Principal) -> list[Database
     """Every database the caller may see, each checked live (concurrently)."""
     async with ctx.meta.connect() as conn:
         rows = await q.list_databases(conn)
-    rows = [r for r in rows if principal.sees_database(r["id"], r["resource_id"])]
+    rows = [r for r in rows if principal.sees_database(r.id, r.resource_id)]
     return list(await asyncio.gather(*(_describe(ctx, r) for r in rows)))
 
 
 async def get_database(ctx: AppContext, principal: Principal, ref: str) -> DatabasePublic:
     row = await resolve_database(ctx, ref)
-    if not principal.sees_database(row["id"], row["resource_id"]):
+    if not principal.sees_database(row.id, row.resource_id):
         raise DatabaseNotFound(ref)
     return await _describe(ctx, row)
 
@@ -296,8 +297,8 @@ def _embedded_url(ctx: AppContext, resource_id: str) -> str:
     return embedded_class().embedded_url(ctx.settings.embedded_dir, resource_id)
 
 
-async def _insert(ctx: AppContext, body: DatabaseCreate, *, type_name: str, mode: str,
-                  url: str, protected: bool = False) -> DatabasePublic:
+async def _insert(ctx: AppContext, body: DatabaseCreate, *, type_name: str,
+                  mode: DatabaseMode, url: str, protected: bool = False) -> DatabasePublic:
     if mode == "embedded":
         engine = create_engine_for(parse_database_url(url),
                                    timeout=ctx.settings.health_timeout_seconds, create=True)
@@ -306,20 +307,21 @@ async def _insert(ctx: AppContext, body: DatabaseCreate, *, type_name: str, mode
         finally:
             await engine.close()
     stamp = now_ms()
-    row = {
-        "id": secrets.token_hex(12),
-        "resource_id": body.resource_id,
-        "app_name": body.app_name or body.resource_id,
-        "type_name": type_name,
-        "mode": mode,
-        "plan": mode,
-        "url_secret": ctx.secrets.encrypt(url),
-        "protected": protected,
-        "periodic_backups_enabled": body.periodic_backups_enabled,
-        "periodic_backups_scheduled_at": body.periodic_backups_scheduled_at or [],
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
+    row = DatabaseRecord(
+        id=secrets.token_hex(12),
+        resource_id=body.resource_id,
+        app_name=body.app_name or body.resource_id,
+        type_name=type_name,
+        mode=mode,
+        plan=mode,
+        url_secret=ctx.secrets.encrypt(url),
+        protected=protected,
+        periodic_backups_enabled=body.periodic_backups_enabled,
+        # the validator made it a sorted list (or None); this only narrows its type
+        periodic_backups_scheduled_at=tuple(_hours(body.periodic_backups_scheduled_at) or ()),
+        created_at=stamp,
+        updated_at=stamp,
+    )
     async with ctx.meta.begin() as conn:
         await q.insert_database(conn, row)
     return await _describe(ctx, row)
@@ -333,17 +335,17 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
             "periodic_backups_scheduled_at"):
         values["periodic_backups_scheduled_at"] = []  # null or [] clears the schedule
     if "url" in values:
-        if row["mode"] == "embedded":
+        if row.mode == "embedded":
             raise InvalidField("an embedded database's file is managed by dbplane; its url "
                                "cannot change", field="url", value=None)
-        await _checked_url(ctx, values["url"], row["type_name"])
+        await _checked_url(ctx, values["url"], row.type_name)
         values["url_secret"] = ctx.secrets.encrypt(values.pop("url"))
     if not values:
         return await _describe(ctx, row)
     values["updated_at"] = now_ms()
     async with ctx.meta.begin() as conn:
-        await q.update_database(conn, row["id"], values)
-        updated = await q.get_database_by_ref(conn, row["id"])
+        await q.update_database(conn, row.id, values)
+        updated = await q.get_database_by_ref(conn, row.id)
     ctx.database_rows.clear()
     assert updated is not None
     return await _describe(ctx, updated)
@@ -353,14 +355,14 @@ async def delete_database(ctx: AppContext, ref: str) -> None:
     """Unregister a database. Never drops data: an external server is left as it is and an
     embedded file stays on disk."""
     row = await resolve_database(ctx, ref)
-    if row["protected"]:
-        raise ProtectedDatabase(f"the database {row['resource_id']!r} is the one dbplane "
+    if row.protected:
+        raise ProtectedDatabase(f"the database {row.resource_id!r} is the one dbplane "
                                 "serves by default; it cannot be removed",
-                                database=row["resource_id"])
+                                database=row.resource_id)
     async with ctx.meta.begin() as conn:
-        await q.delete_database(conn, row["id"])
+        await q.delete_database(conn, row.id)
     ctx.database_rows.clear()
-    await ctx.connections.drop(row["id"])
+    await ctx.connections.drop(row.id)
 
 
 async def ensure_default_database(ctx: AppContext) -> None:

@@ -30,6 +30,7 @@ from dbplane.errors import (
     UnknownProvider,
     Unsupported,
 )
+from dbplane.meta.records import DatabaseRecord
 from dbplane.routines.files import FileKind, Migration, group_migrations
 from dbplane.routines.specs import (
     FactorySpec,
@@ -76,15 +77,15 @@ _NOT_PROVIDERS = frozenset({"seed", "seed_instance", "seed_locale", "unique", "o
 # -- targets ----------------------------------------------------------------------------
 
 
-async def _target(ctx: AppContext, db_ref: str | None) -> tuple[dict[str, Any], Engine]:
+async def _target(ctx: AppContext, db_ref: str | None) -> tuple[DatabaseRecord, Engine]:
     row = await resolve_database(ctx, db_ref or DEFAULT_RESOURCE_ID)
     engine = await ctx.connections.engine_for(row)
     if not has_part(engine, "routines"):
         raise Unsupported(f"migrations, factories and seeders apply to SQL databases "
                           f"({', '.join(types_with('routines'))}); "
-                          f"{row['resource_id']!r} is a "
-                          f"{row['type_name']} database", database=row["resource_id"],
-                          type_name=row["type_name"])
+                          f"{row.resource_id!r} is a "
+                          f"{row.type_name} database", database=row.resource_id,
+                          type_name=row.type_name)
     return row, engine
 
 
@@ -135,9 +136,9 @@ class _Plan:
                 and self.checksum(self.by_key[a.migration]) != a.checksum]
 
 
-async def _plan(ctx: AppContext, row: dict[str, Any]) -> _Plan:
+async def _plan(ctx: AppContext, row: DatabaseRecord) -> _Plan:
     files = await scan_files(ctx, "migration")
-    return _Plan(files, migration_dir(ctx, row["resource_id"]))
+    return _Plan(files, migration_dir(ctx, row.resource_id))
 
 
 def _load_python(f: ProjectFile) -> dict[str, Any]:
@@ -204,7 +205,7 @@ async def list_migrations(ctx: AppContext, db_ref: str | None) -> dict[str, Any]
         out.append({**_public(plan, mig), "status": "pending", "batch": None,
                     "applied_at": None, "applied_checksum": None, "changed": False,
                     "error": "; ".join(mig.errors) or None})
-    return {"database": row["resource_id"], "migrations": out,
+    return {"database": row.resource_id, "migrations": out,
             "pending": sum(1 for m in out if m["status"] == "pending"),
             "changed": sorted(changed)}
 
@@ -234,7 +235,7 @@ async def run_migrations(ctx: AppContext, db_ref: str | None, *, pretend: bool =
             raise MigrationChanged(migrations=changed)
         return [_step(plan, m, "up", dialect) for m in plan.pending(applied)], "up"
 
-    base = {"status": "200", "database": row["resource_id"]}
+    base = {"status": "200", "database": row.resource_id}
     if pretend:
         steps, _ = choose(await eng.read_ledger(engine))
         return {**base, "message": "Migrations pretended" if steps else
@@ -244,7 +245,7 @@ async def run_migrations(ctx: AppContext, db_ref: str | None, *, pretend: bool =
     outcome = await eng.run_steps(engine, choose, lock_wait=LOCK_WAIT_SECONDS,
                                   now_ms=now_ms())
     if outcome.done:
-        forget_database(ctx, row["id"])
+        forget_database(ctx, row.id)
     return {**base, "message": "Migrations complete" if outcome.done else
             "Nothing to migrate", "pretend": False,
             "batch": outcome.batch if outcome.done else None,
@@ -278,8 +279,8 @@ async def rollback_migrations(ctx: AppContext, db_ref: str | None, *,
     outcome = await eng.run_steps(engine, choose, lock_wait=LOCK_WAIT_SECONDS,
                                   now_ms=now_ms())
     if outcome.done:
-        forget_database(ctx, row["id"])
-    return {"status": "200", "database": row["resource_id"],
+        forget_database(ctx, row.id)
+    return {"status": "200", "database": row.resource_id,
             "message": "Rollback complete" if outcome.done else "Nothing to roll back",
             "rolled_back": [{**_public(plan, plan.by_key[s.migration])}
                             for s in outcome.done]}
@@ -395,7 +396,7 @@ async def run_factory(ctx: AppContext, db_ref: str | None, file_id: str,
                 pending.cancel()
 
     inserted = await eng.insert_rows(engine, spec.table, batches())
-    return {"status": "200", "message": "Factory created", "database": row["resource_id"],
+    return {"status": "200", "message": "Factory created", "database": row.resource_id,
             "file_id": f.file_id, "path": f.path, "table": spec.table, "rows": inserted}
 
 
@@ -453,12 +454,12 @@ async def run_seeder(ctx: AppContext, db_ref: str | None, file_id: str) -> dict[
     """Write the seeder's rows in one transaction (an upsert on ``key`` when given)."""
     row, engine = await _target(ctx, db_ref)
     f, spec = await _prepare_seeder(engine, ctx, file_id)
-    base = {"status": "200", "message": "Seeder executed", "database": row["resource_id"],
+    base = {"status": "200", "message": "Seeder executed", "database": row.resource_id,
             "file_id": f.file_id, "path": f.path}
     if spec.sql is not None:
         statements = split_statements(spec.sql, _dialect(engine))
         ran = await eng.run_script(engine, statements, f.path)
-        forget_database(ctx, row["id"])
+        forget_database(ctx, row.id)
         return {**base, "table": None, "statements": ran}
     assert spec.table is not None
     inserted, updated = await eng.upsert_rows(engine, spec.table, spec.rows, spec.key)
@@ -520,7 +521,7 @@ async def start_routine(ctx: AppContext, kind: RoutineKind, db_ref: str | None,
             raise MigrationChanged(migrations=changed)
         for mig in plan.pending(applied):
             plan.check(mig)
-    return await start_operation(ctx, OPERATION_TYPES[kind], database_id=row["id"],
+    return await start_operation(ctx, OPERATION_TYPES[kind], database_id=row.id,
                                  params=params, created_by=created_by)
 
 

@@ -26,6 +26,7 @@ from dbplane.errors import (
     StaleSchemaHash,
     Unsupported,
 )
+from dbplane.meta.records import DatabaseRecord
 from dbplane.meta.tables import schema_meta
 from dbplane.schema import (
     FORMAT_VERSION,
@@ -50,7 +51,7 @@ __all__ = ["DiffAnswer", "apply", "current_snapshot", "diff_snapshot", "snapshot
 
 @dataclass(frozen=True)
 class _Target:
-    row: dict[str, Any]
+    row: DatabaseRecord
     engine: SqlEngine
 
     @property
@@ -72,9 +73,9 @@ async def _target(ctx: AppContext, db_ref: str | None) -> _Target:
     engine = await ctx.connections.engine_for(row)
     if not has_part(engine, "schema") or not isinstance(engine, SqlEngine):
         raise Unsupported(f"schema snapshots apply to SQL databases ("
-                          f"{', '.join(types_with('schema'))}); {row['resource_id']!r} is "
-                          f"a {row['type_name']} database",
-                          database=row["resource_id"], type_name=row["type_name"])
+                          f"{', '.join(types_with('schema'))}); {row.resource_id!r} is "
+                          f"a {row.type_name} database",
+                          database=row.resource_id, type_name=row.type_name)
     return _Target(row=row, engine=engine)
 
 
@@ -180,7 +181,7 @@ async def _store_meta(ctx: AppContext, db_id: str, snapshot: dict[str, Any]) -> 
 
 async def _current(ctx: AppContext, target: _Target) -> tuple[dict[str, Any], LiveSchema]:
     live = await read_schema(target.engine)
-    rows = await _meta_rows(ctx, target.row["id"])
+    rows = await _meta_rows(ctx, target.row.id)
     return _merge(target, live, rows), live
 
 
@@ -261,7 +262,7 @@ async def apply(ctx: AppContext, db_ref: str | None, document: Any) -> list[Chan
     made. Refused (nothing changed): a stale hash (409), a diff that does not fit (422)."""
     target = await _target(ctx, db_ref)
     expected, changes = parse_apply_body(document)
-    db_id = target.row["id"]
+    db_id = target.row.id
     async with _lock(ctx, db_id):
         current, live = await _current(ctx, target)
         if schema_hash(current) != expected:

@@ -47,6 +47,7 @@ from dbplane.errors import (
     UnknownRelation,
     Unsupported,
 )
+from dbplane.meta.records import DatabaseRecord
 from dbplane.query.keys import split_key
 from dbplane.query.model import ReadPlan, SchemaInfo, TableInfo, TableRequest
 from dbplane.query.params import parse_table_params
@@ -138,7 +139,7 @@ def _cache(ctx: AppContext) -> _SchemaCache:
 
 @dataclass(frozen=True)
 class _Target:
-    row: dict[str, Any]
+    row: DatabaseRecord
     engine: Any
     refs: tuple[str, str]
 
@@ -148,14 +149,14 @@ async def _target(ctx: AppContext, db_ref: str | None) -> _Target:
     engine = await ctx.connections.engine_for(row)
     if not has_part(engine, "tables"):
         raise Unsupported(f"tables apply to SQL databases ({', '.join(types_with('tables'))}); "
-                          f"{row['resource_id']!r} is a {row['type_name']} database",
-                          database=row["resource_id"], type_name=row["type_name"])
-    return _Target(row=row, engine=engine, refs=(row["id"], row["resource_id"]))
+                          f"{row.resource_id!r} is a {row.type_name} database",
+                          database=row.resource_id, type_name=row.type_name)
+    return _Target(row=row, engine=engine, refs=(row.id, row.resource_id))
 
 
 async def _schema(ctx: AppContext, target: _Target, *, refresh: bool = False) -> SchemaInfo:
     cache = _cache(ctx)
-    db_id = target.row["id"]
+    db_id = target.row.id
     cached = cache.get(db_id)
     if cached is not None and not refresh:
         return cached
@@ -173,7 +174,7 @@ def _check_soon(ctx: AppContext, target: _Target) -> None:
     in the background (no request waits for it): a change made behind dbplane's back, or
     through another replica, is seen within that time even by requests that name only
     what the kept schema has."""
-    cached = _cache(ctx).due(target.row["id"], ctx.settings.cache_seconds)
+    cached = _cache(ctx).due(target.row.id, ctx.settings.cache_seconds)
     if cached is not None:
         ctx.spawn(_check_version(ctx, target, cached))
 
@@ -181,10 +182,10 @@ def _check_soon(ctx: AppContext, target: _Target) -> None:
 async def _check_version(ctx: AppContext, target: _Target, cached: _Cached) -> None:
     try:
         if await _changed_behind_our_back(ctx, target) and \
-                _cache(ctx).get(target.row["id"]) is cached.schema:
+                _cache(ctx).get(target.row.id) is cached.schema:
             await _schema(ctx, target, refresh=True)
     except Exception as exc:  # the next due request checks again
-        log.warning("could not check the schema of %s: %s", target.row["resource_id"], exc)
+        log.warning("could not check the schema of %s: %s", target.row.resource_id, exc)
     finally:
         cached.checked_at = time.monotonic()
         cached.checking = False
@@ -192,7 +193,7 @@ async def _check_version(ctx: AppContext, target: _Target, cached: _Cached) -> N
 
 async def _changed_behind_our_back(ctx: AppContext, target: _Target) -> bool:
     """Whether the schema changed since it was read (cheap where the engine allows)."""
-    cached = _cache(ctx).get(target.row["id"])
+    cached = _cache(ctx).get(target.row.id)
     if cached is None:
         return True
     version = await schema_version(target.engine)
@@ -206,7 +207,7 @@ def _readable(principal: Principal, target: _Target, table: str) -> bool:
 def _table(schema: SchemaInfo, principal: Principal, target: _Target, name: str) -> TableInfo:
     info = schema.tables.get(name)
     if info is None or not _readable(principal, target, name):
-        raise TableNotFound(name, target.row["resource_id"])
+        raise TableNotFound(name, target.row.resource_id)
     return info
 
 
@@ -227,7 +228,7 @@ async def _with_fresh_schema(ctx: AppContext, target: _Target, principal: Princi
 def _require(principal: Principal, target: _Target, table: str, action: str) -> None:
     if not principal.allows(action, target.refs, table):
         raise NotGranted(f"the role {principal.role!r} may not {action} rows of {table!r}",
-                         action=action, table=table, database=target.row["resource_id"])
+                         action=action, table=table, database=target.row.resource_id)
 
 
 def _content_type(info: TableInfo) -> bytes:
@@ -332,7 +333,7 @@ class _PreparedCache:
         if entry is None:
             return None
         if entry.engine is not target.engine or entry.schema is not _cache(ctx).get(
-                target.row["id"]):
+                target.row.id):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -372,7 +373,7 @@ def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:
     if principal.is_admin:
         return
     if not _readable(principal, target, entry.table.name):
-        raise TableNotFound(entry.table.name, target.row["resource_id"])
+        raise TableNotFound(entry.table.name, target.row.resource_id)
     for name, table in entry.includes:
         if not _readable(principal, target, table):
             raise UnknownRelation(table=entry.table.name, include=name, valid=[])
@@ -669,7 +670,7 @@ async def table_openapi(ctx: AppContext, principal: Principal, db_ref: str | Non
             paths[path + "/{id}"] = one
     return {
         "openapi": "3.1.0",
-        "info": {"title": f"dbplane tables of {target.row['resource_id']}",
+        "info": {"title": f"dbplane tables of {target.row.resource_id}",
                  "version": schema.version or "live"},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {

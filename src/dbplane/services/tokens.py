@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dbplane.errors import TokenNotFound
 from dbplane.meta import queries as q
+from dbplane.meta.records import ApiTokenRecord
 from dbplane.services.auth import hash_token, new_token
 from dbplane.services.context import AppContext, now_ms
 
@@ -37,18 +38,24 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="the token itself: shown this once, never again")
 
 
+def _token_public(row: ApiTokenRecord) -> TokenPublic:
+    return TokenPublic(id=row.id, name=row.name, prefix=row.prefix, source=row.source,
+                       created_on=row.created_on)
+
+
 async def create_token(ctx: AppContext, body: TokenCreate) -> TokenCreated:
     token = new_token("dbp")
-    row = {"id": str(uuid.uuid4()), "name": body.name, "token_hash": hash_token(token),
-           "prefix": token[:8], "source": "api", "created_on": now_ms()}
+    row = ApiTokenRecord(id=str(uuid.uuid4()), name=body.name, token_hash=hash_token(token),
+                         prefix=token[:8], source="api", created_on=now_ms())
     async with ctx.meta.begin() as conn:
         await q.insert_api_token(conn, row)
-    return TokenCreated(token=token, **{k: v for k, v in row.items() if k != "token_hash"})
+    return TokenCreated(token=token, id=row.id, name=row.name, prefix=row.prefix,
+                        source=row.source, created_on=row.created_on)
 
 
 async def list_tokens(ctx: AppContext) -> list[TokenPublic]:
     async with ctx.meta.connect() as conn:
-        return [TokenPublic.model_validate(r) for r in await q.list_api_tokens(conn)]
+        return [_token_public(r) for r in await q.list_api_tokens(conn)]
 
 
 async def revoke_token(ctx: AppContext, token_id: str) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dbplane.errors import BuiltinRole, RoleInUse, RoleNotFound, UserNotFound
 from dbplane.meta import queries as q
+from dbplane.meta.records import RoleRecord, UserRecord
 from dbplane.services.auth import ADMIN_ROLE, Grant, hash_password
 from dbplane.services.context import AppContext, now_ms
 
@@ -85,9 +86,9 @@ class UserPublic(BaseModel):
     updated_on: int
 
 
-def user_public(row: dict[str, Any]) -> UserPublic:
-    return UserPublic(id=row["id"], name=row["name"], email=row["email"], role=row["role"],
-                      created_on=row["created_on"], updated_on=row["updated_on"])
+def user_public(row: UserRecord) -> UserPublic:
+    return UserPublic(id=row.id, name=row.name, email=row.email, role=row.role,
+                      created_on=row.created_on, updated_on=row.updated_on)
 
 
 RoleName = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", examples=["reader"])
@@ -116,10 +117,10 @@ class RolePublic(BaseModel):
     updated_on: int
 
 
-def _role_public(row: dict[str, Any]) -> RolePublic:
-    return RolePublic(name=row["name"], description=row["description"],
-                      grants=[Grant.model_validate(g) for g in row["grants"]],
-                      created_on=row["created_on"], updated_on=row["updated_on"])
+def _role_public(row: RoleRecord) -> RolePublic:
+    return RolePublic(name=row.name, description=row.description,
+                      grants=[Grant.model_validate(g) for g in row.grants],
+                      created_on=row.created_on, updated_on=row.updated_on)
 
 
 # -- users ----------------------------------------------------------------------------
@@ -129,9 +130,9 @@ async def create_user(ctx: AppContext, body: UserCreate) -> UserPublic:
     """Create a user; RoleNotFound when its role does not exist, UserExists on its email."""
     password_hash = await to_thread.run_sync(hash_password, body.password)
     stamp = now_ms()
-    row = {"id": str(uuid.uuid4()), "name": body.name, "email": body.email,
-           "password_hash": password_hash, "role": body.role, "created_on": stamp,
-           "updated_on": stamp}
+    row = UserRecord(id=str(uuid.uuid4()), name=body.name, email=body.email,
+                     password_hash=password_hash, role=body.role, created_on=stamp,
+                     updated_on=stamp)
     async with ctx.meta.begin() as conn:
         if await q.get_role(conn, body.role) is None:
             raise RoleNotFound(body.role)
@@ -191,9 +192,9 @@ def _refuse_admin(name: str) -> None:
 async def create_role(ctx: AppContext, body: RoleCreate) -> RolePublic:
     _refuse_admin(body.name)
     stamp = now_ms()
-    row = {"name": body.name, "description": body.description,
-           "grants": [g.model_dump() for g in body.grants], "created_on": stamp,
-           "updated_on": stamp}
+    row = RoleRecord(name=body.name, description=body.description,
+                     grants=tuple(g.model_dump() for g in body.grants), created_on=stamp,
+                     updated_on=stamp)
     async with ctx.meta.begin() as conn:
         await q.insert_role(conn, row)
     return _role_public(row)

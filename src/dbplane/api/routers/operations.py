@@ -107,7 +107,7 @@ async def list_operations(request: Request, ctx: ContextDep, _: AdminDep,
     database_id = None
     if database is not None:
         try:
-            database_id = (await resolve_database(ctx, database))["id"]
+            database_id = (await resolve_database(ctx, database)).id
         except DatabaseNotFound:
             database_id = database  # a removed database keeps its history
     ops = await svc.list_operations(ctx, database_id=database_id, status=status,
@@ -152,7 +152,7 @@ async def check_database(db: str, request: Request, ctx: ContextDep,
     row = await resolve_database(ctx, db)
     params = (CheckParams() if not (await request.body()).strip()
               else await parse_body(request, CheckParams, "check"))
-    op = await svc.start_operation(ctx, "database.check", database_id=row["id"],
+    op = await svc.start_operation(ctx, "database.check", database_id=row.id,
                                    params=params.model_dump(),
                                    created_by=created_by(principal))
     return accepted(op)
