@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,8 +63,36 @@ class Settings(BaseSettings):
                                   "deleted.")
     operation_workers: int = Field(4, ge=1, le=64, description="Operations (backups, "
                                    "restores, checks) one process runs at the same time.")
+    operation_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often an idle worker looks for operations "
+        "queued by another process (one worker per process looks; a start in this "
+        "process wakes them at once).")
+    operation_heartbeat_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a running operation records that it is "
+        "alive; also how soon a cancel asked on another replica is seen.")
+    operation_stale_seconds: float = Field(
+        30.0, gt=0, le=86_400, description="A running operation without a heartbeat for "
+        "this long belongs to a dead process and is ended `error` (looked for every half "
+        "of it). Keep it well above the heartbeat interval.")
+    operation_progress_every_seconds: float = Field(
+        0.5, ge=0, le=60, description="A running operation's progress, steps and log "
+        "lines are written at most this often (and at its heartbeat and end).")
+    operation_cancel_grace_seconds: float = Field(
+        2.0, ge=0, le=3600, description="After a cancel, how long a handler has to reach "
+        "a checkpoint before its task is cancelled (a handler waiting on I/O).")
+    operation_stop_grace_seconds: float = Field(
+        3.0, ge=0, le=3600, description="At shutdown, how long running operations have to "
+        "end before they are stopped and ended `error`.")
     log_level: str = Field("INFO")
     log_json: bool = Field(True, description="Log one JSON object per line.")
+
+    @model_validator(mode="after")
+    def _stale_after_heartbeats(self) -> Settings:
+        if self.operation_stale_seconds <= self.operation_heartbeat_seconds:
+            raise ValueError("operation_stale_seconds must be more than "
+                             "operation_heartbeat_seconds: a live process's operations "
+                             "would be ended as a dead one's")
+        return self
 
     @classmethod
     def settings_customise_sources(

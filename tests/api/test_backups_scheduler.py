@@ -11,7 +11,8 @@ import pytest
 
 from dbplane.services.backups import due_slot, run_scheduler
 from dbplane.services.context import AppContext
-from dbplane.services.operations import wait_operation
+from dbplane.services.operation_types import register_operation_types
+from dbplane.services.operations import registry_of, wait_operation
 from tests.conftest import AppHandle
 
 HOUR = 3_600_000
@@ -50,7 +51,7 @@ async def test_each_slot_runs_once_across_replicas_and_retention_keeps_n(
         "periodic_backups_enabled": True, "periodic_backups_scheduled_at": list(range(24))}})
     assert answer.json()["database"]["periodic_backups_scheduled_at"] == list(range(24))
 
-    replica = await AppContext.open(ctx.settings)  # a second process on the same store
+    replica = await _replica(ctx)  # a second process on the same store
     try:
         base = ((await _updated_at(ctx, db_id)) // HOUR + 2) * HOUR + 60_000
         started = await asyncio.gather(run_scheduler(ctx, base), run_scheduler(replica, base),
@@ -80,6 +81,14 @@ async def test_each_slot_runs_once_across_replicas_and_retention_keeps_n(
         await replica.close()
 
 
+async def _replica(ctx: AppContext) -> AppContext:
+    """Another process's context on the same store, its operation types registered as
+    its start-up does."""
+    replica = await AppContext.open(ctx.settings)
+    register_operation_types(registry_of(replica))
+    return replica
+
+
 async def _updated_at(ctx: AppContext, db_id: str) -> int:
     from dbplane.meta import queries as q
 
@@ -106,7 +115,7 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over_once(
         assert await bq.claim_backup_slot(conn, db_id, slot, base)
     # while the claim is recent, its claimer may still be starting the backup
     assert await run_scheduler(ctx, base + 60_000) == []
-    replica = await AppContext.open(ctx.settings)
+    replica = await _replica(ctx)
     try:
         later = base + 5 * 60_000
         started = await asyncio.gather(run_scheduler(ctx, later), run_scheduler(replica, later))

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dbplane.meta import operations_queries as oq
+from dbplane.meta.operation_records import OperationRecord
 from dbplane.meta.store import MetaStore
 from dbplane.services import operations as ops
 from dbplane.services.context import AppContext, now_ms
@@ -21,14 +22,14 @@ from tests.conftest import MetaBackend, make_settings
 pytestmark = pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)
 
 
-def _row(**values: Any) -> dict[str, Any]:
+def _row(**values: Any) -> OperationRecord:
     row: dict[str, Any] = {
         "id": str(uuid.uuid4()), "type": "t", "database_id": "db", "status": "pending",
         "conflict_slot": None, "params": {}, "result": None, "error": None, "steps": [],
         "log": [], "progress": 0.0, "message": None, "created_by": None, "owner": None,
         "attempts": 0, "cancel_requested": False, "created_at": now_ms(),
         "started_at": None, "finished_at": None, "heartbeat_at": None}
-    return row | values
+    return OperationRecord(**(row | values))
 
 
 @pytest.fixture
@@ -56,13 +57,13 @@ async def test_close_cancels_what_requests_left_running(tmp_path: Path,
     assert task.cancelled() and not context.background
 
 
-async def _insert(store: MetaStore, *rows: dict[str, Any]) -> None:
+async def _insert(store: MetaStore, *rows: OperationRecord) -> None:
     async with store.begin() as conn:
         for row in rows:
             await oq.insert_operation(conn, row)
 
 
-async def _get(store: MetaStore, op_id: str) -> dict[str, Any]:
+async def _get(store: MetaStore, op_id: str) -> OperationRecord:
     async with store.connect() as conn:
         row = await oq.get_operation(conn, op_id)
     assert row is not None
@@ -91,7 +92,7 @@ async def test_competing_stores_claim_each_operation_once(
                 continue
             if row is None:
                 return
-            claimed.setdefault(row["id"], []).append(owner)
+            claimed.setdefault(row.id, []).append(owner)
 
     try:
         await asyncio.gather(*(claimer(s, f"p{n}:w{w}") for n, s in enumerate(stores)
@@ -99,12 +100,12 @@ async def test_competing_stores_claim_each_operation_once(
     finally:
         for store in stores[1:]:
             await store.close()
-    assert sorted(claimed) == sorted(r["id"] for r in rows)
+    assert sorted(claimed) == sorted(r.id for r in rows)
     assert all(len(owners) == 1 for owners in claimed.values()), claimed
     for row in rows:
-        stored = await _get(ctx.meta, row["id"])
-        assert stored["status"] == "running" and stored["attempts"] == 1
-        assert stored["owner"] == claimed[row["id"]][0]
+        stored = await _get(ctx.meta, row.id)
+        assert stored.status == "running" and stored.attempts == 1
+        assert stored.owner == claimed[row.id][0]
 
 
 async def test_claims_only_known_types_oldest_first(ctx: AppContext) -> None:
@@ -115,10 +116,10 @@ async def test_claims_only_known_types_oldest_first(ctx: AppContext) -> None:
         first = await oq.claim_next_operation(conn, types=["t"], owner="me", now=5)
         second = await oq.claim_next_operation(conn, types=["t"], owner="me", now=5)
         none = await oq.claim_next_operation(conn, types=["t"], owner="me", now=5)
-    assert first is not None and first["id"] == old["id"] and first["started_at"] == 5
-    assert second is not None and second["id"] == new["id"]
+    assert first is not None and first.id == old.id and first.started_at == 5
+    assert second is not None and second.id == new.id
     assert none is None
-    assert (await _get(ctx.meta, other["id"]))["status"] == "pending"
+    assert (await _get(ctx.meta, other.id)).status == "pending"
 
 
 async def test_conflict_slot_refuses_a_second_active_one(ctx: AppContext) -> None:
@@ -128,12 +129,12 @@ async def test_conflict_slot_refuses_a_second_active_one(ctx: AppContext) -> Non
         await _insert(ctx.meta, _row(conflict_slot="db:backup"))
     async with ctx.meta.connect() as conn:
         holder = await oq.get_active_in_slot(conn, "db:backup")
-    assert holder is not None and holder["id"] == first["id"]
+    assert holder is not None and holder.id == first.id
     async with ctx.meta.begin() as conn:
         assert await oq.claim_next_operation(conn, types=["t"], owner="me", now=1)
-        assert not await oq.end_operation(conn, first["id"], "someone else",
+        assert not await oq.end_operation(conn, first.id, "someone else",
                                           {"status": "done"})
-        assert await oq.end_operation(conn, first["id"], "me", {"status": "done"})
+        assert await oq.end_operation(conn, first.id, "me", {"status": "done"})
     await _insert(ctx.meta, _row(conflict_slot="db:backup"))  # free again
 
 
@@ -142,12 +143,12 @@ async def test_heartbeat_answers_cancel_and_lost_ownership(ctx: AppContext) -> N
     await _insert(ctx.meta, row)
     async with ctx.meta.begin() as conn:
         await oq.claim_next_operation(conn, types=["t"], owner="me", now=1)
-        assert await oq.heartbeat_operation(conn, row["id"], "me", {"progress": 0.5}) is False
-        assert await oq.request_cancel(conn, row["id"])
-        assert await oq.heartbeat_operation(conn, row["id"], "me", {"heartbeat_at": 2})
-        assert await oq.heartbeat_operation(conn, row["id"], "thief", {"heartbeat_at": 3}) is None
-    stored = await _get(ctx.meta, row["id"])
-    assert stored["progress"] == 0.5 and stored["heartbeat_at"] == 2
+        assert await oq.heartbeat_operation(conn, row.id, "me", {"progress": 0.5}) is False
+        assert await oq.request_cancel(conn, row.id)
+        assert await oq.heartbeat_operation(conn, row.id, "me", {"heartbeat_at": 2})
+        assert await oq.heartbeat_operation(conn, row.id, "thief", {"heartbeat_at": 3}) is None
+    stored = await _get(ctx.meta, row.id)
+    assert stored.progress == 0.5 and stored.heartbeat_at == 2
 
 
 async def test_recovery_ends_operations_of_dead_owners_only(ctx: AppContext) -> None:
@@ -165,12 +166,22 @@ async def test_recovery_ends_operations_of_dead_owners_only(ctx: AppContext) -> 
     }
     await _insert(ctx.meta, *rows.values())
     ended = await ops.recover_interrupted(ctx, f"{host}:0:me")
-    assert sorted(ended) == sorted([rows["dead pid"]["id"], rows["stale replica"]["id"]])
+    assert sorted(ended) == sorted([rows["dead pid"].id, rows["stale replica"].id])
     for name in ("dead pid", "stale replica"):
-        stored = await _get(ctx.meta, rows[name]["id"])
-        assert stored["status"] == "error" and stored["finished_at"] is not None
-        assert stored["error"]["code"] == "DBP-O402"
-        assert "process running it stopped" in stored["error"]["message"]
-        assert stored["conflict_slot"] is None
-    assert (await _get(ctx.meta, rows["live replica"]["id"]))["status"] == "running"
-    assert (await _get(ctx.meta, rows["pending"]["id"]))["status"] == "pending"
+        stored = await _get(ctx.meta, rows[name].id)
+        assert stored.status == "error" and stored.finished_at is not None
+        assert stored.error is not None and stored.error["code"] == "DBP-O402"
+        assert "process running it stopped" in stored.error["message"]
+        assert stored.conflict_slot is None
+    assert (await _get(ctx.meta, rows["live replica"].id)).status == "running"
+    assert (await _get(ctx.meta, rows["pending"].id)).status == "pending"
+
+
+async def test_recovery_judges_heartbeats_by_the_stale_setting(ctx: AppContext) -> None:
+    now = now_ms()
+    quiet = _row(status="running", owner="elsewhere:3:x", heartbeat_at=now - 10_000)
+    await _insert(ctx.meta, quiet)
+    assert await ops.recover_interrupted(ctx, "me") == []  # 10 s < 30 s by default
+    ctx.settings.operation_stale_seconds = 5.0
+    assert await ops.recover_interrupted(ctx, "me") == [quiet.id]
+    assert (await _get(ctx.meta, quiet.id)).status == "error"

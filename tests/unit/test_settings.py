@@ -56,3 +56,25 @@ def test_a_bad_port_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBPLANE_PORT", "70000")
     with pytest.raises(ValidationError, match="port"):
         Settings()
+
+
+def test_operation_timings_defaults_environment_and_bounds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (settings.operation_workers, settings.operation_poll_seconds,
+            settings.operation_heartbeat_seconds, settings.operation_stale_seconds,
+            settings.operation_progress_every_seconds,
+            settings.operation_cancel_grace_seconds,
+            settings.operation_stop_grace_seconds) == (4, 0.5, 1.0, 30.0, 0.5, 2.0, 3.0)
+    monkeypatch.setenv("DBPLANE_OPERATION_POLL_SECONDS", "0.25")
+    monkeypatch.setenv("DBPLANE_OPERATION_STOP_GRACE_SECONDS", "10")
+    settings = Settings()
+    assert settings.operation_poll_seconds == 0.25
+    assert settings.operation_stop_grace_seconds == 10.0
+    monkeypatch.setenv("DBPLANE_OPERATION_POLL_SECONDS", "0")
+    with pytest.raises(ValidationError, match="operation_poll_seconds"):
+        Settings()
+    monkeypatch.delenv("DBPLANE_OPERATION_POLL_SECONDS")
+    monkeypatch.setenv("DBPLANE_OPERATION_STALE_SECONDS", "1")
+    with pytest.raises(ValidationError, match="operation_stale_seconds must be more than"):
+        Settings()

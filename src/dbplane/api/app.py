@@ -32,6 +32,7 @@ from dbplane.services import operations as operations_service
 from dbplane.services.auth import ensure_admin_token, ensure_builtin_roles
 from dbplane.services.context import AppContext
 from dbplane.services.databases import ensure_default_database
+from dbplane.services.operation_types import register_operation_types
 from dbplane.settings import Settings
 
 __all__ = ["DbplaneApp", "create_app"]
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None,
                 on_admin_token(token)
             app.state.ctx = ctx
             front_door.ctx = ctx
+            register_operation_types(operations_service.registry_of(ctx))
             await operations_service.start(ctx)
             # what start-up built (modules, metadata, pools) lives as long as the process:
             # keep it out of the cyclic GC's full collections, which otherwise scan it all

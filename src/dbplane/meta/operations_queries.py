@@ -1,5 +1,6 @@
 """Named queries of the operations table (issue 7). Each takes an open connection; rows
-come back as dicts. ``services/operations.py`` calls these and never builds SQL itself.
+come back as :class:`OperationRecord`. ``services/operations/`` calls these and never
+builds SQL itself.
 
 Claiming is safe with several dbplane processes on one store: candidates are read with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers anyway) and taken by a
@@ -15,6 +16,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dbplane.meta.operation_records import OperationRecord
 from dbplane.meta.tables import operations
 
 __all__ = [
@@ -31,7 +33,7 @@ __all__ = [
     "insert_operation",
     "list_active_for_database",
     "list_operations",
-    "list_running_operations",
+    "list_running_owners",
     "mark_interrupted",
     "release_operation",
     "request_cancel",
@@ -48,29 +50,29 @@ class SlotTaken(Exception):
     that raised it is spoilt: roll it back, then look the holder up)."""
 
 
-async def insert_operation(conn: AsyncConnection, row: Row) -> None:
+async def insert_operation(conn: AsyncConnection, record: OperationRecord) -> None:
     """Insert a pending operation; SlotTaken when its conflict slot is held."""
     try:
-        await conn.execute(insert(operations).values(**row))
+        await conn.execute(insert(operations).values(**record.values()))
     except IntegrityError as exc:
-        raise SlotTaken(row.get("conflict_slot")) from exc
+        raise SlotTaken(record.conflict_slot) from exc
 
 
-async def get_operation(conn: AsyncConnection, op_id: str) -> Row | None:
+async def get_operation(conn: AsyncConnection, op_id: str) -> OperationRecord | None:
     result = await conn.execute(select(operations).where(operations.c.id == op_id))
     row = result.mappings().first()
-    return dict(row) if row else None
+    return OperationRecord.from_row(row) if row else None
 
 
-async def get_active_in_slot(conn: AsyncConnection, slot: str) -> Row | None:
+async def get_active_in_slot(conn: AsyncConnection, slot: str) -> OperationRecord | None:
     result = await conn.execute(select(operations).where(operations.c.conflict_slot == slot))
     row = result.mappings().first()
-    return dict(row) if row else None
+    return OperationRecord.from_row(row) if row else None
 
 
 async def list_operations(conn: AsyncConnection, *, database_id: str | None = None,
                           status: str | None = None, type_name: str | None = None,
-                          limit: int = 100) -> list[Row]:
+                          limit: int = 100) -> list[OperationRecord]:
     """Newest first."""
     query = select(operations)
     if database_id is not None:
@@ -81,26 +83,27 @@ async def list_operations(conn: AsyncConnection, *, database_id: str | None = No
         query = query.where(operations.c.type == type_name)
     query = query.order_by(operations.c.created_at.desc(), operations.c.id.desc()).limit(limit)
     result = await conn.execute(query)
-    return [dict(r) for r in result.mappings()]
+    return [OperationRecord.from_row(r) for r in result.mappings()]
 
 
-async def list_active_for_database(conn: AsyncConnection, database_id: str) -> list[Row]:
+async def list_active_for_database(conn: AsyncConnection,
+                                   database_id: str) -> list[OperationRecord]:
     result = await conn.execute(
         select(operations)
         .where(operations.c.database_id == database_id, operations.c.status.in_(ACTIVE))
         .order_by(operations.c.created_at, operations.c.id))
-    return [dict(r) for r in result.mappings()]
+    return [OperationRecord.from_row(r) for r in result.mappings()]
 
 
-async def list_running_operations(conn: AsyncConnection) -> list[Row]:
-    result = await conn.execute(select(operations.c.id, operations.c.owner,
-                                       operations.c.heartbeat_at)
+async def list_running_owners(conn: AsyncConnection) -> set[str | None]:
+    """The owners of the running operations."""
+    result = await conn.execute(select(operations.c.owner).distinct()
                                 .where(operations.c.status == "running"))
-    return [dict(r) for r in result.mappings()]
+    return set(result.scalars())
 
 
 async def claim_next_operation(conn: AsyncConnection, *, types: Collection[str], owner: str,
-                               now: int) -> Row | None:
+                               now: int) -> OperationRecord | None:
     """Take the oldest pending operation of one of ``types`` for ``owner``, or None.
 
     One ``UPDATE ... WHERE id = (oldest pending) AND status = 'pending' RETURNING``: the
@@ -121,7 +124,7 @@ async def claim_next_operation(conn: AsyncConnection, *, types: Collection[str],
                 started_at=now, heartbeat_at=now)
         .returning(*operations.c))
     row = result.mappings().first()
-    return dict(row) if row else None
+    return OperationRecord.from_row(row) if row else None
 
 
 async def has_pending(conn: AsyncConnection, types: Collection[str]) -> bool:

@@ -77,12 +77,6 @@ class DatabaseRecord:
         return cls(**{**row, "periodic_backups_scheduled_at": tuple(
             row["periodic_backups_scheduled_at"] or ())})
 
-    def __getitem__(self, name: str) -> object:
-        """A column by name, as when this record was a dict. Only for the database check
-        operation in ``services/operations.py``, which still reads ``row["..."]``: remove
-        once it reads attributes. Everything else reads the attribute."""
-        return getattr(self, name)
-
 
 @dataclass(frozen=True, slots=True)
 class RoleRecord:

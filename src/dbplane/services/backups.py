@@ -7,7 +7,7 @@ SHA-256, or ``error`` (its temporary file removed: an archive exists only for ``
 A row whose operation ended without finishing it (the process was killed) is settled to
 ``error`` the next time it is read, or by the scheduler.
 
-The scheduler (``register_periodic``, every 30 s in every process) starts the backup of
+The scheduler (a periodic task, every 30 s in every process) starts the backup of
 each scheduled UTC hour once: the (database, hour) claim is a primary key in the metadata
 store, so of several replicas exactly one inserts it. Only the latest scheduled hour is
 considered, so an hour missed while dbplane was down is caught up once at the next start;
@@ -53,11 +53,10 @@ from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import resolve_database
 from dbplane.services.operations import (
     OperationContext,
+    OperationRecord,
     active_operations,
     get_operation,
     list_operations,
-    register_operation_type,
-    register_periodic,
     start_operation,
 )
 
@@ -71,7 +70,10 @@ __all__ = [
     "get_backup",
     "list_backups",
     "restore_backup",
+    "run_backup",
+    "run_restore",
     "run_scheduler",
+    "scheduler_pass",
     "upload_backup",
 ]
 
@@ -170,9 +172,9 @@ async def _settle(ctx: AppContext, rows: list[BackupRecord]) -> list[BackupRecor
             if row.operation_id is not None:
                 with contextlib.suppress(DbplaneError):
                     op = await get_operation(ctx, row.operation_id)
-                    if op["status"] not in ("pending", "running"):
-                        ended = op["error"] or {"code": DbplaneError.code, "message":
-                                                "the operation ended without the backup"}
+                    if op.status not in ("pending", "running"):
+                        ended = op.error or {"code": DbplaneError.code, "message":
+                                             "the operation ended without the backup"}
             elif now_ms() - row.created_at > _ORPHAN_AFTER_MS:
                 ended = {"code": DbplaneError.code,
                          "message": "the backup never started (dbplane stopped)"}
@@ -236,7 +238,7 @@ def _name(db: DatabaseRecord, stamp: int) -> str:
 
 async def create_backup(ctx: AppContext, ref: str, *, created_by: str | None,
                         method: Literal["manual", "periodic"] = "manual",
-                        slot: int | None = None) -> dict[str, Any]:
+                        slot: int | None = None) -> OperationRecord:
     """Start a backup of the database; answers its operation (the backup's id is in
     ``params.backup_id``). OperationConflict (409) while a backup or restore runs on it;
     Unsupported for a type without backups."""
@@ -263,11 +265,12 @@ async def create_backup(ctx: AppContext, ref: str, *, created_by: str | None,
             await bq.delete_backup(conn, row.id)
         raise
     async with ctx.meta.begin() as conn:
-        await bq.update_backup(conn, row.id, {"operation_id": op["id"]})
+        await bq.update_backup(conn, row.id, {"operation_id": op.id})
     return op
 
 
-async def _run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+    """The ``backup`` operation's handler."""
     backup_id = str(op.params["backup_id"])
     async with ctx.meta.connect() as conn:
         db = await mq.get_database_by_ref(conn, op.database_id or "")
@@ -357,7 +360,7 @@ async def upload_backup(ctx: AppContext, ref: str, chunks: AsyncIterator[bytes],
 
 
 async def restore_backup(ctx: AppContext, ref: str, backup_id: str, *,
-                         created_by: str | None) -> dict[str, Any]:
+                         created_by: str | None) -> OperationRecord:
     """Start restoring a done backup into its database; answers the operation.
     BackupNotFound, BackupNotReady, OperationConflict (another backup or restore)."""
     db = await resolve_database(ctx, ref)
@@ -370,7 +373,8 @@ async def restore_backup(ctx: AppContext, ref: str, backup_id: str, *,
                                  params={"backup_id": backup_id}, created_by=created_by)
 
 
-async def _run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+async def run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+    """The ``restore`` operation's handler."""
     backup_id = str(op.params["backup_id"])
     async with ctx.meta.connect() as conn:
         db = await mq.get_database_by_ref(conn, op.database_id or "")
@@ -419,9 +423,9 @@ async def delete_backup(ctx: AppContext, ref: str, backup_id: str) -> None:
                           "has ended (or cancel its operation)", backup=backup_id,
                           operation_id=row.operation_id)
     for op in await active_operations(ctx, db.id):
-        if op["type"] == "restore" and op["params"].get("backup_id") == backup_id:
+        if op.type == "restore" and op.params.get("backup_id") == backup_id:
             raise BackupInUse(f"the backup {backup_id!r} is being restored by operation "
-                              f"{op['id']}", backup=backup_id, operation_id=op["id"])
+                              f"{op.id}", backup=backup_id, operation_id=op.id)
     async with ctx.meta.begin() as conn:
         await bq.delete_backup(conn, backup_id)
     await asyncio.to_thread(_remove_files, ctx, row)
@@ -487,8 +491,8 @@ async def run_scheduler(ctx: AppContext, now: int | None = None) -> list[str]:
                 await bq.release_backup_slot(conn, db.id, slot)
             continue
         async with ctx.meta.begin() as conn:
-            await bq.set_slot_backup(conn, db.id, slot, str(op["params"]["backup_id"]))
-        started.append(op["id"])
+            await bq.set_slot_backup(conn, db.id, slot, str(op.params["backup_id"]))
+        started.append(op.id)
     if unfinished:
         await _settle(ctx, unfinished)
     return started
@@ -506,10 +510,10 @@ async def _take_over_stale_claim(ctx: AppContext, database_id: str, slot: int,
             or claim.claimed_at >= stamp - _STALE_CLAIM_MS):
         return False
     for op in await list_operations(ctx, database_id=database_id, type_name="backup"):
-        if (op["params"] or {}).get("slot") == slot:
+        if op.params.get("slot") == slot:
             async with ctx.meta.begin() as conn:
                 await bq.set_slot_backup(conn, database_id, slot,
-                                         str(op["params"]["backup_id"]))
+                                         str(op.params["backup_id"]))
             return False
     async with ctx.meta.begin() as conn:
         won = await bq.take_over_backup_slot(conn, database_id, slot, stamp,
@@ -520,11 +524,6 @@ async def _take_over_stale_claim(ctx: AppContext, database_id: str, slot: int,
     return won
 
 
-async def _scheduler(ctx: AppContext) -> None:
+async def scheduler_pass(ctx: AppContext) -> None:
+    """The scheduler as a periodic task (every ``SCHEDULER_INTERVAL_SECONDS``)."""
     await run_scheduler(ctx)
-
-
-register_operation_type("backup", _run_backup, conflict_group="data", cancellable=True)
-# a restore stopped midway would leave a MySQL or Redis database half restored
-register_operation_type("restore", _run_restore, conflict_group="data", cancellable=False)
-register_periodic("backups.scheduler", _scheduler, SCHEDULER_INTERVAL_SECONDS)

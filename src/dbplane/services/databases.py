@@ -216,8 +216,8 @@ async def _busy_status(ctx: AppContext, db_id: str) -> str | None:
     """``backing-up`` or ``restoring`` while a backup or restore operation is pending or
     running."""
     for op in await active_operations(ctx, db_id):
-        if op["type"] in _BUSY_STATUSES:
-            return _BUSY_STATUSES[op["type"]]
+        if op.type in _BUSY_STATUSES:
+            return _BUSY_STATUSES[op.type]
     return None
 
 

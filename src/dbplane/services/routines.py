@@ -47,11 +47,7 @@ from dbplane.routines.specs import (
 from dbplane.routines.sqlsplit import split_statements
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
-from dbplane.services.operations import (
-    OperationContext,
-    register_operation_type,
-    start_operation,
-)
+from dbplane.services.operations import OperationContext, OperationRecord, start_operation
 from dbplane.services.routines_files import (
     ProjectFile,
     file_format,
@@ -61,9 +57,9 @@ from dbplane.services.routines_files import (
 )
 from dbplane.services.tables import forget_database
 
-__all__ = ["OPERATION_TYPES", "Progress", "RoutineKind", "list_files", "list_migrations",
-           "rollback_migrations", "run_factory", "run_migrations", "run_seeder",
-           "start_routine"]
+__all__ = ["CANCELLABLE_KINDS", "OPERATION_TYPES", "Progress", "RoutineKind", "list_files",
+           "list_migrations", "rollback_migrations", "run_factory", "run_migrations",
+           "run_routine_operation", "run_seeder", "start_routine"]
 
 LOCK_WAIT_SECONDS = 30.0
 FACTORY_BATCH = 2000
@@ -497,11 +493,15 @@ OPERATION_TYPES: dict[str, str] = {"migrate": "routines.migrate",
                                    "factory": "routines.factory",
                                    "seeder": "routines.seeder"}
 """The operation type of each routine run as an operation."""
+CANCELLABLE_KINDS = frozenset({"factory", "seeder"})
+"""The routines whose operation can be canceled while it runs: a migration run must not
+stop midway (MariaDB keeps what ran); a factory or a seeder is one transaction: a cancel
+rolls it back."""
 
 
 async def start_routine(ctx: AppContext, kind: RoutineKind, db_ref: str | None,
                         params: dict[str, Any], *, created_by: str | None
-                        ) -> dict[str, Any]:
+                        ) -> OperationRecord:
     """Check the request as the synchronous call does (a 4xx now, nothing started: the
     database, the file, its table, columns, providers and references; for ``migrate``
     changed applied files and unreadable pending ones), then start it as an operation
@@ -525,7 +525,7 @@ async def start_routine(ctx: AppContext, kind: RoutineKind, db_ref: str | None,
                                  params=params, created_by=created_by)
 
 
-async def _run_operation(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
+async def run_routine_operation(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
     """An operation of a routine: the synchronous call, with progress per factory
     batch (a cancel stops the factory at its next batch; nothing is written)."""
     p, db = op.params, op.database_id
@@ -545,10 +545,3 @@ async def _run_operation(ctx: AppContext, op: OperationContext) -> dict[str, Any
             return await run_migrations(ctx, db,
                                         allow_changed=bool(p.get("allow_changed")))
         return await rollback_migrations(ctx, db, steps=p.get("steps"))
-
-
-for _kind, _type in OPERATION_TYPES.items():
-    # a migration run must not stop midway (MariaDB keeps what ran); a factory or a
-    # seeder is one transaction: a cancel rolls it back
-    register_operation_type(_type, _run_operation,
-                            cancellable=_kind in ("factory", "seeder"))

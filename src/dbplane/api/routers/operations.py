@@ -18,6 +18,7 @@ from dbplane.errors import DatabaseNotFound, MalformedParameter
 from dbplane.services import operations as svc
 from dbplane.services.auth import Principal
 from dbplane.services.databases import resolve_database
+from dbplane.services.operations import OperationRecord
 
 __all__ = ["OperationPublic", "accepted", "created_by", "router"]
 
@@ -65,9 +66,10 @@ class OperationList(BaseModel):
     operations: list[OperationPublic]
 
 
-def accepted(operation: dict[str, Any]) -> Response:
+def accepted(operation: OperationRecord) -> Response:
     """202 Accepted, ``Location: /v1/operations/{id}``, body = the operation object."""
-    return _json(operation, 202, {"Location": f"/v1/operations/{operation['id']}"})
+    return _json(svc.public_operation(operation), 202,
+                 {"Location": f"/v1/operations/{operation.id}"})
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -112,13 +114,13 @@ async def list_operations(request: Request, ctx: ContextDep, _: AdminDep,
             database_id = database  # a removed database keeps its history
     ops = await svc.list_operations(ctx, database_id=database_id, status=status,
                                     type_name=type, limit=limit)
-    return {"operations": ops}
+    return {"operations": [svc.public_operation(op) for op in ops]}
 
 
 @router.get("/operations/{op_id}", response_model=OperationPublic)
 async def get_operation(op_id: str, ctx: ContextDep, _: AdminDep) -> dict[str, Any]:
     """One operation: status, progress, steps, log, result or error."""
-    return await svc.get_operation(ctx, op_id)
+    return svc.public_operation(await svc.get_operation(ctx, op_id))
 
 
 @router.post("/operations/{op_id}/cancel", response_model=OperationPublic,
@@ -128,7 +130,7 @@ async def cancel_operation(op_id: str, ctx: ContextDep, _: AdminDep) -> Response
     to stop (202) and ends ``canceled`` once it has cleaned up (follow it). 409 when it has
     ended or its type cannot stop midway (a restore)."""
     op = await svc.cancel_operation(ctx, op_id)
-    return _json(op) if op["status"] == "canceled" else accepted(op)
+    return _json(svc.public_operation(op)) if op.status == "canceled" else accepted(op)
 
 
 class CheckParams(BaseModel):

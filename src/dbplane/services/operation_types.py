@@ -1,0 +1,26 @@
+"""Every operation type and periodic task a dbplane process runs, registered explicitly
+at start-up (``api.app``'s lifespan). A type missing here is refused when started and
+never claimed by this process's workers."""
+
+from __future__ import annotations
+
+from dbplane.services import backups, routines
+from dbplane.services.operations import OperationRegistry
+from dbplane.services.operations.check import check_database
+
+__all__ = ["register_operation_types"]
+
+
+def register_operation_types(registry: OperationRegistry) -> None:
+    """Register dbplane's operation types and periodic tasks in ``registry``."""
+    registry.register("database.check", check_database)
+    # backup and restore never overlap on one database; a restore stopped midway would
+    # leave a MySQL or Redis database half restored
+    registry.register("backup", backups.run_backup, conflict_group="data")
+    registry.register("restore", backups.run_restore, conflict_group="data",
+                      cancellable=False)
+    for kind, type_name in routines.OPERATION_TYPES.items():
+        registry.register(type_name, routines.run_routine_operation,
+                          cancellable=kind in routines.CANCELLABLE_KINDS)
+    registry.register_periodic("backups.scheduler", backups.scheduler_pass,
+                               backups.SCHEDULER_INTERVAL_SECONDS)
