@@ -392,6 +392,12 @@ async def test_the_4xx(project: Project) -> None:
     assert body["field"] == "nope"
     _problem(await c.post(f"{D}/seeder/run", data={"file_id": "x", "count": "1"}), 422,
              "DBP-V100")
+    # a number past 64 bits is echoed as the value at fault, as its digits (was a 500:
+    # the JSON encoder cannot write it)
+    huge = "657761553468174358282240"
+    body = _problem(await c.post(f"{D}/factory/run", data={"file_id": "x", "count": huge}),
+                    422, "DBP-V100")
+    assert body["value"] == huge, body
     _problem(await c.get("/v1/files", params={"knd": "factory"}), 400, "DBP-Q106")
     _problem(await c.post(f"{D}/migrations/run", content=b"{nope"), 400, "DBP-V101")
     _problem(await c.post("/v1/databases/ghost/migrations/run"), 404, "DBP-D101")

@@ -113,9 +113,28 @@ def invalid_from_validation(errors: Sequence[Any], prefix: Sequence[str] = ()) -
     return InvalidField(detail, field=first["field"], value=first.get("value"), errors=items)
 
 
+_INT64 = range(-(2**63), 2**64)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every integer JSON encoders cannot write (past 64 bits: a request's
+    number echoed as the value at fault) as its digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _render(exc: DbplaneError) -> ProblemResponse:
     body = exc.to_dict()
-    return ProblemResponse(orjson.loads(orjson.dumps(body, default=str)), status_code=exc.status)
+    try:
+        encoded = orjson.dumps(body, default=str)
+    except orjson.JSONEncodeError:
+        encoded = orjson.dumps(_json_safe(body), default=str)
+    return ProblemResponse(orjson.loads(encoded), status_code=exc.status)
 
 
 async def _dbplane_error(_request: Request, exc: Exception) -> Response:
