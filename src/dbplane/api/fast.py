@@ -22,6 +22,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from dbplane.api.errors import problem_response
+from dbplane.api.tables_http import content_range
 from dbplane.services import tables as svc
 from dbplane.services.auth import authenticate
 from dbplane.services.context import AppContext
@@ -87,8 +88,8 @@ class FrontDoor:
                                              scope["query_string"])
                 body = answer.body
                 headers = [_JSON, (b"content-length", str(len(body)).encode())]
-                if answer.content_range is not None:
-                    headers.append((b"content-range", answer.content_range.encode()))
+                if answer.page is not None:
+                    headers.append((b"content-range", content_range(answer.page).encode()))
             else:
                 body = await svc.get_row(ctx, principal, db, table, key,
                                          scope["query_string"])

@@ -19,7 +19,6 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from starlette.datastructures import QueryParams
@@ -64,6 +63,7 @@ from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
 
 __all__ = [
+    "ReadableTables",
     "RowsAnswer",
     "create_rows",
     "delete_row",
@@ -71,8 +71,8 @@ __all__ = [
     "forget_database",
     "get_row",
     "list_rows",
+    "readable_tables",
     "reload_schema",
-    "table_openapi",
     "update_row",
 ]
 
@@ -86,7 +86,8 @@ _STALE_SCHEMA_ERRORS = (TableNotFound, UnknownColumn, UnknownRelation, SchemaCha
 @dataclass(frozen=True)
 class RowsAnswer:
     body: bytes
-    content_range: str | None = None
+    page: tuple[int, int | None, int] | None = None
+    """A counted list's (offset, limit, total), which the API answers as Content-Range."""
 
 
 @dataclass
@@ -313,7 +314,7 @@ class _Prepared:
     includes: tuple[tuple[str, str], ...]
     """(relation name, table name) of every include: the caller must be able to read it."""
     count: tuple[int, int | None] | None
-    """Counted lists: (offset, limit), for Content-Range."""
+    """Counted lists: (offset, limit), for the page the API answers as Content-Range."""
     content_type: bytes | None
     """includeContentType: the table's metadata, rendered once."""
     total: tuple[str, int] = ("", 0)
@@ -452,23 +453,12 @@ async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, t
     body, total, snapshot = list_answer(entry.read, row, known[1])
     if snapshot is not None and total is not None:
         entry.total = (snapshot, total)
-    content_range = None
+    page = None
     if entry.count is not None and total is not None:
-        content_range = _content_range(entry.count[0], entry.count[1], total)
+        page = (entry.count[0], entry.count[1], total)
     if entry.content_type is not None:
         body = b'{"data":' + body + b',"contentType":' + entry.content_type + b"}"
-    return RowsAnswer(body=body, content_range=content_range)
-
-
-def _content_range(offset: int, limit: int | None, total: int) -> str:
-    """``first-last/total``: the page's size follows from the total, offset and limit,
-    so the body is never parsed to count its rows."""
-    size = max(0, total - offset)
-    if limit is not None:
-        size = min(size, limit)
-    if size == 0:
-        return f"*/{total}"
-    return f"{offset}-{offset + size - 1}/{total}"
+    return RowsAnswer(body=body, page=page)
 
 
 def _key_parts(info: TableInfo, raw_key: str) -> tuple[str, ...]:
@@ -572,117 +562,24 @@ def forget_database(ctx: AppContext, db_id: str) -> None:
     _cache(ctx).drop(db_id)
 
 
-# -- OpenAPI of one database's tables ----------------------------------------------------
-
-_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "integer": {"type": "integer"},
-    "float": {"type": "number"},
-    "decimal": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
-                "description": "exact decimal, as a string"},
-    "text": {"type": "string"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "time": {"type": "string", "format": "time"},
-    "json": {},
-    "binary": {"type": "string", "pattern": "^([0-9a-f]{2})*$",
-               "description": "bytes as lower-case hex"},
-    "uuid": {"type": "string", "format": "uuid"},
-    "other": {"type": "string"},
-}
+# -- what the OpenAPI document of one database's tables describes ------------------------
 
 
-def _column_schema(c: Any) -> dict[str, Any]:
-    base = dict(_KIND_SCHEMAS.get(c.kind, {}))
-    base["description"] = (base.get("description", "") + f" ({c.type_sql})").strip()
-    if c.nullable and "type" in base:
-        base["type"] = [base["type"], "null"]
-    return base
+@dataclass(frozen=True)
+class ReadableTables:
+    """The tables of one database a caller may read, from its live schema."""
+
+    resource_id: str
+    version: str
+    tables: list[TableInfo]
 
 
-def _row_schema(info: TableInfo) -> dict[str, Any]:
-    return {"type": "object",
-            "properties": {c.name: _column_schema(c) for c in info.columns}}
-
-
-async def table_openapi(ctx: AppContext, principal: Principal, db_ref: str | None,
-                        base_path: str) -> dict[str, Any]:
-    """An OpenAPI 3.1 document of one database's tables, from its live schema."""
+async def readable_tables(ctx: AppContext, principal: Principal,
+                          db_ref: str | None) -> ReadableTables:
+    """The live schema's tables and views ``principal`` may read, sorted by name."""
     target = await _target(ctx, db_ref)
     schema = await _schema(ctx, target, refresh=await _changed_behind_our_back(ctx, target))
-    paths: dict[str, Any] = {}
-    components: dict[str, Any] = {}
-    problem: dict[str, Any] = {"description": "problem details",
-               "content": {"application/problem+json": {"schema": {"type": "object"}}}}
-    errors: dict[str, Any] = {str(s): problem for s in (400, 401, 403, 404, 409)}
-    for name in sorted(schema.tables):
-        if not _readable(principal, target, name):
-            continue
-        info = schema.tables[name]
-        ref = {"$ref": f"#/components/schemas/{_schema_name(name)}"}
-        components[_schema_name(name)] = _row_schema(info)
-        path = f"{base_path}/{_path_segment(name)}"
-        list_params = [
-            {"name": p, "in": "query", "required": False, "schema": {"type": "string"},
-             "description": d} for p, d in (
-                ("limit", "rows per page"), ("offset", "rows to skip"),
-                ("sort", "column[:asc|:desc], comma separated"), ("fields", "a,b"),
-                ("count", "exact: the total in Content-Range"),
-                ("include", "relations to embed"),
-                ("includeContentType", "true: answer {data, contentType}"))]
-        ops: dict[str, Any] = {"get": {
-            "summary": f"List rows of {name}", "parameters": list_params,
-            "responses": {"200": {"description": "rows", "content": {"application/json": {
-                "schema": {"type": "array", "items": ref}}}}, **errors}}}
-        if info.kind == "table":
-            ops["post"] = {
-                "summary": f"Create rows in {name}",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"type": "object", "required": ["data"], "properties": {
-                        "data": {"oneOf": [ref, {"type": "array", "items": ref}]}}}}}},
-                "responses": {"201": {"description": "the stored record(s)",
-                                      "content": {"application/json": {"schema": {
-                                          "oneOf": [ref, {"type": "array", "items": ref}]}}}},
-                              **errors}}
-        paths[path] = ops
-        if info.primary_key:
-            key_doc = ("the primary key" if len(info.primary_key) == 1 else
-                       "the primary key values (" + ", ".join(info.primary_key)
-                       + r") joined by ',' (a ',' or '\' inside a value escaped with '\')")
-            key_param = [{"name": "id", "in": "path", "required": True,
-                          "schema": {"type": "string"}, "description": key_doc}]
-            one: dict[str, Any] = {"get": {
-                "summary": f"One record of {name}", "parameters": key_param,
-                "responses": {"200": {"description": "the record", "content": {
-                    "application/json": {"schema": ref}}}, **errors}}}
-            if info.kind == "table":
-                body = {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["data"], "properties": {"data": ref}}}}}
-                for verb in ("put", "patch"):
-                    one[verb] = {"summary": f"Update a record of {name}",
-                                 "parameters": key_param, "requestBody": body,
-                                 "responses": {"200": {"description": "the record",
-                                                       "content": {"application/json": {
-                                                           "schema": ref}}}, **errors}}
-                one["delete"] = {"summary": f"Delete a record of {name}",
-                                 "parameters": key_param,
-                                 "responses": {"204": {"description": "deleted"}, **errors}}
-            paths[path + "/{id}"] = one
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": f"dbplane tables of {target.row.resource_id}",
-                 "version": schema.version or "live"},
-        "paths": paths,
-        "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearer": []}],
-    }
-
-
-def _schema_name(table: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in table) or "table"
-
-
-def _path_segment(table: str) -> str:
-    return quote(table, safe="")
-
+    return ReadableTables(
+        resource_id=target.row.resource_id, version=schema.version,
+        tables=[schema.tables[name] for name in sorted(schema.tables)
+                if _readable(principal, target, name)])

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from dbplane.api.deps import ContextDep, PrincipalDep
+from dbplane.api.tables_http import content_range, table_openapi
 from dbplane.services import tables as svc
 
 router = APIRouter(tags=["tables"])
@@ -80,7 +81,7 @@ def _routes(prefix: str, with_db: bool) -> None:
         (total in ``Content-Range``), ``includeContentType``. See docs/tables.md."""
         answer = await svc.list_rows(ctx, principal, db, table,
                                      request.scope["query_string"])
-        headers = {"Content-Range": answer.content_range} if answer.content_range else None
+        headers = {"Content-Range": content_range(answer.page)} if answer.page else None
         return _json(answer.body, headers=headers)
 
     @router.post(f"{prefix}/{{table}}", status_code=201, openapi_extra=_WRITE_BODY,
@@ -133,4 +134,5 @@ async def database_openapi(db: str, ctx: ContextDep,
                            principal: PrincipalDep) -> dict[str, Any]:
     """An OpenAPI 3.1 document of this database's tables and views, generated from the
     live schema: every column with its type. Kept out of the main document."""
-    return await svc.table_openapi(ctx, principal, db, f"/v1/databases/{db}/tables")
+    return table_openapi(await svc.readable_tables(ctx, principal, db),
+                         f"/v1/databases/{db}/tables")

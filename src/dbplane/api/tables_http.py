@@ -1,0 +1,134 @@
+"""What the Tables API's answers say in HTTP: the Content-Range of a counted list, and the
+OpenAPI document of one database's tables (``/v1/databases/{db}/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from dbplane.query.model import ColumnInfo, TableInfo
+from dbplane.services.tables import ReadableTables
+
+__all__ = ["content_range", "table_openapi"]
+
+
+def content_range(page: tuple[int, int | None, int]) -> str:
+    """``first-last/total`` of a counted list's (offset, limit, total): the page's size
+    follows from the total, offset and limit, so the body is never parsed to count its
+    rows."""
+    offset, limit, total = page
+    size = max(0, total - offset)
+    if limit is not None:
+        size = min(size, limit)
+    if size == 0:
+        return f"*/{total}"
+    return f"{offset}-{offset + size - 1}/{total}"
+
+
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "integer": {"type": "integer"},
+    "float": {"type": "number"},
+    "decimal": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
+                "description": "exact decimal, as a string"},
+    "text": {"type": "string"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "time": {"type": "string", "format": "time"},
+    "json": {},
+    "binary": {"type": "string", "pattern": "^([0-9a-f]{2})*$",
+               "description": "bytes as lower-case hex"},
+    "uuid": {"type": "string", "format": "uuid"},
+    "other": {"type": "string"},
+}
+
+
+def _column_schema(c: ColumnInfo) -> dict[str, Any]:
+    base = dict(_KIND_SCHEMAS.get(c.kind, {}))
+    base["description"] = (base.get("description", "") + f" ({c.type_sql})").strip()
+    if c.nullable and "type" in base:
+        base["type"] = [base["type"], "null"]
+    return base
+
+
+def _row_schema(info: TableInfo) -> dict[str, Any]:
+    return {"type": "object",
+            "properties": {c.name: _column_schema(c) for c in info.columns}}
+
+
+def table_openapi(readable: ReadableTables, base_path: str) -> dict[str, Any]:
+    """An OpenAPI 3.1 document of one database's tables (those the caller may read)."""
+    paths: dict[str, Any] = {}
+    components: dict[str, Any] = {}
+    problem: dict[str, Any] = {"description": "problem details",
+               "content": {"application/problem+json": {"schema": {"type": "object"}}}}
+    errors: dict[str, Any] = {str(s): problem for s in (400, 401, 403, 404, 409)}
+    for info in readable.tables:
+        name = info.name
+        ref = {"$ref": f"#/components/schemas/{_schema_name(name)}"}
+        components[_schema_name(name)] = _row_schema(info)
+        path = f"{base_path}/{_path_segment(name)}"
+        list_params = [
+            {"name": p, "in": "query", "required": False, "schema": {"type": "string"},
+             "description": d} for p, d in (
+                ("limit", "rows per page"), ("offset", "rows to skip"),
+                ("sort", "column[:asc|:desc], comma separated"), ("fields", "a,b"),
+                ("count", "exact: the total in Content-Range"),
+                ("include", "relations to embed"),
+                ("includeContentType", "true: answer {data, contentType}"))]
+        ops: dict[str, Any] = {"get": {
+            "summary": f"List rows of {name}", "parameters": list_params,
+            "responses": {"200": {"description": "rows", "content": {"application/json": {
+                "schema": {"type": "array", "items": ref}}}}, **errors}}}
+        if info.kind == "table":
+            ops["post"] = {
+                "summary": f"Create rows in {name}",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["data"], "properties": {
+                        "data": {"oneOf": [ref, {"type": "array", "items": ref}]}}}}}},
+                "responses": {"201": {"description": "the stored record(s)",
+                                      "content": {"application/json": {"schema": {
+                                          "oneOf": [ref, {"type": "array", "items": ref}]}}}},
+                              **errors}}
+        paths[path] = ops
+        if info.primary_key:
+            key_doc = ("the primary key" if len(info.primary_key) == 1 else
+                       "the primary key values (" + ", ".join(info.primary_key)
+                       + r") joined by ',' (a ',' or '\' inside a value escaped with '\')")
+            key_param = [{"name": "id", "in": "path", "required": True,
+                          "schema": {"type": "string"}, "description": key_doc}]
+            one: dict[str, Any] = {"get": {
+                "summary": f"One record of {name}", "parameters": key_param,
+                "responses": {"200": {"description": "the record", "content": {
+                    "application/json": {"schema": ref}}}, **errors}}}
+            if info.kind == "table":
+                body = {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["data"], "properties": {"data": ref}}}}}
+                for verb in ("put", "patch"):
+                    one[verb] = {"summary": f"Update a record of {name}",
+                                 "parameters": key_param, "requestBody": body,
+                                 "responses": {"200": {"description": "the record",
+                                                       "content": {"application/json": {
+                                                           "schema": ref}}}, **errors}}
+                one["delete"] = {"summary": f"Delete a record of {name}",
+                                 "parameters": key_param,
+                                 "responses": {"204": {"description": "deleted"}, **errors}}
+            paths[path + "/{id}"] = one
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"dbplane tables of {readable.resource_id}",
+                 "version": readable.version or "live"},
+        "paths": paths,
+        "components": {"schemas": components, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }
+
+
+def _schema_name(table: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in table) or "table"
+
+
+def _path_segment(table: str) -> str:
+    return quote(table, safe="")
+
