@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbplane.engines.mysql import errors
+from dbplane.engines.mysql.catalog import MariadbCatalog
 from dbplane.engines.mysql.tables import MariadbTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.errors import ConnectionCheckFailed, ConstraintViolation
@@ -39,6 +40,7 @@ class MysqlEngine(SqlEngine):
         "lock": "dbplane.engines.mysql.lock:MysqlLock",
     }
     tables_dialect = MariadbTables()
+    catalog_dialect = MariadbCatalog()
     snapshot_vendor = "mysql"
     driver = "mysql+asyncmy"
     version_query = "SELECT VERSION()"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from dbplane.engines.postgresql.catalog import PostgresCatalog
 from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.engines.urls import DatabaseUrl
@@ -33,6 +34,7 @@ class PostgresqlEngine(SqlEngine):
         "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
     }
     tables_dialect = PostgresTables()
+    catalog_dialect = PostgresCatalog()
     snapshot_vendor = "postgres"
     driver = "postgresql+asyncpg"
     version_query = "SHOW server_version"

@@ -1,10 +1,8 @@
 """Schema as code on SQL engines: read a database's schema as a snapshot, and apply a plan.
 
-Reading: SQLAlchemy reflection (the ``get_multi_*`` calls, one round per kind of object)
-plus one catalog query for what reflection says in other words than Directus: the column's
-``data_type``, precision and default as the catalog states them (``information_schema`` on
-PostgreSQL and MariaDB, ``pragma_table_xinfo`` on SQLite), auto-increment, and MariaDB's
-JSON columns (LONGTEXT with a ``json_valid`` check).
+Reading: the one reflection of the database (``sql.reflect``: SQLAlchemy reflection and
+the type's catalog query, with indexes, unique constraints and checks), as the snapshot's
+collections, fields and relations (``LiveSchema``).
 
 Applying: Alembic's ``Operations`` on the live connection. SQLite rebuilds a table in
 batch mode (rows and indexes kept) inside one transaction, with foreign keys checked before
@@ -18,27 +16,25 @@ statements without changing anything.
 
 from __future__ import annotations
 
-import asyncio
 import io
-import re
-import sqlite3
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
-from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_ischema_names
 from sqlalchemy.engine import Connection
 
 from dbplane.engines.base import exception_chain, network_error
+from dbplane.engines.sql.catalog import CatalogDialect
 from dbplane.engines.sql.engine import SqlEngine
 from dbplane.engines.sql.lock import DatabaseLock, LockBusy, lock_of
+from dbplane.engines.sql.reflect import EXPRESSION_INDEX, LiveSchema, live_schema, reflect
 from dbplane.errors import SchemaApplyFailed, StaleSchemaHash, Unavailable
 from dbplane.schema.plan import (
     AddColumn,
@@ -60,370 +56,17 @@ from dbplane.schema.plan import (
 )
 from dbplane.schema.types import ColumnType
 
-__all__ = ["LiveSchema", "apply_plan", "read_schema", "render_sql"]
+__all__ = ["LOCK_WAIT", "LiveSchema", "apply_plan", "read_schema", "render_sql"]
 
-
-
-@dataclass
-class LiveSchema:
-    """A database's schema as snapshot objects (``meta`` left None), and the names of the
-    objects a plan may have to drop."""
-
-    collections: list[dict[str, Any]]
-    fields: list[dict[str, Any]]
-    relations: list[dict[str, Any]]
-    index_names: dict[tuple[str, IndexSpec], tuple[str, str]] = field(default_factory=dict)
-    """(table, index) → (name, ``index`` or ``constraint``)."""
-    pk_names: dict[str, str | None] = field(default_factory=dict)
-    fk_index_names: dict[str, set[str]] = field(default_factory=dict)
-    """MariaDB: table → names of the indexes it made for foreign keys."""
-    declared: dict[str, dict[str, tuple[str, bool, str | None, bool]]] = field(
-        default_factory=dict)
-    """SQLite: table → column → (declared type, nullable, default, primary key) of the
-    columns whose type reflection misreads (``UUID`` reads as NUMERIC by affinity): a
-    batch rebuild declares them again as they were."""
+LOCK_WAIT = 30.0
+"""Seconds an apply waits for another apply (or migration run) to release the lock."""
 
 
 # -- reading ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Cat:
-    data_type: str
-    max_length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-    default: str | None = None
-    auto: bool = False
-    json: bool = False
-    boolean: bool = False
-    uuid: bool = False
-    declared: str = ""
-
-
-def _int_or_none(v: Any) -> int | None:
-    try:
-        return int(v) if v is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-_SIZE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 _]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
-
-
-def _sqlite_catalog(conn: Connection) -> dict[tuple[str, str], _Cat]:
-    rows = conn.exec_driver_sql(
-        "SELECT m.name, p.name, p.type, p.pk, p.dflt_value FROM sqlite_master AS m "
-        "JOIN pragma_table_xinfo(m.name) AS p WHERE m.type = 'table' "
-        "AND m.name NOT LIKE 'sqlite~_%' ESCAPE '~'").all()
-    pk_count: dict[str, int] = {}
-    for table, _, _, pk, _ in rows:
-        pk_count[table] = pk_count.get(table, 0) + (1 if pk else 0)
-    without_rowid = {r[0] for r in conn.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID%'"
-    ).all()}
-    out = {}
-    for table, column, declared, pk, default in rows:
-        declared = str(declared or "")
-        m = _SIZE.match(declared)
-        base = (m.group(1) if m else declared).strip().lower()
-        n1 = int(m.group(2)) if m and m.group(2) else None
-        n2 = int(m.group(3)) if m and m.group(3) else None
-        is_decimal = base.startswith(("numeric", "decimal"))
-        auto = (pk == 1 and pk_count[table] == 1 and base == "integer"
-                and table not in without_rowid)
-        out[(table, column)] = _Cat(
-            base, max_length=None if is_decimal else n1,
-            precision=n1 if is_decimal else None, scale=n2 if is_decimal else None,
-            default=default, auto=auto, boolean=base.startswith("bool"),
-            json=base.startswith("json"), uuid=base.startswith("uuid"), declared=declared)
-    return out
-
-
-def _postgresql_catalog(conn: Connection) -> dict[tuple[str, str], _Cat]:
-    rows = conn.exec_driver_sql(
-        "SELECT table_name, column_name, data_type, character_maximum_length, "
-        "numeric_precision, numeric_scale, column_default, is_identity, udt_name "
-        "FROM information_schema.columns WHERE table_schema = current_schema()").all()
-    out = {}
-    for table, column, data_type, length, precision, scale, default, identity, udt in rows:
-        data_type = str(data_type)
-        if data_type == "ARRAY" or data_type == "USER-DEFINED":
-            data_type = str(udt)
-        out[(table, column)] = _Cat(
-            data_type, _int_or_none(length), _int_or_none(precision), _int_or_none(scale),
-            default, auto=identity == "YES" or str(default or "").startswith("nextval("),
-            json=data_type in ("json", "jsonb"), boolean=data_type == "boolean",
-            uuid=data_type == "uuid")
-    return out
-
-
-_JSON_VALID = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
-
-
-def _mysql_catalog(conn: Connection) -> dict[tuple[str, str], _Cat]:
-    rows = conn.exec_driver_sql(
-        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, "
-        "NUMERIC_PRECISION, NUMERIC_SCALE, COLUMN_DEFAULT, EXTRA, COLUMN_TYPE "
-        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()").all()
-    json_columns = set()
-    for table, clause in conn.exec_driver_sql(
-            "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-            "WHERE CONSTRAINT_SCHEMA = DATABASE()").all():
-        match = _JSON_VALID.fullmatch(str(clause).strip())
-        if match is not None:
-            json_columns.add((table, match.group(1).replace("``", "`")))
-    out = {}
-    for table, column, data_type, length, precision, scale, default, extra, ctype in rows:
-        is_json = (table, column) in json_columns
-        out[(table, column)] = _Cat(
-            "json" if is_json else str(data_type).lower(), _int_or_none(length),
-            _int_or_none(precision), _int_or_none(scale), default,
-            auto="auto_increment" in str(extra).lower(), json=is_json,
-            boolean=str(ctype).lower().startswith("tinyint(1)"),
-            uuid=str(data_type).lower() == "uuid")
-    return out
-
-
-_CATALOGS = {"sqlite": _sqlite_catalog, "postgresql": _postgresql_catalog,
-             "mysql": _mysql_catalog}
-
-
-# SQLite reads any declared type by affinity (POINT has "INT" in it: an integer); only
-# these names are taken for what they say, anything else is `unknown`
-_SQLITE_NAMES = frozenset({
-    "int", "integer", "smallint", "tinyint", "mediumint", "bigint", "int2", "int8",
-    "varchar", "character varying", "char", "character", "nvarchar", "nchar", "text",
-    "clob", "real", "float", "double", "double precision", "numeric", "decimal",
-    "boolean", "bool", "date", "datetime", "timestamp", "time", "json", "uuid", "blob",
-})
-
-
-def _field_type(t: Any, cat: _Cat, dialect: str) -> str:
-    if dialect == "sqlite" and cat.data_type not in _SQLITE_NAMES:
-        return "unknown"
-    if cat.json or isinstance(t, sa.JSON):
-        return "json"
-    if cat.boolean or isinstance(t, sa.Boolean):
-        return "boolean"
-    if cat.uuid or isinstance(t, sa.Uuid):
-        return "uuid"
-    if isinstance(t, sa.BigInteger):
-        return "bigInteger"
-    if isinstance(t, sa.Integer):
-        return "integer"
-    if isinstance(t, sa.Float):
-        return "float"
-    if isinstance(t, sa.Numeric):
-        return "decimal"
-    if isinstance(t, sa.DateTime):
-        if dialect == "postgresql":
-            return "timestamp" if t.timezone else "dateTime"
-        return "timestamp" if isinstance(t, sa.TIMESTAMP) else "dateTime"
-    if isinstance(t, sa.Date):
-        return "date"
-    if isinstance(t, sa.Time):
-        return "time"
-    if isinstance(t, sa.Text):
-        return "text"
-    if isinstance(t, sa.String):
-        return "text" if getattr(t, "length", None) is None and dialect != "sqlite" \
-            else "string"
-    if isinstance(t, (sa.LargeBinary, sa.types._Binary)):
-        return "binary"
-    return "unknown"
-
-
-_QUOTED = re.compile(r"^'((?:[^']|'')*)'$", re.S)
-_CAST = re.compile(r"^(.*?)::[A-Za-z_ ]+(?:\(\d+(?:,\d+)?\))?(?:\[\])?$", re.S)
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
-
-
-def _default_value(raw: str | None, ftype: str, dialect: str) -> Any:
-    """A reflected default as a JSON value: literals unquoted and typed, expressions
-    (``CURRENT_TIMESTAMP``, ``nextval(...)``) as their text."""
-    if raw is None:
-        return None
-    text = str(raw).strip()
-    if dialect == "mysql" and text.upper() == "NULL":
-        return None
-    if dialect == "postgresql":
-        while text.startswith("(") and text.endswith(")"):
-            text = text[1:-1].strip()
-        m = _CAST.match(text)
-        if m is not None and not text.startswith("nextval("):
-            text = m.group(1).strip()
-            while text.startswith("(") and text.endswith(")"):
-                text = text[1:-1].strip()
-        if text.upper() == "NULL":
-            return None
-    quoted = _QUOTED.match(text)
-    value: Any = quoted.group(1).replace("''", "'") if quoted else text
-    if ftype == "boolean":
-        low = str(value).lower()
-        if low in ("1", "true", "t", "b'1'"):
-            return True
-        if low in ("0", "false", "f", "b'0'"):
-            return False
-    if ftype in ("integer", "bigInteger", "float", "decimal") and isinstance(value, str) \
-            and _NUMBER.match(value):
-        number = float(value)
-        return int(number) if ftype in ("integer", "bigInteger") or (
-            number.is_integer() and "." not in value) else number
-    if dialect == "mysql" and not quoted and ftype not in (
-            "integer", "bigInteger", "float", "decimal", "boolean"):
-        # MariaDB quotes literals in information_schema; an unquoted default is an
-        # expression (current_timestamp())
-        return value
-    return value
-
-
-_INTERNAL = ("dbplane_", "_alembic_tmp_")
-"""Tables that are dbplane's own bookkeeping inside a database (the routines' ledger
-``dbplane_migrations``), or a batch rebuild's scratch table: never in a snapshot, so never
-dropped by an apply."""
-
-
-_EXPRESSION_INDEX = r".*(expression-based index|index .* expression)"
-"""SQLAlchemy's warning for an index it does not reflect (expressions): not represented."""
-
-
-def _read(conn: Connection, dialect: str) -> LiveSchema:
-    insp = sa.inspect(conn)
-    cat = _CATALOGS[dialect](conn)
-    names = sorted(n for n in insp.get_table_names() if not n.startswith(_INTERNAL))
-    if not names:
-        return LiveSchema([], [], [])
-    kind = sa.engine.reflection.ObjectKind.TABLE
-    columns = insp.get_multi_columns(kind=kind)
-    pks = insp.get_multi_pk_constraint(kind=kind)
-    fks = insp.get_multi_foreign_keys(kind=kind)
-    with warnings.catch_warnings():  # they are left out of the snapshot on purpose
-        warnings.filterwarnings("ignore", _EXPRESSION_INDEX, sa.exc.SAWarning)
-        indexes = insp.get_multi_indexes(kind=kind)
-        uniques = insp.get_multi_unique_constraints(kind=kind)
-    try:
-        checks = insp.get_multi_check_constraints(kind=kind)
-    except NotImplementedError:  # pragma: no cover
-        checks = {}
-    live = LiveSchema([], [], [])
-    for table in names:
-        key = (None, table)
-        pk: dict[str, Any] = dict(pks.get(key) or {})
-        pk_cols = list(pk.get("constrained_columns") or [])
-        live.pk_names[table] = pk.get("name")
-        table_fks = [fk for fk in fks.get(key, []) if fk.get("referred_table")]
-        fk_names = {fk["name"] for fk in table_fks if fk.get("name")}
-        idx_all: dict[IndexSpec, tuple[str, str]] = {}
-        for uq in uniques.get(key, []):
-            cols: tuple[str, ...] = tuple(c for c in uq["column_names"] if c is not None)
-            spec = IndexSpec(cols, True)
-            uq_name = uq.get("name") or f"uq_{table}_{'_'.join(cols)}"
-            idx_all.setdefault(spec, (uq_name, "constraint"))
-        for ix in indexes.get(key, []):
-            cols_raw = ix.get("column_names") or []
-            where = {k: v for k, v in (ix.get("dialect_options") or {}).items()
-                     if k.endswith("_where") and v is not None}
-            if not cols_raw or any(c is None for c in cols_raw) or where:
-                continue  # expression or partial index: not representable
-            cols = tuple(c for c in cols_raw if c is not None)
-            unique = bool(ix.get("unique"))
-            ix_name = str(ix["name"])
-            if dialect == "mysql" and not unique and ix_name in fk_names:
-                live.fk_index_names.setdefault(table, set()).add(ix_name)
-                continue
-            if ix.get("duplicates_constraint"):
-                continue
-            idx_all.setdefault(IndexSpec(cols, unique), (ix_name, "index"))
-        if tuple(pk_cols) and IndexSpec(tuple(pk_cols), True) in idx_all:
-            idx_all.pop(IndexSpec(tuple(pk_cols), True))
-        for spec, named in idx_all.items():
-            live.index_names[(table, spec)] = named
-        multi = [{"columns": list(s.columns), "unique": s.unique}
-                 for s in idx_all if len(s.columns) > 1]
-        single_unique = {s.columns[0] for s in idx_all if len(s.columns) == 1 and s.unique}
-        single_index = {s.columns[0] for s in idx_all if len(s.columns) == 1 and not s.unique}
-        table_checks = []
-        for n, chk in enumerate(checks.get(key, [])):
-            sqltext = str(chk.get("sqltext", "")).strip()
-            if _JSON_VALID.fullmatch(sqltext):
-                continue
-            table_checks.append({"name": chk.get("name") or f"{table}_check_{n}",
-                                 "expression": sqltext})
-        collection_schema: dict[str, Any] = {"name": table}
-        if multi:
-            collection_schema["indexes"] = sorted(multi, key=lambda i: (i["columns"],
-                                                                        i["unique"]))
-        if table_checks:
-            collection_schema["checks"] = sorted(table_checks, key=lambda c: c["name"])
-        live.collections.append({"collection": table, "meta": None,
-                                 "schema": collection_schema})
-        single_fk = {fk["constrained_columns"][0]: fk for fk in table_fks
-                     if len(fk["constrained_columns"]) == 1}
-        for col in columns.get(key, []):
-            name = col["name"]
-            c = cat.get((table, name), _Cat(""))
-            ftype = _field_type(col["type"], c, dialect)
-            if dialect == "sqlite" and c.declared and \
-                    c.data_type.upper() not in sqlite_ischema_names:
-                live.declared.setdefault(table, {})[name] = (
-                    c.declared, bool(col.get("nullable", True)), col.get("default"),
-                    name in pk_cols)
-            is_pk = name in pk_cols
-            auto = c.auto and is_pk
-            fk = single_fk.get(name)
-            computed = col.get("computed")
-            is_string = ftype in ("string",)
-            live.fields.append({
-                "collection": table, "field": name, "type": ftype, "meta": None,
-                "schema": {
-                    "name": name, "table": table, "data_type": c.data_type or None,
-                    "default_value": None if computed else _default_value(
-                        c.default if c.default is not None else col.get("default"),
-                        ftype, dialect),
-                    "max_length": c.max_length if is_string or dialect != "sqlite"
-                    else None,
-                    "numeric_precision": c.precision, "numeric_scale": c.scale,
-                    "is_nullable": bool(col.get("nullable", True)),
-                    "is_unique": name in single_unique or (is_pk and len(pk_cols) == 1),
-                    "is_indexed": name in single_index,
-                    "is_primary_key": is_pk,
-                    "is_generated": computed is not None,
-                    "generation_expression": str(computed["sqltext"]) if computed else None,
-                    "has_auto_increment": auto,
-                    "foreign_key_table": fk["referred_table"] if fk else None,
-                    "foreign_key_column": fk["referred_columns"][0] if fk else None,
-                }})
-        for fk in table_fks:
-            if len(fk["constrained_columns"]) != 1:
-                continue  # Directus relations are one column; several are not represented
-            options = fk.get("options") or {}
-            live.relations.append({
-                "collection": table, "field": fk["constrained_columns"][0],
-                "related_collection": fk["referred_table"], "meta": None,
-                "schema": {
-                    "table": table, "column": fk["constrained_columns"][0],
-                    "foreign_key_table": fk["referred_table"],
-                    "foreign_key_column": fk["referred_columns"][0],
-                    "constraint_name": fk.get("name"),
-                    "on_update": str(options.get("onupdate") or "NO ACTION").upper(),
-                    "on_delete": str(options.get("ondelete") or "NO ACTION").upper(),
-                }})
-    return live
-
-
-def _read_sqlite_file(path: Path) -> LiveSchema:
-    # reflection asks SQLite a few PRAGMAs per table: on the async pool each is a thread
-    # hop (300 tables: ~1.7 s); on a plain connection in one worker thread, ~0.4 s
-    uri = path.absolute().as_uri() + "?mode=ro"
-    engine = sa.create_engine("sqlite://", poolclass=sa.pool.NullPool,
-                              creator=lambda: sqlite3.connect(uri, uri=True,
-                                                              check_same_thread=False))
-    try:
-        with engine.connect() as conn:
-            return _read(conn, "sqlite")
-    finally:
-        engine.dispose()
+def _read(conn: Connection, catalog: CatalogDialect) -> LiveSchema:
+    return live_schema(reflect(conn, catalog, views=False, full=True), catalog)
 
 
 def _unreachable(engine: SqlEngine, exc: BaseException) -> Unavailable | None:
@@ -440,12 +83,9 @@ def _unreachable(engine: SqlEngine, exc: BaseException) -> Unavailable | None:
 async def read_schema(engine: SqlEngine) -> LiveSchema:
     """The database's tables, columns, keys, indexes, checks and foreign keys.
     Unavailable (503) when the database does not answer."""
-    path = getattr(engine, "path", None)
+    catalog = engine.catalog_dialect
     try:
-        if engine.type_name == "sqlite" and isinstance(path, Path) and path.is_file():
-            return await asyncio.to_thread(_read_sqlite_file, path)
-        async with engine.sa_engine.connect() as conn:
-            return await conn.run_sync(_read, engine.type_name)
+        return await catalog.run_read(engine, partial(_read, catalog=catalog))
     except Exception as exc:
         down = _unreachable(engine, exc)
         if down is None:
@@ -737,7 +377,7 @@ class _SqliteOps:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", r".*specifies columns .* as "
                                         r"primary_key=True", sa.exc.SAWarning)
-                warnings.filterwarnings("ignore", _EXPRESSION_INDEX, sa.exc.SAWarning)
+                warnings.filterwarnings("ignore", EXPRESSION_INDEX, sa.exc.SAWarning)
                 with self._ops.batch_alter_table(table, recreate="always",
                                                  reflect_args=keep,
                                                  naming_convention=_SQLITE_NAMING) as batch:
@@ -875,15 +515,16 @@ def _run_all(conn: Connection, dialect: str, changes: list[Change], live: LiveSc
     failing.clear()
 
 
-def _sqlite_apply(conn: Connection, lock: DatabaseLock, changes: list[Change],
-                  live: LiveSchema, done: list[str], failing: list[str]) -> None:
+def _sqlite_apply(conn: Connection, catalog: CatalogDialect, lock: DatabaseLock,
+                  changes: list[Change], live: LiveSchema, done: list[str],
+                  failing: list[str]) -> None:
     # foreign keys off for the rebuilds (a table is dropped and renamed), checked once
     # before the commit; PRAGMA foreign_keys cannot change inside a transaction
     conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
     try:
         lock.acquire(conn, LOCK_WAIT)  # BEGIN IMMEDIATE: the file's write lock, to the commit
         try:
-            _unchanged(conn, "sqlite", live)
+            _unchanged(conn, catalog, live)
             _run_all(conn, "sqlite", changes, live, done, failing)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:
@@ -905,24 +546,22 @@ def _sqlite_apply(conn: Connection, lock: DatabaseLock, changes: list[Change],
 # running a plan made for the old one. The lock is the one the routines' migration runs
 # take (engines/routines.py), so a migration run and a schema apply exclude each other too.
 
-LOCK_WAIT = 30.0
-"""Seconds an apply waits for another apply (or migration run) to release the lock."""
-
-def _unchanged(conn: Connection, dialect: str, live: LiveSchema) -> None:
+def _unchanged(conn: Connection, catalog: CatalogDialect, live: LiveSchema) -> None:
     """Under the lock: the schema is still the one the plan (and the hash) was made
     from, or StaleSchemaHash."""
-    if _read(conn, dialect) != live:
+    if _read(conn, catalog) != live:
         raise StaleSchemaHash("the schema changed while this apply waited for another one "
                               "to finish (its hash is not the current one): diff again, "
                               "then apply; nothing was applied")
 
 
-def _locked_run(conn: Connection, dialect: str, lock: DatabaseLock, changes: list[Change],
-                live: LiveSchema, done: list[str], failing: list[str]) -> None:
+def _locked_run(conn: Connection, catalog: CatalogDialect, dialect: str,
+                lock: DatabaseLock, changes: list[Change], live: LiveSchema,
+                done: list[str], failing: list[str]) -> None:
     """PostgreSQL (in the caller's transaction) and MariaDB: lock, check, run."""
     lock.acquire(conn, LOCK_WAIT)
     try:
-        _unchanged(conn, dialect, live)
+        _unchanged(conn, catalog, live)
         _run_all(conn, dialect, changes, live, done, failing)
     finally:
         lock.release(conn)
@@ -939,21 +578,23 @@ async def apply_plan(engine: SqlEngine, changes: list[Change], live: LiveSchema)
     if not changes:
         return
     dialect = engine.type_name
+    catalog = engine.catalog_dialect
     lock = lock_of(engine)
     done: list[str] = []
     failing: list[str] = []
     try:
         if dialect == "sqlite":
             async with engine.sa_engine.connect() as conn:
-                await conn.run_sync(_sqlite_apply, lock, changes, live, done, failing)
+                await conn.run_sync(_sqlite_apply, catalog, lock, changes, live, done,
+                                    failing)
         elif dialect == "postgresql":
             async with engine.sa_engine.begin() as conn:
-                await conn.run_sync(_locked_run, dialect, lock, changes, live, done,
-                                    failing)
+                await conn.run_sync(_locked_run, catalog, dialect, lock, changes, live,
+                                    done, failing)
         else:
             async with engine.sa_engine.connect() as conn:
-                await conn.run_sync(_locked_run, dialect, lock, changes, live, done,
-                                    failing)
+                await conn.run_sync(_locked_run, catalog, dialect, lock, changes, live,
+                                    done, failing)
     except LockBusy as exc:
         raise SchemaApplyFailed(
             f"another schema apply or migration run has held this database's lock ({exc}) "
