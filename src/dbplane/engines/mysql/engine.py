@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbplane.engines.mysql import errors
 from dbplane.engines.mysql.catalog import MariadbCatalog
+from dbplane.engines.mysql.ddl import MariadbDdl
 from dbplane.engines.mysql.tables import MariadbTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.errors import ConnectionCheckFailed, ConstraintViolation
@@ -41,6 +42,7 @@ class MysqlEngine(SqlEngine):
     }
     tables_dialect = MariadbTables()
     catalog_dialect = MariadbCatalog()
+    ddl_dialect = MariadbDdl()
     snapshot_vendor = "mysql"
     driver = "mysql+asyncmy"
     version_query = "SELECT VERSION()"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from dbplane.engines.postgresql.catalog import PostgresCatalog
+from dbplane.engines.postgresql.ddl import PostgresDdl
 from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.engines.urls import DatabaseUrl
@@ -35,6 +36,7 @@ class PostgresqlEngine(SqlEngine):
     }
     tables_dialect = PostgresTables()
     catalog_dialect = PostgresCatalog()
+    ddl_dialect = PostgresDdl()
     snapshot_vendor = "postgres"
     driver = "postgresql+asyncpg"
     version_query = "SHOW server_version"

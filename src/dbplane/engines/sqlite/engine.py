@@ -17,6 +17,7 @@ from dbplane.engines.base import Health, Instance
 from dbplane.engines.sql.engine import SQL_PARTS, SlowRead, SqlEngine
 from dbplane.engines.sqlite import errors
 from dbplane.engines.sqlite.catalog import SqliteCatalog
+from dbplane.engines.sqlite.ddl import SqliteDdl
 from dbplane.engines.sqlite.tables import SqliteTables
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
@@ -57,6 +58,7 @@ class SqliteEngine(SqlEngine):
     version_query = "SELECT sqlite_version()"
     tables_dialect = SqliteTables()
     catalog_dialect = SqliteCatalog()
+    ddl_dialect = SqliteDdl()
     snapshot_vendor = "sqlite"
 
     @classmethod
