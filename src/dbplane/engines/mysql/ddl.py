@@ -7,6 +7,10 @@ before it and those not applied. The lock (``GET_LOCK``) is held to the last sta
 A unique constraint is an index (dropped with DROP INDEX); a foreign key has an index
 of its own, named as the key, which goes with it unless the plan keeps an index on its
 columns; ``MODIFY ... AUTO_INCREMENT`` turns auto-increment on and off.
+
+Migrations' SQL: the MySQL drivers apply ``%`` formatting even to a statement without
+parameters (a literal ``%`` is doubled), and the splitter reads backslash escapes and
+``#`` comments.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dbplane.engines.sql.ddl import DdlDialect, Run
+from dbplane.routines.sqlsplit import split_statements
 from dbplane.schema.plan import AlterColumn, DropIndex, DropRelation, IndexSpec
 
 if TYPE_CHECKING:
@@ -56,3 +61,9 @@ class MariadbDdl(DdlDialect):
         return (f"the database refused {failed!r}: {reason}; MariaDB commits each "
                 f"change: applied before it: {'; '.join(applied) or 'nothing'}; not "
                 f"applied: {'; '.join(not_applied)}")
+
+    def statements(self, sql: str) -> list[str]:
+        return split_statements(sql, "mysql")
+
+    def as_written(self, statement: str) -> str:
+        return statement.replace("%", "%%")

@@ -12,7 +12,9 @@ answers:
 - the apply's strategy: its connection (``connect``: one transaction, or none where DDL
   commits by itself), the lock and the changes on it (``run_locked``), and what a failure
   left applied (``applied``, ``refused``);
-- the dry run (``render``: Alembic's offline rendering, or SQLite's rolled-back run).
+- the dry run (``render``: Alembic's offline rendering, or SQLite's rolled-back run);
+- how a migration's SQL text is split and handed to the driver (``statements``,
+  ``as_written``).
 
 The apply itself (the lock, the check that the schema is unchanged, the errors) is
 ``sql.schema``'s; this module imports no Alembic (``Operations`` come from the caller).
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dbplane.routines.sqlsplit import split_statements
 from dbplane.schema.plan import (
     AddColumn,
     AlterColumn,
@@ -290,3 +293,13 @@ class DdlDialect:
         """The SQL the apply would run, changing nothing: ``offline`` renders it through
         Alembic's offline mode (the base), ``on_connection`` runs it on a connection."""
         return offline()
+
+    # -- migrations' SQL -----------------------------------------------------------------
+
+    def statements(self, sql: str) -> list[str]:
+        """The statements of a SQL text (a migration, or an offline rendering)."""
+        return split_statements(sql)
+
+    def as_written(self, statement: str) -> str:
+        """A statement as ``exec_driver_sql`` must get it to run it as written."""
+        return statement

@@ -56,7 +56,7 @@ class SqlEngine(Engine):
     for types and defaults (the Tables API and the snapshot)."""
     ddl_dialect: ClassVar[DdlDialect]
     """How this type's schema changes: a plan's changes through Alembic, the apply's
-    strategy, the dry run."""
+    strategy, the dry run, migrations' SQL."""
     snapshot_vendor: ClassVar[str]
     """The vendor a schema snapshot of this type carries (Directus' word for it)."""
 
