@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dbplane.engines import create_engine_for, parse_database_url
 from dbplane.engines.sql.engine import SqlEngine
+from dbplane.engines.sql.reflect import live_schema, reflect, table_infos
 from dbplane.engines.sql.tables import (
     STATEMENT_CACHE,
     introspect,
@@ -346,6 +347,28 @@ async def test_schema_version_is_the_introspected_one_and_follows_changes(
     finally:
         admin_sql(sql_url, ["DROP TABLE extra"])
     assert await schema_version(engine) != changed
+
+
+async def test_one_reflection_serves_the_tables_api_and_the_snapshot(
+        engine: SqlEngine) -> None:
+    # the Tables API's read leaves out indexes, unique constraints and checks; the
+    # snapshot's leaves out views, and gives the Tables API the same tables
+    catalog = engine.catalog_dialect
+    async with engine.sa_engine.connect() as conn:
+        light = await conn.run_sync(reflect, catalog)
+        full = await conn.run_sync(reflect, catalog, views=False, full=True)
+    assert not light.full and (light.indexes, light.uniques, light.checks) == ({}, {}, {})
+    assert full.full and full.indexes and not full.views and light.views
+    tables = table_infos(light)
+    assert table_infos(full) == {k: v for k, v in tables.items() if v.kind == "table"}
+    assert tables == (await introspect(engine)).tables
+    live = live_schema(full, catalog)
+    assert [c["collection"] for c in live.collections] == sorted(
+        name for name, info in tables.items() if info.kind == "table")
+    for info in tables.values():
+        if info.kind == "table":
+            assert [f["field"] for f in live.fields if f["collection"] == info.name] == [
+                c.name for c in info.columns]
 
 
 # -- rendering ---------------------------------------------------------------------------

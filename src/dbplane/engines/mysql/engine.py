@@ -9,6 +9,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbplane.engines.mysql import errors
+from dbplane.engines.mysql.catalog import MariadbCatalog
+from dbplane.engines.mysql.ddl import MariadbDdl
 from dbplane.engines.mysql.tables import MariadbTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.errors import ConnectionCheckFailed, ConstraintViolation
@@ -39,6 +41,8 @@ class MysqlEngine(SqlEngine):
         "lock": "dbplane.engines.mysql.lock:MysqlLock",
     }
     tables_dialect = MariadbTables()
+    catalog_dialect = MariadbCatalog()
+    ddl_dialect = MariadbDdl()
     snapshot_vendor = "mysql"
     driver = "mysql+asyncmy"
     version_query = "SELECT VERSION()"

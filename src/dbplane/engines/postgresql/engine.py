@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from dbplane.engines.postgresql.catalog import PostgresCatalog
+from dbplane.engines.postgresql.ddl import PostgresDdl
 from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.engines.urls import DatabaseUrl
@@ -33,6 +35,8 @@ class PostgresqlEngine(SqlEngine):
         "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
     }
     tables_dialect = PostgresTables()
+    catalog_dialect = PostgresCatalog()
+    ddl_dialect = PostgresDdl()
     snapshot_vendor = "postgres"
     driver = "postgresql+asyncpg"
     version_query = "SHOW server_version"

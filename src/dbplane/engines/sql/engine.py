@@ -24,6 +24,8 @@ from dbplane.errors import (
 from dbplane.query.model import TableInfo
 
 if TYPE_CHECKING:
+    from dbplane.engines.sql.catalog import CatalogDialect
+    from dbplane.engines.sql.ddl import DdlDialect
     from dbplane.engines.sql.dialect import TablesDialect
 
 __all__ = ["SQL_PARTS", "SlowRead", "SqlEngine", "constraint_error"]
@@ -49,6 +51,12 @@ class SqlEngine(Engine):
     version_query: ClassVar[str]
     tables_dialect: ClassVar[TablesDialect]
     """What differs in the Tables API's SQL on this type."""
+    catalog_dialect: ClassVar[CatalogDialect]
+    """How this type's schema is read: its catalog query, its schema version, its words
+    for types and defaults (the Tables API and the snapshot)."""
+    ddl_dialect: ClassVar[DdlDialect]
+    """How this type's schema changes: a plan's changes through Alembic, the apply's
+    strategy, the dry run, migrations' SQL."""
     snapshot_vendor: ClassVar[str]
     """The vendor a schema snapshot of this type carries (Directus' word for it)."""
 

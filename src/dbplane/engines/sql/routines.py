@@ -31,11 +31,11 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dbplane.engines.base import Engine
+from dbplane.engines.sql.ddl import DdlDialect
 from dbplane.engines.sql.lock import DatabaseLock, LockBusy, lock_of
 from dbplane.engines.urls import redact_text
 from dbplane.errors import MigrationFailed, MigrationsLocked, RoutineRowRejected
 from dbplane.routines.specs import ColumnShape, TableShape
-from dbplane.routines.sqlsplit import split_statements
 
 __all__ = [
     "LEDGER_TABLE",
@@ -99,6 +99,11 @@ def _sa(engine: Engine) -> AsyncEngine:
     return sa_engine
 
 
+def _ddl(engine: Engine) -> DdlDialect:
+    ddl: DdlDialect = engine.ddl_dialect  # type: ignore[attr-defined]
+    return ddl
+
+
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     lines = redact_text(str(orig)).strip().splitlines()
@@ -125,16 +130,10 @@ async def read_ledger(engine: Engine) -> list[Applied]:
 # -- running migrations ----------------------------------------------------------------
 
 
-def _as_written(dialect: str, statement: str) -> str:
-    """The statement for ``exec_driver_sql``: the MySQL drivers apply ``%`` formatting
-    even without parameters, so a literal ``%`` is doubled there."""
-    return statement.replace("%", "%%") if dialect == "mysql" else statement
-
-
-def _apply(conn: Connection, step: Step, executed: list[str]) -> None:
+def _apply(conn: Connection, ddl: DdlDialect, step: Step, executed: list[str]) -> None:
     if step.statements is not None:
         for statement in step.statements:
-            conn.exec_driver_sql(_as_written(conn.dialect.name, statement))
+            conn.exec_driver_sql(ddl.as_written(statement))
             executed.append(statement)
         return
     assert step.function is not None
@@ -143,7 +142,7 @@ def _apply(conn: Connection, step: Step, executed: list[str]) -> None:
 
 
 def _run(conn: Connection, choose: Callable[[list[Applied]], tuple[list[Step], str]],
-         lock: DatabaseLock, lock_wait: float, now_ms: int) -> RunOutcome:
+         ddl: DdlDialect, lock: DatabaseLock, lock_wait: float, now_ms: int) -> RunOutcome:
     transactional = lock.transactional_ddl
     try:
         lock.acquire(conn, lock_wait)
@@ -167,11 +166,11 @@ def _run(conn: Connection, choose: Callable[[list[Applied]], tuple[list[Step], s
                 if step.statements is None:
                     event.listen(conn, "after_cursor_execute", _record)
                     try:
-                        _apply(conn, step, executed)
+                        _apply(conn, ddl, step, executed)
                     finally:
                         event.remove(conn, "after_cursor_execute", _record)
                 else:
-                    _apply(conn, step, executed)
+                    _apply(conn, ddl, step, executed)
             except DBAPIError as exc:
                 conn.rollback()
                 raise _failure(step, exc, executed, outcome.done, transactional,
@@ -233,7 +232,8 @@ async def run_steps(engine: Engine,
     call ``choose(applied)`` for the steps to run and their direction (``up`` records
     each step as applied in a new batch, ``down`` removes it), run them and commit."""
     async with _sa(engine).connect() as conn:
-        return await conn.run_sync(_run, choose, lock_of(engine), lock_wait, now_ms)
+        return await conn.run_sync(_run, choose, _ddl(engine), lock_of(engine), lock_wait,
+                                    now_ms)
 
 
 def render_offline(engine: Engine, function: Callable[[Operations], Any]) -> list[str]:
@@ -242,7 +242,7 @@ def render_offline(engine: Engine, function: Callable[[Operations], Any]) -> lis
     ctx = MigrationContext.configure(dialect_name=_sa(engine).dialect.name, opts={
         "as_sql": True, "output_buffer": buffer, "literal_binds": True})
     function(Operations(ctx))
-    return split_statements(buffer.getvalue(), _sa(engine).dialect.name)
+    return _ddl(engine).statements(buffer.getvalue())
 
 
 # -- tables of factories and seeders ----------------------------------------------------
@@ -417,10 +417,11 @@ async def _update(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, A
 async def run_script(engine: Engine, statements: list[str], name: str) -> int:
     """Run a SQL seeder's statements in one transaction; answers how many ran."""
     done = 0
+    ddl = _ddl(engine)
     try:
         async with _sa(engine).begin() as conn:
             for statement in statements:
-                await conn.exec_driver_sql(_as_written(conn.dialect.name, statement))
+                await conn.exec_driver_sql(ddl.as_written(statement))
                 done += 1
     except DBAPIError as exc:
         raise RoutineRowRejected(

@@ -16,6 +16,8 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from dbplane.engines.base import Health, Instance
 from dbplane.engines.sql.engine import SQL_PARTS, SlowRead, SqlEngine
 from dbplane.engines.sqlite import errors
+from dbplane.engines.sqlite.catalog import SqliteCatalog
+from dbplane.engines.sqlite.ddl import SqliteDdl
 from dbplane.engines.sqlite.tables import SqliteTables
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
@@ -55,6 +57,8 @@ class SqliteEngine(SqlEngine):
     driver = "sqlite+aiosqlite"
     version_query = "SELECT sqlite_version()"
     tables_dialect = SqliteTables()
+    catalog_dialect = SqliteCatalog()
+    ddl_dialect = SqliteDdl()
     snapshot_vendor = "sqlite"
 
     @classmethod
