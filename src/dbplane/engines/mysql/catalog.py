@@ -80,19 +80,22 @@ class MariadbCatalog(CatalogDialect):
         for tag, table, column, column_type, data_type, extra, charset, *sizes in rows:
             if tag != "c":
                 continue
-            length, precision, scale, default = sizes or (None, None, None, None)
             type_sql = str(column_type)
             if charset is not None and charset != "utf8mb4":
                 type_sql += f" character set {charset}"
             lower = str(data_type).lower()
             is_json = (table, column) in json_columns
-            is_boolean = str(column_type).lower().startswith("tinyint(1)")
+            is_boolean = type_sql.lower().startswith("tinyint(1)")
             kind: ColumnKind | None = _KINDS.get(lower)
             if is_json:
                 kind = "json"
             elif is_boolean:
                 kind = "boolean"
             auto = "auto_increment" in str(extra).lower()
+            if not full:
+                out[(table, column)] = CatalogColumn(type_sql, kind, auto)
+                continue
+            length, precision, scale, default = sizes
             out[(table, column)] = CatalogColumn(
                 type_sql, kind, auto, data_type="json" if is_json else lower,
                 max_length=int_or_none(length), precision=int_or_none(precision),

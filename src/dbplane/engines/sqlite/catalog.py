@@ -119,16 +119,20 @@ class SqliteCatalog(CatalogDialect):
         out: dict[tuple[str, str], CatalogColumn] = {}
         for table, type_, column, declared, pk, default, without_rowid, pk_index in rows:
             declared = str(declared or "")
+            sole_key = pk == 1 and pk_count[table] == 1
+            autoincrement = (type_ == "table" and sole_key
+                             and declared.strip().upper() == "INTEGER" and not pk_index)
+            if not full:
+                out[(table, column)] = CatalogColumn(
+                    declared, kind_of_declared_type(declared), autoincrement)
+                continue
             m = _SIZE.match(declared)
             base = (m.group(1) if m else declared).strip().lower()
             n1 = int(m.group(2)) if m and m.group(2) else None
             n2 = int(m.group(3)) if m and m.group(3) else None
             is_decimal = base.startswith(("numeric", "decimal"))
-            sole_key = pk == 1 and pk_count[table] == 1
             out[(table, column)] = CatalogColumn(
-                type_sql=declared, kind=kind_of_declared_type(declared),
-                autoincrement=(type_ == "table" and sole_key
-                               and declared.strip().upper() == "INTEGER" and not pk_index),
+                declared, kind_of_declared_type(declared), autoincrement,
                 data_type=base, max_length=None if is_decimal else n1,
                 precision=n1 if is_decimal else None, scale=n2 if is_decimal else None,
                 default=default,
