@@ -16,8 +16,8 @@ from typing import ClassVar
 from sqlalchemy import text
 
 from dbplane.engines.actions import ActionsAdapter, first_line, same_server, translated
-from dbplane.engines.base import exception_chain
 from dbplane.engines.mysql.engine import MysqlEngine
+from dbplane.engines.mysql.errors import errno
 from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ActionRefused,
@@ -41,17 +41,9 @@ _ACCEPTED: weakref.WeakKeyDictionary[MysqlEngine, frozenset[str]] = \
     weakref.WeakKeyDictionary()
 
 
-def _errno(exc: BaseException) -> int | None:
-    for cur in exception_chain(exc):
-        args = getattr(cur, "args", ())
-        if args and isinstance(args[0], int):
-            return args[0]
-    return None
-
-
 def _unreachable(exc: BaseException) -> DbplaneError | None:
     # the driver's own "can't connect" errors carry no OSError to recognise them by
-    if _errno(exc) in _CANT_CONNECT:
+    if errno(exc) in _CANT_CONNECT:
         return ActionServerUnavailable(f"the database server did not answer: "
                                        f"{first_line(exc)}")
     return None
@@ -80,7 +72,7 @@ class MysqlActions(ActionsAdapter):
 
     def _known(self, name: str) -> Callable[[BaseException], DbplaneError | None]:
         def known(exc: BaseException) -> DbplaneError | None:
-            number = _errno(exc)
+            number = errno(exc)
             if number == _DB_EXISTS:
                 return LogicalDatabaseExists(
                     f"the server already has a database named {name!r}", database_name=name)
@@ -155,7 +147,7 @@ class MysqlActions(ActionsAdapter):
                         await conn.execute(text("SET SESSION sql_mode = :mask"),
                                            {"mask": 1 << bit})
                     except Exception as exc:
-                        if _errno(exc) in _BAD_VALUE:  # not a valid value: past the end
+                        if errno(exc) in _BAD_VALUE:  # not a valid value: past the end
                             break
                         raise
                     mode = (await conn.execute(text("SELECT @@SESSION.sql_mode"))
@@ -169,7 +161,7 @@ class MysqlActions(ActionsAdapter):
 
     async def set_sql_mode(self, modes: str) -> None:
         def known(exc: BaseException) -> DbplaneError | None:
-            if _errno(exc) in _BAD_VALUE:  # e.g. modes the server cannot combine
+            if errno(exc) in _BAD_VALUE:  # e.g. modes the server cannot combine
                 return InvalidActionParams(f"params: the server refused the SQL mode "
                                            f"{modes!r}: {first_line(exc)}", field="params")
             return _unreachable(exc)
