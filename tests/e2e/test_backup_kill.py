@@ -3,6 +3,7 @@ failed with a reason and the backup is listed as ``error``, with no archive anyw
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ def test_killed_during_a_backup(tmp_path: Path) -> None:
     # a Redis of our own that waits 10 s before it streams a snapshot to a replica
     # (redis-cli --rdb is one): the backup is surely running when dbplane is killed
     server, port = start_redis()
+    closing = contextlib.ExitStack()  # the clients, closed even when an assertion fails
     try:
         admin = redis.Redis(host="127.0.0.1", port=port)
         admin.config_set("repl-diskless-sync", "yes")
@@ -36,6 +38,7 @@ def test_killed_during_a_backup(tmp_path: Path) -> None:
         try:
             _wait_healthy(served)
             api = httpx.Client(base_url=served.base_url, headers=headers, timeout=10)
+            closing.callback(api.close)
             created = api.post("/v1/databases", json={
                 "resource_id": "cache", "url": f"redis://127.0.0.1:{port}/0"})
             assert created.status_code == 201, created.text
@@ -52,7 +55,6 @@ def test_killed_during_a_backup(tmp_path: Path) -> None:
             else:
                 raise AssertionError(f"the backup did not start: {op}")
             assert api.get("/v1/databases/cache").json()["database"]["status"] == "backing-up"
-            api.close()
             served.proc.send_signal(signal.SIGKILL)
             served.proc.communicate(timeout=10)
         finally:
@@ -64,6 +66,7 @@ def test_killed_during_a_backup(tmp_path: Path) -> None:
         try:
             _wait_healthy(again)
             api = httpx.Client(base_url=again.base_url, headers=headers, timeout=10)
+            closing.callback(api.close)
             op = api.get(f"/v1/operations/{op_id}").json()
             assert op["status"] == "error"
             assert "stopped before it ended" in op["error"]["message"]
@@ -75,8 +78,8 @@ def test_killed_during_a_backup(tmp_path: Path) -> None:
             assert missing.status_code == 409
             # the database is usable again: a new backup can start
             assert api.get("/v1/databases/cache").json()["database"]["status"] == "running"
-            api.close()
         finally:
             _stop(again)
     finally:
+        closing.close()
         stop_process(server)

@@ -179,12 +179,14 @@ async def _settle(ctx: AppContext, rows: list[BackupRecord]) -> list[BackupRecor
                 ended = {"code": DbplaneError.code,
                          "message": "the backup never started (dbplane stopped)"}
             if ended is not None:
+                # the files go first: whoever reads ``error`` (another request, the
+                # periodic pass) finds none left behind
+                await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
                 settled = replace(row, status="error", error=ended, finished_at=now_ms())
                 async with ctx.meta.begin() as conn:
                     await bq.update_backup(conn, row.id, {
                         "status": settled.status, "error": settled.error,
                         "finished_at": settled.finished_at}, only_if_status=_UNFINISHED)
-                await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
                 row = settled
         out.append(row)
     return out
@@ -300,11 +302,11 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
                 "status": "done", "archive": final.name, "size": archive.size,
                 "checksum": archive.checksum, "finished_at": now_ms()})
     except BaseException as exc:
+        await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
         with contextlib.suppress(Exception):
             async with ctx.meta.begin() as conn:
                 await bq.update_backup(conn, backup_id, {
                     "status": "error", "error": _error(exc), "finished_at": now_ms()})
-        await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
         raise
     if row.method == "periodic":
         async with op.step("retention"):
