@@ -44,7 +44,6 @@ from dbplane.routines.specs import (
     parse_seeder,
     unknown_columns,
 )
-from dbplane.routines.sqlsplit import split_statements
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
 from dbplane.services.operations import OperationContext, OperationRecord, start_operation
@@ -83,10 +82,6 @@ async def _target(ctx: AppContext, db_ref: str | None) -> tuple[DatabaseRecord, 
                           f"{row.type_name} database", database=row.resource_id,
                           type_name=row.type_name)
     return row, engine
-
-
-def _dialect(engine: Engine) -> str:
-    return engine.type_name
 
 
 # -- files ------------------------------------------------------------------------------
@@ -159,7 +154,7 @@ def _function(plan: _Plan, mig: Migration, direction: str) -> Callable[[Any], An
     return fn if callable(fn) else None
 
 
-def _step(plan: _Plan, mig: Migration, direction: str, dialect: str) -> eng.Step:
+def _step(plan: _Plan, mig: Migration, direction: str, engine: Engine) -> eng.Step:
     plan.check(mig)
     checksum = plan.checksum(mig)
     if mig.format == "py":
@@ -171,7 +166,7 @@ def _step(plan: _Plan, mig: Migration, direction: str, dialect: str) -> eng.Step
     if path is None:
         raise NoDownMigration(migration=mig.key)
     text = plan.files[path].text or ""
-    return eng.Step(mig.key, checksum, statements=split_statements(text, dialect))
+    return eng.Step(mig.key, checksum, statements=eng.split_script(engine, text))
 
 
 def _public(plan: _Plan, mig: Migration) -> dict[str, Any]:
@@ -223,15 +218,14 @@ async def run_migrations(ctx: AppContext, db_ref: str | None, *, pretend: bool =
     would run, changing nothing)."""
     row, engine = await _target(ctx, db_ref)
     plan = await _plan(ctx, row)
-    dialect = _dialect(engine)
 
     def choose(applied: list[eng.Applied]) -> tuple[list[eng.Step], str]:
         changed = plan.changed(applied)
         if changed and not allow_changed:
             raise MigrationChanged(migrations=changed)
-        return [_step(plan, m, "up", dialect) for m in plan.pending(applied)], "up"
+        return [_step(plan, m, "up", engine) for m in plan.pending(applied)], "up"
 
-    base = {"status": "200", "database": row.resource_id}
+    base = {"database": row.resource_id}
     if pretend:
         steps, _ = choose(await eng.read_ledger(engine))
         return {**base, "message": "Migrations pretended" if steps else
@@ -255,7 +249,6 @@ async def rollback_migrations(ctx: AppContext, db_ref: str | None, *,
     """Revert the last batch, or the last ``steps`` migrations, newest first."""
     row, engine = await _target(ctx, db_ref)
     plan = await _plan(ctx, row)
-    dialect = _dialect(engine)
 
     def choose(applied: list[eng.Applied]) -> tuple[list[eng.Step], str]:
         newest = sorted(applied, key=lambda a: (a.batch, a.migration), reverse=True)
@@ -269,14 +262,14 @@ async def rollback_migrations(ctx: AppContext, db_ref: str | None, *,
             mig = plan.by_key.get(a.migration)
             if mig is None:
                 raise MigrationFileMissing(migration=a.migration)
-            out.append(_step(plan, mig, "down", dialect))
+            out.append(_step(plan, mig, "down", engine))
         return out, "down"
 
     outcome = await eng.run_steps(engine, choose, lock_wait=LOCK_WAIT_SECONDS,
                                   now_ms=now_ms())
     if outcome.done:
         forget_database(ctx, row.id)
-    return {"status": "200", "database": row.resource_id,
+    return {"database": row.resource_id,
             "message": "Rollback complete" if outcome.done else "Nothing to roll back",
             "rolled_back": [{**_public(plan, plan.by_key[s.migration])}
                             for s in outcome.done]}
@@ -392,7 +385,7 @@ async def run_factory(ctx: AppContext, db_ref: str | None, file_id: str,
                 pending.cancel()
 
     inserted = await eng.insert_rows(engine, spec.table, batches())
-    return {"status": "200", "message": "Factory created", "database": row.resource_id,
+    return {"message": "Factory created", "database": row.resource_id,
             "file_id": f.file_id, "path": f.path, "table": spec.table, "rows": inserted}
 
 
@@ -450,10 +443,10 @@ async def run_seeder(ctx: AppContext, db_ref: str | None, file_id: str) -> dict[
     """Write the seeder's rows in one transaction (an upsert on ``key`` when given)."""
     row, engine = await _target(ctx, db_ref)
     f, spec = await _prepare_seeder(engine, ctx, file_id)
-    base = {"status": "200", "message": "Seeder executed", "database": row.resource_id,
+    base = {"message": "Seeder executed", "database": row.resource_id,
             "file_id": f.file_id, "path": f.path}
     if spec.sql is not None:
-        statements = split_statements(spec.sql, _dialect(engine))
+        statements = eng.split_script(engine, spec.sql)
         ran = await eng.run_script(engine, statements, f.path)
         forget_database(ctx, row.id)
         return {**base, "table": None, "statements": ran}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 
 from dbplane.api.deps import AdminDep, ContextDep, parse_body
 from dbplane.api.errors import invalid_from_validation
-from dbplane.api.routers.operations import OperationPublic, accepted, created_by
+from dbplane.api.routers.operations import OperationPublic, accepted, created_by, render_result
 from dbplane.errors import InvalidField, MalformedBody, MalformedParameter
 from dbplane.services import routines as svc
 from dbplane.services.auth import Principal
@@ -76,6 +76,20 @@ class RoutineAnswer(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: str
     message: str
+
+
+def seed_answer(outcome: dict[str, Any]) -> RoutineAnswer:
+    """The Stellify seed's body for a routine's outcome: ``"status": "200"`` first."""
+    return RoutineAnswer(**seed_body(outcome))
+
+
+def seed_body(outcome: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "200", **outcome}
+
+
+# an asynchronous routine's operation carries the same body as its synchronous answer
+for _type_name in svc.OPERATION_TYPES.values():
+    render_result(_type_name, seed_body)
 
 
 class FilesAnswer(BaseModel):
@@ -171,7 +185,7 @@ async def _maybe_async(request: Request, ctx: ContextDep, principal: Principal,
     if _query_async(request) or run_async:
         op = await svc.start_routine(ctx, kind, db, params, created_by=created_by(principal))
         return accepted(op)
-    return RoutineAnswer(**await run())
+    return seed_answer(await run())
 
 
 async def _run(request: Request, ctx: ContextDep, principal: Principal,
@@ -294,7 +308,7 @@ async def run_default_migrations_get(request: Request, ctx: ContextDep,
         raise MalformedParameter(f"{name!r} is not a parameter of GET "
                                  "/v1/database/migrations/run; POST a body instead",
                                  parameter=name)
-    return RoutineAnswer(**await svc.run_migrations(ctx, None))
+    return seed_answer(await svc.run_migrations(ctx, None))
 
 
 @router.post("/database/migrations/rollback", response_model=RoutineAnswer,

@@ -49,6 +49,7 @@ __all__ = [
     "render_offline",
     "run_script",
     "run_steps",
+    "split_script",
     "upsert_rows",
 ]
 
@@ -102,6 +103,12 @@ def _sa(engine: Engine) -> AsyncEngine:
 def _ddl(engine: Engine) -> DdlDialect:
     ddl: DdlDialect = engine.ddl_dialect  # type: ignore[attr-defined]
     return ddl
+
+
+def split_script(engine: Engine, sql: str) -> list[str]:
+    """The statements of a SQL script, as this engine's SQL reads them (quotes, comments,
+    dollar quotes or backslash escapes)."""
+    return _ddl(engine).statements(sql)
 
 
 def _first_line(exc: BaseException) -> str:
