@@ -24,7 +24,7 @@ from dbplane.meta.records import (
     UserRecord,
     columns,
 )
-from dbplane.meta.tables import api_tokens, databases, roles, sessions, users
+from dbplane.meta.tables import api_tokens, databases, roles, schema_meta, sessions, users
 
 __all__ = [
     "api_token_hash_exists",
@@ -50,6 +50,8 @@ __all__ = [
     "list_databases",
     "list_roles",
     "list_users",
+    "replace_schema_meta",
+    "schema_meta_rows",
     "update_database",
     "update_role",
     "update_user",
@@ -241,3 +243,19 @@ async def api_token_hash_exists(conn: AsyncConnection, token_hash: str) -> bool:
 async def delete_api_token(conn: AsyncConnection, token_id: str) -> int:
     result = await conn.execute(delete(api_tokens).where(api_tokens.c.id == token_id))
     return int(result.rowcount or 0)
+
+
+# -- the schema's Directus metadata (meta and alias fields), per database -----------------
+
+
+async def schema_meta_rows(conn: AsyncConnection, database_id: str) -> list[dict[str, Any]]:
+    result = await conn.execute(select(schema_meta)
+                                .where(schema_meta.c.database_id == database_id))
+    return [dict(r._mapping) for r in result]
+
+
+async def replace_schema_meta(conn: AsyncConnection, database_id: str,
+                              values: list[dict[str, Any]]) -> None:
+    await conn.execute(delete(schema_meta).where(schema_meta.c.database_id == database_id))
+    if values:
+        await conn.execute(insert(schema_meta), values)

@@ -14,13 +14,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dbplane.errors import InvalidField
 
-__all__ = ["MetaStore", "alembic_config", "meta_engine_url"]
+__all__ = ["STORE_UNAVAILABLE", "MetaStore", "alembic_config", "meta_engine_url"]
+
+# what the store raises when it could not do the work this time (a lock held too long, a
+# lost connection): the caller may try again
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (DBAPIError,)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic's `context` is a process-wide proxy: one migration at a time per process
@@ -106,6 +111,11 @@ class MetaStore:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    async def ping(self) -> None:
+        """One round trip to the store."""
+        async with self.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
-
 from dbplane.errors import Unavailable
 from dbplane.services.context import AppContext
 
@@ -16,7 +14,6 @@ async def check_metadata_store(ctx: AppContext) -> None:
     """A round trip to the metadata store; Unavailable (503) when it does not answer."""
     try:
         async with asyncio.timeout(ctx.settings.health_timeout_seconds):
-            async with ctx.meta.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await ctx.meta.ping()
     except Exception as exc:
         raise Unavailable("the metadata store does not answer") from exc

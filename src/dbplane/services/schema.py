@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from dbplane import __version__
 from dbplane.engines import has_part, types_with
 from dbplane.engines.sql.engine import SqlEngine
@@ -26,8 +24,8 @@ from dbplane.errors import (
     StaleSchemaHash,
     Unsupported,
 )
+from dbplane.meta import queries as mq
 from dbplane.meta.records import DatabaseRecord
-from dbplane.meta.tables import schema_meta
 from dbplane.schema import (
     FORMAT_VERSION,
     complete,
@@ -89,9 +87,7 @@ def _lock(ctx: AppContext, db_id: str) -> asyncio.Lock:
 
 async def _meta_rows(ctx: AppContext, db_id: str) -> list[dict[str, Any]]:
     async with ctx.meta.connect() as conn:
-        result = await conn.execute(sa.select(schema_meta).where(
-            schema_meta.c.database_id == db_id))
-        return [dict(r._mapping) for r in result]
+        return await mq.schema_meta_rows(conn, db_id)
 
 
 def _merge(target: _Target, live: LiveSchema, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -174,9 +170,7 @@ async def _store_meta(ctx: AppContext, db_id: str, snapshot: dict[str, Any]) -> 
                "field": field, "meta": meta, "alias": alias, "updated_at": now}
               for kind, collection, field, meta, alias in _rows_of(snapshot)]
     async with ctx.meta.begin() as conn:
-        await conn.execute(sa.delete(schema_meta).where(schema_meta.c.database_id == db_id))
-        if values:
-            await conn.execute(sa.insert(schema_meta), values)
+        await mq.replace_schema_meta(conn, db_id, values)
 
 
 async def _current(ctx: AppContext, target: _Target) -> tuple[dict[str, Any], LiveSchema]:

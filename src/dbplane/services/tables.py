@@ -19,9 +19,9 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
-from starlette.datastructures import QueryParams
 
 from dbplane.engines import has_part, types_with
 from dbplane.engines.sql.tables import (
@@ -365,7 +365,8 @@ def _prepared(ctx: AppContext) -> _PreparedCache:
 
 
 def _params(query: bytes) -> list[tuple[str, str]]:
-    return QueryParams(query).multi_items()
+    # as Starlette reads a query string (latin-1 bytes, %-escapes as UTF-8, blanks kept)
+    return parse_qsl(query.decode("latin-1"), keep_blank_values=True)
 
 
 def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:

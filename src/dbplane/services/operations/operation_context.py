@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError
-
 from dbplane.errors import OperationCanceled
 from dbplane.meta import operations_queries as oq
 from dbplane.meta.operation_records import OperationRecord
+from dbplane.meta.store import STORE_UNAVAILABLE
 from dbplane.services.context import now_ms
 
 if TYPE_CHECKING:
@@ -139,7 +138,7 @@ class OperationContext:
                 async with runtime.ctx.meta.begin() as conn:
                     answer = await oq.heartbeat_operation(conn, self.id, runtime.owner,
                                                           values)
-            except DBAPIError as exc:  # a busy store: the next write carries the state
+            except STORE_UNAVAILABLE as exc:  # a busy store: the next write carries the state
                 log.warning("operation %s: could not record its state: %s", self.id, exc)
                 self._dirty = True
                 return

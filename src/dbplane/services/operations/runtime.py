@@ -21,11 +21,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from dbplane.errors import DbplaneError, OperationCanceled, OperationInterrupted
 from dbplane.meta import operations_queries as oq
 from dbplane.meta.operation_records import OperationRecord
+from dbplane.meta.store import STORE_UNAVAILABLE
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.operations.operation_context import OperationContext
 from dbplane.services.operations.periodic import start_periodic
@@ -248,7 +247,7 @@ class Runtime:
                         log.warning("operation %s ended here but another process had "
                                     "already marked it", op_id)
                 return
-            except DBAPIError:
+            except STORE_UNAVAILABLE:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
