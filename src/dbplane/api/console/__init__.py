@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from dbplane.api.console import browser, pages
+from dbplane.api.console import admin, browser, pages
 
 __all__ = ["install"]
 
@@ -21,6 +21,7 @@ def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=_STATIC), name="console-static")
     app.include_router(pages.router)
     app.include_router(browser.router)
+    app.include_router(admin.router)
 
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> Response:

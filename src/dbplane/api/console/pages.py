@@ -24,7 +24,13 @@ from dbplane.api.console.web import (
     login_csrf,
     render,
 )
-from dbplane.errors import DbplaneError, InvalidCredentials, Unauthorized
+from dbplane.errors import (
+    DbplaneError,
+    EndpointNotFound,
+    InvalidCredentials,
+    MalformedParameter,
+    Unauthorized,
+)
 from dbplane.services import actions as actions_svc
 from dbplane.services import auth as auth_svc
 from dbplane.services import backups as backups_svc
@@ -213,7 +219,7 @@ async def upload_backup(db: str, request: Request) -> Response:
     upload = form.get("file")
     checksum = str(form.get("checksum") or "").strip() or None
     if not isinstance(upload, UploadFile):
-        raise DbplaneError("choose an archive to upload")
+        raise MalformedParameter("choose an archive to upload", parameter="file")
 
     async def chunks() -> AsyncIterator[bytes]:
         while data := await upload.read(1 << 20):
@@ -239,7 +245,7 @@ async def confirm_backup(db: str, backup_id: str, verb: str, request: Request) -
     principal = await caller(request)
     principal.require_admin()
     if verb not in ("restore", "delete"):
-        raise DbplaneError(f"no such backup action: {verb}")
+        raise EndpointNotFound()
     ctx = context_of(request)
     database = await databases_svc.get_database(ctx, principal, db)
     backup = await backups_svc.get_backup(ctx, db, backup_id)

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -71,6 +71,8 @@ _env = Environment(loader=PackageLoader("dbplane.api.console", "templates"),
                    lstrip_blocks=True)
 _env.filters["size"] = _size
 _env.filters["when"] = _when
+_env.filters["ms"] = lambda ms: _when(
+    datetime.fromtimestamp(ms / 1000, UTC).isoformat() if isinstance(ms, int) else None)
 _env.filters["q"] = lambda v: quote(str(v), safe="")
 
 
