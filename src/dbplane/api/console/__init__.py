@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from dbplane.api.console import admin, browser, pages
+from dbplane.api.console import admin, browser, pages, routines, schema
 
 __all__ = ["install"]
 
@@ -22,6 +22,8 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(browser.router)
     app.include_router(admin.router)
+    app.include_router(schema.router)
+    app.include_router(routines.router)
 
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> Response:

@@ -215,17 +215,21 @@ async def create_backup(db: str, request: Request) -> Response:
 
 @router.post("/databases/{db}/backups/upload")
 async def upload_backup(db: str, request: Request) -> Response:
-    _, form = await _admin_form(request)
-    upload = form.get("file")
-    checksum = str(form.get("checksum") or "").strip() or None
-    if not isinstance(upload, UploadFile):
-        raise MalformedParameter("choose an archive to upload", parameter="file")
+    principal = await caller(request)
+    async with request.form() as form:
+        check_csrf(request, form)
+        principal.require_admin()
+        upload = form.get("file")
+        checksum = str(form.get("checksum") or "").strip() or None
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise MalformedParameter("choose an archive to upload", parameter="file")
 
-    async def chunks() -> AsyncIterator[bytes]:
-        while data := await upload.read(1 << 20):
-            yield data
+        async def chunks() -> AsyncIterator[bytes]:
+            while data := await upload.read(1 << 20):
+                yield data
 
-    await backups_svc.upload_backup(context_of(request), db, chunks(), checksum=checksum)
+        await backups_svc.upload_backup(context_of(request), db, chunks(),
+                                        checksum=checksum)
     return _see_other(f"/console/databases/{db}#backups")
 
 
