@@ -149,3 +149,23 @@ def test_a_user_is_denied_what_its_role_does_not_grant(browser: Browser) -> None
     browser.sign_out()
     browser.open("/console")
     browser.visible("#signin")
+
+
+def test_schema_routines_and_admin_pages(browser: Browser) -> None:
+    browser.sign_in_with_token()
+    browser.open("/console/databases/pg/schema")
+    browser.visible("#snapshot-yaml")
+    assert "articles" not in browser.text("h1")
+    browser.screenshot("schema")
+    browser.open("/console/databases/pg/routines")
+    browser.visible("#migrations")
+    browser.driver.find_element(By.ID, "pretend").click()
+    browser.visible("#pretend-result")
+    browser.screenshot("routines")
+    browser.open("/console/users")
+    browser.visible("#users")
+    browser.screenshot("users")
+    browser.open("/console/roles")
+    browser.visible("#roles")
+    assert "admin" in browser.text("#roles")
+    assert browser.csp_violations() == []
