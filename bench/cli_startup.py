@@ -60,26 +60,33 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         floor = Path(tmp) / "floor.py"
         floor.write_text(FLOOR)
+        help_floor = [sys.executable, str(floor), "--help"]
+        request_floor = [sys.executable, str(floor), "fetch"]
+        # each command with the floor it is compared with
         cases = {
-            "floor: typer+httpx+rich --help": [sys.executable, str(floor), "--help"],
-            "floor: one httpx request": [sys.executable, str(floor), "fetch"],
-            "dbplane --help": [sys.executable, "-c", ENTRY, "--help"],
-            "dbplane --version": [sys.executable, "-c", ENTRY, "--version"],
-            "dbplane databases list": [sys.executable, "-c", ENTRY, "databases", "list"],
-            "dbplane backups --help": [sys.executable, "-c", ENTRY, "backups", "--help"],
+            "floor: typer+httpx+rich --help": (help_floor, None),
+            "floor: one httpx request": (request_floor, None),
+            "dbplane --help": ([sys.executable, "-c", ENTRY, "--help"], "help"),
+            "dbplane --version": ([sys.executable, "-c", ENTRY, "--version"], "help"),
+            "dbplane backups --help": ([sys.executable, "-c", ENTRY, "backups", "--help"],
+                                       "help"),
+            "dbplane databases list": ([sys.executable, "-c", ENTRY, "databases", "list"],
+                                       "request"),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
-        for argv in cases.values():  # warm the file cache once
+        for argv, _floor in cases.values():  # warm the file cache once
             _time(argv, env)
         for _ in range(args.runs):
-            for name, argv in cases.items():
+            for name, (argv, _floor) in cases.items():
                 times[name].append(_time(argv, env))
-    base = statistics.median(next(iter(times.values())))
+    floors = {"help": statistics.median(times["floor: typer+httpx+rich --help"]),
+              "request": statistics.median(times["floor: one httpx request"])}
     print(f"{'command':34} {'median':>8} {'best':>8} {'x floor':>8}   ({args.runs} runs)")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:34} {median * 1000:7.0f}ms {min(values) * 1000:7.0f}ms "
-              f"{median / base:8.2f}")
+        kind = cases[name][1]
+        ratio = f"{median / floors[kind]:8.2f}" if kind else f"{'':>8}"
+        print(f"{name:34} {median * 1000:7.0f}ms {min(values) * 1000:7.0f}ms {ratio}")
 
 
 if __name__ == "__main__":
