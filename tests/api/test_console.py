@@ -4,6 +4,8 @@ nothing from another host. (Real-browser tests are in tests/console/.)"""
 
 from __future__ import annotations
 
+import asyncio
+import html
 import re
 import uuid
 
@@ -168,3 +170,40 @@ async def test_api_docs_load_only_what_dbplane_serves(app_handle: AppHandle,
     for ref in refs:
         assert ref.startswith("/"), ref
         assert (await app_handle.client.get(ref)).status_code == 200, ref
+
+
+async def test_backups_download_upload_restore_and_actions(app_handle: AppHandle) -> None:
+    api = app_handle.client
+    async with _browser(app_handle) as client:
+        await _sign_in(client, token=ADMIN_TOKEN)
+        page = "/console/databases/default"
+        csrf = await _csrf(client, page)
+        started = await client.post(f"{page}/backups", data={"csrf": csrf})
+        op_id = started.headers["location"].split("operation=")[1].split("#")[0]
+        for _ in range(200):
+            op = (await client.get(f"/console/operations/{op_id}.json")).json()
+            if op["status"] in ("done", "error"):
+                break
+            await asyncio.sleep(0.05)
+        assert op["status"] == "done", op
+        backup_id = op["params"]["backup_id"]
+        archive = await client.get(f"{page}/backups/{backup_id}/archive")
+        assert archive.status_code == 200 and archive.headers["x-checksum"].startswith(
+            "sha256:")
+        uploaded = await client.post(f"{page}/backups/upload", data={"csrf": csrf},
+                                     files={"file": ("copy.db", archive.content)})
+        assert uploaded.status_code == 303, uploaded.text
+        listed = (await api.get("/v1/databases/default/backups")).json()["database_backups"]
+        assert sorted(b["method"] for b in listed) == ["manual", "upload"]
+        confirm = await client.get(f"{page}/backups/{backup_id}/restore")
+        assert "every change made since then is lost" in confirm.text
+        restored = await client.post(f"{page}/backups/{backup_id}/restore",
+                                     data={"csrf": csrf})
+        assert restored.status_code == 303
+        ran = await client.post(f"{page}/actions", data={
+            "csrf": csrf, "action_name": "list-actions", "params": ""})
+        assert ran.status_code == 200 and "reset-database" in ran.text
+        refused = await client.post(f"{page}/actions", data={
+            "csrf": csrf, "action_name": "no-such-action", "params": ""})
+        assert refused.status_code == 400
+        assert '"code": "DBP-' in html.unescape(refused.text)

@@ -281,19 +281,20 @@ async def run_action(db: str, request: Request) -> Response:
     ctx = context_of(request)
     name = str(form.get("action_name") or "")
     raw = str(form.get("params") or "").strip()
+    status = 200
     try:
         params = orjson.loads(raw) if raw else {}
         result: Any = {"ok": 1, "result": await actions_svc.run_action(ctx, db, name,
                                                                         params)}
     except orjson.JSONDecodeError as exc:
-        result = {"ok": 0, "error": f"params is not JSON: {exc.msg}"}
+        result, status = {"ok": 0, "error": f"params is not JSON: {exc.msg}"}, 400
     except DbplaneError as exc:
         if exc.status >= 500 and exc.status != 503:
             raise
-        result = {"ok": 0, "error": exc.detail, "code": exc.code}
+        result, status = {"ok": 0, "error": exc.detail, "code": exc.code}, exc.status
     database = await databases_svc.get_database(ctx, principal, db)
     listed = await actions_svc.run_action(ctx, db, "list-actions", {})
-    return render(request, "action.html", principal=principal, db=database,
+    return render(request, "action.html", status=status, principal=principal, db=database,
                   action_name=name, params=raw,
                   actions=listed,
                   result=orjson.dumps(result, option=orjson.OPT_INDENT_2,
