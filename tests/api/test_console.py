@@ -207,3 +207,33 @@ async def test_backups_download_upload_restore_and_actions(app_handle: AppHandle
             "csrf": csrf, "action_name": "no-such-action", "params": ""})
         assert refused.status_code == 400
         assert '"code": "DBP-' in html.unescape(refused.text)
+
+
+async def test_create_and_delete_a_row_and_choose_columns(app_handle: AppHandle,
+                                                          db: SqlDatabase) -> None:
+    async with _browser(app_handle) as client:
+        await _sign_in(client, token=ADMIN_TOKEN)
+        base = "/console/databases/shop/tables/authors"
+        csrf = await _csrf(client, f"{base}/new")
+        refused = await client.post(f"{base}/new", data={"csrf": csrf, "v:name": "Ada"})
+        assert refused.status_code == 409, refused.text
+        assert 'id="row-error"' in refused.text and 'value="Ada"' in refused.text
+        created = await client.post(f"{base}/new", data={"csrf": csrf, "v:name": "Linus"})
+        assert created.status_code == 303, created.text
+        location = created.headers["location"]
+        assert location.startswith(f"{base}/rows/") and location.endswith("?saved=1")
+        key = location.split("/rows/")[1].split("?")[0]
+        author = await client.get("/console/databases/shop/tables/authors/rows/1")
+        # the articles that refer to an author are a link away
+        assert "/tables/articles?filters[author_id][$eq]=1" in author.text
+        confirm = await client.get(f"{base}/rows/{key}/delete")
+        assert "for good" in confirm.text and "Linus" in confirm.text
+        assert (await client.post(f"{base}/rows/{key}/delete", data={"csrf": csrf})
+                ).status_code == 303
+        gone = await app_handle.client.get(f"/v1/databases/shop/tables/authors/{key}")
+        assert gone.status_code == 404
+        chosen = await client.get("/console/databases/shop/tables/articles", params=[
+            ("apply_columns", "1"), ("col", "id"), ("col", "title")])
+        assert chosen.status_code == 303 and "fields=id,title" in chosen.headers["location"]
+        page = await client.get(chosen.headers["location"])
+        assert ">title</a>" in page.text and ">score</a>" not in page.text

@@ -33,8 +33,16 @@ _PAGE_SIZES = (10, 25, 50, 100)
 
 async def _describe(request: Request, principal: Principal, db: str,
                     table: str) -> dict[str, Any]:
-    for info in await tables_svc.describe_tables(context_of(request), principal, db):
+    """The table as the API describes it, with ``referenced_by``: the single-column
+    foreign keys of the tables the caller may read that refer to it."""
+    tables = await tables_svc.describe_tables(context_of(request), principal, db)
+    for info in tables:
         if info["name"] == table:
+            info["referenced_by"] = [
+                {"table": other["name"], "column": fk["columns"][0],
+                 "referred_column": fk["referred_columns"][0]}
+                for other in tables for fk in other["foreign_keys"]
+                if fk["referred_table"] == table and len(fk["columns"]) == 1]
             return info
     raise TableNotFound(table, db)
 
@@ -197,8 +205,17 @@ def _data_of(info: dict[str, Any], form: Any, *, changed_only: bool) -> dict[str
 def _row_page(request: Request, principal: Principal, database: Any, info: dict[str, Any],
               row: dict[str, Any], key: str | None, error: DbplaneError | None = None,
               status: int = 200, original: dict[str, Any] | None = None) -> Response:
+    def referring(ref: dict[str, str]) -> str | None:
+        value = (original or row).get(ref["referred_column"]) if key else None
+        if value is None:
+            return None
+        return (f"/console/databases/{quote(database.resource_id, safe='')}/tables/"
+                f"{quote(ref['table'], safe='')}?"
+                + _query([(f"filters[{ref['column']}][$eq]", _show(value))]))
+
     return render(request, "row.html", status=status, principal=principal, db=database,
                   info=info, row=row, key=key, error=error, show=_show,
+                  referring=referring,
                   original=row if original is None else original,
                   error_column=(error.fields.get("column") if error else None))
 
