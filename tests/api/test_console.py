@@ -203,6 +203,11 @@ async def test_backups_download_upload_restore_and_actions(app_handle: AppHandle
         ran = await client.post(f"{page}/actions", data={
             "csrf": csrf, "action_name": "list-actions", "params": ""})
         assert ran.status_code == 200 and "reset-database" in ran.text
+        asked = await client.post(f"{page}/actions", data={
+            "csrf": csrf, "action_name": "reset-database",
+            "params": '{"database_name": "main"}'})
+        assert asked.status_code == 200 and "is dropped with its data" in asked.text
+        assert 'name="confirmed" value="yes"' in asked.text
         refused = await client.post(f"{page}/actions", data={
             "csrf": csrf, "action_name": "no-such-action", "params": ""})
         assert refused.status_code == 400

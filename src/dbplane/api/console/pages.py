@@ -275,6 +275,16 @@ async def delete_backup(db: str, backup_id: str, request: Request) -> Response:
 # -- actions ----------------------------------------------------------------------------
 
 
+_DESTRUCTIVE_ACTIONS = {
+    "delete-database": "The logical database named in {params} is dropped with all its "
+                       "tables and data.",
+    "reset-database": "Every table of the logical database named in {params} is dropped "
+                      "with its data.",
+    "pg-terminate-query": "The session running the query in {params} is ended and its "
+                          "open transaction rolled back.",
+}
+
+
 @router.post("/databases/{db}/actions")
 async def run_action(db: str, request: Request) -> Response:
     principal, form = await _admin_form(request)
@@ -282,6 +292,13 @@ async def run_action(db: str, request: Request) -> Response:
     name = str(form.get("action_name") or "")
     raw = str(form.get("params") or "").strip()
     status = 200
+    if name in _DESTRUCTIVE_ACTIONS and form.get("confirmed") != "yes":
+        return render(request, "confirm.html", principal=principal,
+                      title=f"Run {name} on {db}?",
+                      loss=_DESTRUCTIVE_ACTIONS[name].format(params=raw or "{}"),
+                      action=f"/console/databases/{db}/actions",
+                      back=f"/console/databases/{db}#actions", button=f"Run {name}",
+                      hidden={"action_name": name, "params": raw, "confirmed": "yes"})
     try:
         params = orjson.loads(raw) if raw else {}
         result: Any = {"ok": 1, "result": await actions_svc.run_action(ctx, db, name,
