@@ -93,16 +93,25 @@ class Browser:
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory, sqlite_url: SqlDatabase,
                    pg_url: SqlDatabase) -> Iterator[LiveServer]:
-    """A live server with ``lite`` (SQLite) and ``pg`` (PostgreSQL) registered."""
+    """A live server with ``lite`` (SQLite) and ``pg`` (PostgreSQL) registered, and a
+    project directory with a factory of articles."""
     for db in (sqlite_url, pg_url):
         reset(db)
-    with run_live_server(tmp_path_factory.mktemp("console") / "data") as server:
-        with httpx.Client(base_url=server.base_url,
-                          headers={"Authorization": f"Bearer {server.token}"}) as api:
+    project = tmp_path_factory.mktemp("project")
+    (project / "factories").mkdir()
+    (project / "factories" / "articles.yaml").write_text(
+        "table: articles\ncount: 10\nseed: 7\ncolumns:\n  title: sentence\n"
+        "  score: {faker: random_int, min: 0, max: 99}\n  author_id: {ref: authors.id}\n")
+    with pytest.MonkeyPatch.context() as patch:
+        # the server's settings read it from the environment, as `dbplane serve` would
+        patch.setenv("DBPLANE_PROJECT_DIR", str(project))
+        with run_live_server(tmp_path_factory.mktemp("console") / "data") as server, \
+                httpx.Client(base_url=server.base_url,
+                             headers={"Authorization": f"Bearer {server.token}"}) as api:
             for rid, db in (("lite", sqlite_url), ("pg", pg_url)):
                 answer = api.post("/v1/databases", json={"resource_id": rid, "url": db.url})
                 assert answer.status_code == 201, answer.text
-        yield server
+            yield server
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,20 @@ def test_schema_routines_and_admin_pages(browser: Browser) -> None:
     browser.visible("#migrations")
     browser.driver.find_element(By.ID, "pretend").click()
     browser.visible("#pretend-result")
+    # a factory with a row count: its progress bar is followed until it is done
+    count = browser.driver.find_element(By.ID, "factory-count")
+    count.send_keys("300")
+    browser.driver.find_element(By.ID, "run-factory").click()
+    browser.visible("#operations .op")
+    browser.wait(60).until(ec.text_to_be_present_in_element(
+        ("css selector", "#operations .op"), "done"))
+    bar = browser.driver.find_element(By.CSS_SELECTOR, "#operations .op progress")
+    assert float(bar.get_attribute("value") or 0) == 1.0
     browser.screenshot("routines")
+    with _api(browser.server) as api:
+        total = api.get("/v1/databases/pg/tables/articles",
+                        params={"count": "exact", "limit": "1"}).headers["content-range"]
+    assert total.endswith("/303")
     browser.open("/console/users")
     browser.visible("#users")
     browser.screenshot("users")

@@ -22,6 +22,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from dbplane import __version__
 from dbplane.errors import CsrfFailed, DbplaneError, Unauthorized
@@ -57,13 +58,16 @@ def _size(value: int | None) -> str:
     return f"{value} B"
 
 
-def _when(iso: str | None) -> str:
+def _when(iso: str | None) -> Markup | str:
+    """A time in UTC, in a ``<time>`` the page's script shows in the browser's zone."""
     if not iso:
         return "-"
     try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
     except ValueError:
         return iso
+    return Markup('<time datetime="{}">{}</time>').format(
+        moment.isoformat(timespec="milliseconds"), moment.strftime("%Y-%m-%d %H:%M:%S UTC"))
 
 
 _env = Environment(loader=PackageLoader("dbplane.api.console", "templates"),

@@ -86,7 +86,19 @@ function nullBoxes() {
   }
 }
 
+// times are rendered in UTC; show them in the browser's time zone
+function localTimes(root) {
+  for (const el of root.querySelectorAll("time[datetime]")) {
+    const moment = new Date(el.getAttribute("datetime"));
+    if (!Number.isNaN(moment.getTime())) {
+      el.title = el.textContent;
+      el.textContent = moment.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+    }
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  localTimes(document);
   document.querySelectorAll("[data-op]").forEach(followOperation);
   document.querySelectorAll("[data-health]").forEach(followHealth);
   confirmForms();
