@@ -242,3 +242,30 @@ async def test_create_and_delete_a_row_and_choose_columns(app_handle: AppHandle,
         assert chosen.status_code == 303 and "fields=id,title" in chosen.headers["location"]
         page = await client.get(chosen.headers["location"])
         assert ">title</a>" in page.text and ">score</a>" not in page.text
+
+
+async def test_an_operation_is_canceled_from_its_card(app_handle: AppHandle) -> None:
+    from dbplane.services import operations as operations_svc
+
+    default = (await app_handle.client.get("/v1/databases/default")).json()["database"]
+    op = await operations_svc.start_operation(
+        app_handle.ctx, "database.check", database_id=default["id"],
+        params={"samples": 1000, "interval_ms": 60_000}, created_by="test")
+    async with _browser(app_handle) as client:
+        await _sign_in(client, token=ADMIN_TOKEN)
+        page = await client.get("/console/databases/default")
+        csrf = _CSRF.search(page.text)
+        assert csrf is not None
+        answer = await client.post(f"/console/operations/{op.id}/cancel", data={
+            "csrf": csrf.group(1), "back": "https://elsewhere.example/"})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/console#operations"  # never off-site
+        for _ in range(200):
+            ended = (await client.get(f"/console/operations/{op.id}.json")).json()
+            if ended["status"] == "canceled":
+                break
+            await asyncio.sleep(0.05)
+        assert ended["status"] == "canceled"
+        again = await client.post(f"/console/operations/{op.id}/cancel", data={
+            "csrf": csrf.group(1), "back": "/console"})
+        assert again.status_code == 409 and "already ended" in again.text

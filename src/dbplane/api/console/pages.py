@@ -321,6 +321,15 @@ async def run_action(db: str, request: Request) -> Response:
 # -- operations -------------------------------------------------------------------------
 
 
+@router.post("/operations/{op_id}/cancel")
+async def cancel_operation(op_id: str, request: Request) -> Response:
+    """Cancel a pending operation, or ask a running one to stop (409 for a type that
+    cannot stop midway, shown as a page)."""
+    _, form = await _admin_form(request)
+    await operations_svc.cancel_operation(context_of(request), op_id)
+    return _see_other(_safe_next(str(form.get("back") or "")) + "#operations")
+
+
 @router.get("/operations/{op_id}.json")
 async def operation_json(op_id: str, request: Request) -> Response:
     principal = await caller(request)

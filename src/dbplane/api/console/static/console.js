@@ -36,6 +36,7 @@ function followOperation(card) {
     }
     if (op.error) { text(card.querySelector("[data-op-error]"), op.error.code + ": " + op.error.message); }
     if (ENDED.has(op.status)) {
+      card.querySelector("[data-op-cancel]")?.remove();
       card.className = "op op-" + op.status;
       delete card.dataset.op;
       if (card.dataset.reload !== "no") { setTimeout(() => window.location.reload(), 400); }
