@@ -269,3 +269,22 @@ async def test_an_operation_is_canceled_from_its_card(app_handle: AppHandle) -> 
         again = await client.post(f"/console/operations/{op.id}/cancel", data={
             "csrf": csrf.group(1), "back": "/console"})
         assert again.status_code == 409 and "already ended" in again.text
+
+
+async def test_a_database_whose_server_is_gone_shows_unreachable(
+        app_handle: AppHandle, pg_url: SqlDatabase) -> None:
+    from tests.fixtures.servers import pg_admin
+
+    with pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{pg_url.name}_gone"')
+    url = pg_url.url.rsplit("/", 1)[0] + f"/{pg_url.name}_gone"
+    assert (await app_handle.client.post("/v1/databases", json={
+        "resource_id": "gone", "url": url})).status_code == 201
+    with pg_admin() as conn:
+        conn.execute(f'DROP DATABASE "{pg_url.name}_gone" WITH (FORCE)')
+    async with _browser(app_handle) as client:
+        await _sign_in(client, token=ADMIN_TOKEN)
+        home = await client.get("/console")
+        assert home.status_code == 200 and "status-unreachable" in home.text
+        health = (await client.get("/console/databases.json")).json()
+        assert "unreachable" in [h["status"] for h in health.values()]

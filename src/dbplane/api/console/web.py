@@ -139,8 +139,8 @@ class ConsoleRoute(APIRoute):
             try:
                 response = await handler(request)
             except DbplaneError as exc:
-                if exc.status >= 500:
-                    raise
+                if exc.status >= 500 and exc.status != 503:
+                    raise  # a bug: logged and answered as the API answers it
                 response = _error_page(request, exc)
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
