@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 BENCHES = ["startup.py", "inprocess.py", "tables.py", "schema.py", "factory.py",
-           "operations.py", "backups.py", "actions.py"]
+           "operations.py", "backups.py", "actions.py", "cli_startup.py"]
 
 if __name__ == "__main__":
     here = Path(__file__).parent

@@ -55,6 +55,7 @@ __all__ = [
     "Conflict",
     "ConnectionCheckFailed",
     "ConstraintViolation",
+    "CsrfFailed",
     "DatabaseAuthFailed",
     "DatabaseExists",
     "DatabaseHostUnknown",
@@ -328,6 +329,12 @@ class NotGranted(Forbidden):
     """The caller's role does not grant this action."""
 
     code = "DBP-A202"
+
+
+class CsrfFailed(Forbidden):
+    """The form's CSRF token does not match the session: reload the page and send it again."""
+
+    code = "DBP-A210"
 
 
 # -- not found ------------------------------------------------------------------------

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
         3.0, ge=0, le=3600, description="At shutdown, how long running operations have to "
         "end before they are stopped and ended `error`.")
     log_level: str = Field("INFO")
-    log_json: bool = Field(True, description="Log one JSON object per line.")
+    log_json: bool | None = Field(None, description="Log one JSON object per line (true) "
+                                  "or readable lines (false); unset: readable on a "
+                                  "terminal, JSON otherwise.")
 
     @model_validator(mode="after")
     def _stale_after_heartbeats(self) -> Settings:

@@ -23,10 +23,10 @@ def test_action_round_trip(cli: Cli, client: ApiClient) -> None:
         assert "NAME" in table and "PROTECTED" in table
         assert name in table and "main" in table and "yes" in table
         assert cli.ok("action", rid, "reset-database", "-p",
-                      f"database_name={name}").stdout == "ok\n"
+                      f"database_name={name}", "--yes").stdout == "ok\n"
         # JSON values: false is a boolean, not the string "false"
         assert cli.json("action", rid, "delete-database", "--param",
-                        f"database_name={name}", "--param", "force=false") is None
+                        f"database_name={name}", "--param", "force=false", "--yes") is None
         assert cli.json("action", rid, "list-databases") == [
             {"name": "main", "protected": True}]
         names = [a["name"] for a in cli.json("action", rid, "list-actions")]
@@ -44,7 +44,8 @@ def test_action_errors(cli: Cli) -> None:
     assert "takes an object" in bare.stderr and "(DBP-X103)" in bare.stderr
     typed = cli.fails("action", "default", "create-database", "--param", "database_name=5")
     assert "params.database_name: Input should be a valid string" in typed.stderr
-    protected = cli.fails("action", "default", "reset-database", "-p", "database_name=main")
+    protected = cli.fails("action", "default", "reset-database", "-p", "database_name=main",
+                          "--yes")
     assert "(DBP-X302)" in protected.stderr
     unsupported = cli.fails("action", "default", "set-sqlmode", "--param", "ANSI,NO_ZERO_DATE")
     assert "(DBP-X102)" in unsupported.stderr

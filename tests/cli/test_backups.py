@@ -36,11 +36,12 @@ def test_create_list_download_upload_restore_delete(cli: Cli, client: ApiClient,
         failed = cli.fails("backups", "upload", str(junk), "--db", name)
         assert "(DBP-B201)" in failed.stderr
 
-        restored = cli.json("backups", "restore", made["id"], "--db", name, "--wait")
+        restored = cli.json("backups", "restore", made["id"], "--db", name, "--wait",
+                            "--yes")
         assert restored["status"] == "done" and restored["type"] == "restore"
 
-        cli.ok("backups", "delete", made["id"], "--db", name)
-        missing = cli.fails("backups", "delete", made["id"], "--db", name)
+        cli.ok("backups", "delete", made["id"], "--db", name, "--yes")
+        missing = cli.fails("backups", "delete", made["id"], "--db", name, "--yes")
         assert "(DBP-B101)" in missing.stderr
         remaining = cli.json("backups", "list", "--db", name)
         assert [b["id"] for b in remaining] == [both["backup"]["id"]]

@@ -54,7 +54,7 @@ def test_add_list_show_update_remove_in_json(cli: Cli) -> None:
     assert updated["grants"] == [{"database": "*", "table": "*", "actions": ALL}]
     assert updated["description"] == "reads the shop"
 
-    assert cli.json("roles", "remove", name) == {"removed": name}
+    assert cli.json("roles", "remove", name, "--yes") == {"removed": name}
     result = cli.fails("roles", "show", name)
     assert result.stderr == f"error: no role is named {name!r} (DBP-U201)\n"
 
@@ -75,7 +75,7 @@ def test_add_list_show_update_remove_in_tables(cli: Cli) -> None:
     assert re.search(r"description\s+writes orders", out)
     assert re.search(r"grants\s+shop:orders:create,update", out)
 
-    assert cli.ok("roles", "remove", name).stdout == f"removed role {name!r}\n"
+    assert cli.ok("roles", "remove", name, "--yes").stdout == f"removed role {name!r}\n"
 
 
 def test_errors(cli: Cli, client: ApiClient) -> None:
@@ -94,7 +94,7 @@ def test_errors(cli: Cli, client: ApiClient) -> None:
     client.roles.create(name)
     user = client.users.create("U", f"{unique_name('u')}@example.com", "password123", name)
     try:
-        result = cli.fails("roles", "remove", name)
+        result = cli.fails("roles", "remove", name, "--yes")
         assert result.stderr.rstrip().endswith("(DBP-U303)")
     finally:
         client.users.delete(user["id"])

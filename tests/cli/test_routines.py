@@ -58,9 +58,9 @@ def test_make_then_migrate_factory_seed_and_rollback(project_server: ProjectServ
     assert "1 inserted" in pcli.ok("seed", files[0]["file_id"]).stdout
     assert "0 inserted, 1 updated" in pcli.ok("seed", "roles.yaml").stdout
 
-    rolled = pcli.json("rollback", "--steps", "1")
+    rolled = pcli.json("rollback", "--steps", "1", "--yes")
     assert [m["migration"] for m in rolled["rolled_back"]] == ["0002_add_index"]
-    assert "rolled back 0001_create_roles" in pcli.ok("rollback").stdout
+    assert "rolled back 0001_create_roles" in pcli.ok("rollback", "--yes").stdout
 
 
 def test_errors_are_one_line_with_the_code(pcli: Cli, tmp_path: Path) -> None:
@@ -92,6 +92,6 @@ def test_make_templates_run_as_written(project_server: ProjectServer, pcli: Cli)
                                               "--db", "made").stdout
     assert "0 inserted, 1 updated" in pcli.ok("seed", "made/seeders/gadgets.yaml",
                                               "--db", "made").stdout
-    rolled = pcli.json("rollback", "--db", "made")
+    rolled = pcli.json("rollback", "--db", "made", "--yes")
     assert [m["migration"] for m in rolled["rolled_back"]] == ["0002_notes",
                                                                "0001_create_gadgets"]

@@ -186,10 +186,12 @@ def test_rows_get_create_update_delete(cli: Cli, shop: Database, tmp_path: Path)
                  input='{"title": "renamed"}').stdout
     assert re.search(r"title\s+renamed", out)
 
-    assert cli.json("rows", "delete", rid, "items", key) == {"deleted": key, "table": "items"}
+    deleted = cli.json("rows", "delete", rid, "items", key, "--yes")
+    assert deleted == {"deleted": key, "table": "items"}
     result = cli.fails("rows", "get", rid, "items", key)
     assert result.stderr == f"error: the table 'items' has no record {key!r} (DBP-Q104)\n"
-    assert cli.ok("rows", "delete", rid, "items", "5").stdout == "deleted '5' from 'items'\n"
+    out = cli.ok("rows", "delete", rid, "items", "5", "--yes").stdout
+    assert out == "deleted '5' from 'items'\n"
     assert cli.json("rows", "list", rid, "items", "--count", "--limit", "0")["total"] == 9
 
 
@@ -200,7 +202,7 @@ def test_rows_with_a_composite_key(cli: Cli, shop: Database) -> None:
     assert odd == {"org": "a,b", "member": "c\\d", "role": "odd"}
     cli.ok("rows", "update", rid, "memberships", "a\\,b,c\\\\d", "--data", '{"role": "x"}')
     assert cli.json("rows", "get", rid, "memberships", "a\\,b,c\\\\d")["role"] == "x"
-    cli.ok("rows", "delete", rid, "memberships", "acme,eve")
+    cli.ok("rows", "delete", rid, "memberships", "acme,eve", "--yes")
     cli.fails("rows", "get", rid, "memberships", "acme,eve")
 
 
@@ -230,7 +232,7 @@ def test_rows_of_the_default_database(cli: Cli, client: ApiClient) -> None:
         created = cli.json("rows", "create", "default", name, "--data", '{"body": "hi"}')
         assert cli.json("rows", "list", "default", name) == [created]
         assert name in [t["name"] for t in cli.json("tables", "list", "default")]
-        cli.ok("rows", "delete", "default", name, str(created["id"]))
+        cli.ok("rows", "delete", "default", name, str(created["id"]), "--yes")
     finally:
         run_sql(client.database.get(), f"DROP TABLE {name};")
 

@@ -19,7 +19,7 @@ def test_create_list_revoke_in_json(cli: Cli) -> None:
 
     assert cli.json("databases", "show", "default", token=created["token"])["resource_id"] \
         == "default"
-    assert cli.json("tokens", "revoke", created["id"]) == {"revoked": created["id"]}
+    assert cli.json("tokens", "revoke", created["id"], "--yes") == {"revoked": created["id"]}
     result = cli.fails("databases", "list", token=created["token"])
     assert result.stderr.rstrip().endswith("(DBP-A102)")
 
@@ -38,6 +38,7 @@ def test_create_list_revoke_in_tables(cli: Cli) -> None:
     assert row.split()[:4] == [token_id[1], name, match[1][:8], "api"]
     assert match[1] not in cli.ok("tokens", "list").stdout
 
-    assert cli.ok("tokens", "revoke", token_id[1]).stdout == f"revoked token {token_id[1]!r}\n"
-    result = cli.fails("tokens", "revoke", token_id[1])
+    out = cli.ok("tokens", "revoke", token_id[1], "--yes").stdout
+    assert out == f"revoked token {token_id[1]!r}\n"
+    result = cli.fails("tokens", "revoke", token_id[1], "--yes")
     assert result.stderr == f"error: no API token has the id {token_id[1]!r} (DBP-A301)\n"

@@ -58,7 +58,7 @@ def test_add_list_show_update_remove_in_json(cli: Cli, role: str) -> None:
                        PASSWORD + "!")
     assert updated["name"] == "Robert" and updated["email"] == email
 
-    assert cli.json("users", "remove", user["id"]) == {"removed": user["id"]}
+    assert cli.json("users", "remove", user["id"], "--yes") == {"removed": user["id"]}
     result = cli.fails("users", "show", user["id"])
     assert result.stderr == f"error: no user has the id {user['id']!r} (DBP-U101)\n"
 
@@ -77,7 +77,8 @@ def test_list_show_update_remove_in_tables(cli: Cli, client: ApiClient, role: st
     out = cli.ok("users", "update", user["id"], "--role", "admin").stdout
     assert re.search(r"role\s+admin", out)
 
-    assert cli.ok("users", "remove", user["id"]).stdout == f"removed user {user['id']!r}\n"
+    out = cli.ok("users", "remove", user["id"], "--yes").stdout
+    assert out == f"removed user {user['id']!r}\n"
 
 
 def test_errors(cli: Cli, role: str) -> None:

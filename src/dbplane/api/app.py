@@ -12,7 +12,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from dbplane import __version__
+from dbplane.api import console
 from dbplane.api.deps import EXTRA_SCHEMAS
+from dbplane.api.docs import install_docs
 from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
 from dbplane.api.fast import FrontDoor
 from dbplane.api.routers import (
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None,
 
     front_door = FrontDoor()
     app = DbplaneApp(title="dbplane", version=__version__, description=DESCRIPTION,
-                     lifespan=lifespan, docs_url="/docs", redoc_url="/redoc")
+                     lifespan=lifespan, docs_url=None, redoc_url=None)
     app.front_door = front_door
     install_error_handlers(app)
     app.include_router(health.router, prefix="/v1",
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None,
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
                    backups, actions):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
+    console.install(app)
+    install_docs(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

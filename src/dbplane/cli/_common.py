@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import orjson
 import typer
@@ -21,13 +21,26 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dbplane.client import ApiClient
 from dbplane.errors import DbplaneError
+
+if TYPE_CHECKING:
+    from dbplane.client import ApiClient
 
 __all__ = ["Column", "JsonOption", "Target", "api", "fail", "print_json", "print_record",
            "print_table", "render", "stamp", "usage_error"]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before a destructive command (exit status 1 when refused, or when there is no
+    one to answer: scripts pass ``--yes``)."""
+    if yes:
+        return
+    if not typer.confirm(question, default=False):
+        typer.echo("nothing done", err=True)
+        raise typer.Exit(1)
 
 
 
@@ -71,6 +84,8 @@ def usage_error(ctx: typer.Context, message: str) -> NoReturn:
 def api(ctx: typer.Context) -> Iterator[ApiClient]:
     """A client of the server named by the root options; a dbplane error raised inside
     ends the command through :func:`fail`."""
+    from dbplane.client import ApiClient
+
     target = ctx.find_root().obj
     if not isinstance(target, Target):
         target = Target()
@@ -96,11 +111,31 @@ def render(value: Any) -> str:
     return str(value)
 
 
-def stamp(ms: Any) -> str:
-    """Epoch milliseconds as an RFC 3339 time, UTC, to the second."""
-    if not isinstance(ms, int):
-        return render(ms)
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+def stamp(value: Any) -> str:
+    """A time for people: epoch milliseconds or an RFC 3339 string as the local date and
+    time, to the second (``--json`` keeps the API's values)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value / 1000, UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        return render(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def size(value: Any) -> str:
+    """Bytes for people, in SI units: ``7.0 MB``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return render(value)
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if amount < 1000 or unit == "TB":
+            return f"{value} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    return f"{value} B"
 
 
 def _console() -> Console:

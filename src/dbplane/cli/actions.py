@@ -17,7 +17,9 @@ import typer
 from dbplane.cli._common import (
     Column,
     JsonOption,
+    YesOption,
     api,
+    confirm,
     print_json,
     print_record,
     print_table,
@@ -74,6 +76,12 @@ def _print_result(result: Any) -> None:
         typer.echo(str(result))
 
 
+_DESTRUCTIVE = {
+    "delete-database": "The logical database and all its data are dropped.",
+    "reset-database": "Every table of the logical database and its data are dropped.",
+}
+
+
 def action(
     ctx: typer.Context,
     db: Annotated[str, typer.Argument(help="The database's id or resource_id.",
@@ -85,9 +93,13 @@ def action(
         "one bare value as the whole params (set-sqlmode's mode string).",
         show_default=False)] = None,
     as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
-    """Run an action on a database's server and print its result."""
+    """Run an action on a database's server and print its result (delete-database and
+    reset-database ask first)."""
     params = parse_params(ctx, list(param or []))
+    if name in _DESTRUCTIVE:
+        confirm(f"{name} on {db!r} with {params}? {_DESTRUCTIVE[name]}", yes)
     with api(ctx) as client:
         result = client.databases.get(db).action(name, params)
     if as_json:

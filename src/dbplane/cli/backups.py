@@ -4,22 +4,27 @@ backups (``--db``, default the default database), with a progress bar while wait
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dbplane.cli._common import (
     Column,
     JsonOption,
+    YesOption,
     api,
+    confirm,
     print_json,
     print_record,
     print_rows,
+    size,
+    stamp,
 )
 from dbplane.cli.operations import show_operation, wait_with_progress
-from dbplane.client import ApiClient
-from dbplane.client.backups import Backups
-from dbplane.client.operations import Operation
+
+if TYPE_CHECKING:
+    from dbplane.client import ApiClient
+    from dbplane.client.backups import Backups
 
 __all__ = ["app", "register"]
 
@@ -38,8 +43,8 @@ COLUMNS: list[Column] = [
     Column("NAME", lambda b: b.get("name")),
     Column("STATUS", lambda b: b.get("status")),
     Column("METHOD", lambda b: b.get("method")),
-    Column("SIZE", lambda b: b.get("size")),
-    Column("CREATED", lambda b: b.get("created_at")),
+    Column("SIZE", lambda b: size(b.get("size"))),
+    Column("CREATED", lambda b: stamp(b.get("created_at"))),
     Column("CHECKSUM", lambda b: b.get("checksum"), no_wrap=True),
 ]
 
@@ -50,9 +55,10 @@ def _backups(client: ApiClient, db: str) -> Backups:
 
 def _show_backup(backup: dict[str, Any]) -> None:
     error = backup.get("error") or {}
-    print_record([(k, backup.get(k)) for k in ("id", "name", "status", "method", "type",
-                                                "format", "size", "checksum", "created_at",
-                                                "finished_at", "operation_id")]
+    shown = {"size": size, "created_at": stamp, "finished_at": stamp}
+    print_record([(k, shown[k](backup.get(k)) if k in shown else backup.get(k))
+                  for k in ("id", "name", "status", "method", "type", "format", "size",
+                            "checksum", "created_at", "finished_at", "operation_id")]
                  + [("error", f"{error.get('message')} ({error.get('code')})"
                      if error else None)])
 
@@ -73,6 +79,8 @@ def create_backup(ctx: typer.Context, db: DbOption = "default", wait: WaitOption
     with api(ctx) as client:
         backups = _backups(client, db)
         op = backups.create()
+        from dbplane.client.operations import Operation
+
         assert isinstance(op, Operation)
         if not wait:
             print_json(dict(op)) if as_json else show_operation(op)
@@ -84,8 +92,11 @@ def create_backup(ctx: typer.Context, db: DbOption = "default", wait: WaitOption
 
 @app.command("restore")
 def restore_backup(ctx: typer.Context, backup_id: BackupArg, db: DbOption = "default",
-                   wait: WaitOption = False, as_json: JsonOption = False) -> None:
+                   wait: WaitOption = False, as_json: JsonOption = False,
+                   yes: YesOption = False) -> None:
     """Restore a backup into the database (its checksum is verified first)."""
+    confirm(f"Restore backup {backup_id!r} into {db!r}? Every change made to {db!r} since "
+            "that backup is lost.", yes)
     with api(ctx) as client:
         op = _backups(client, db).restore(backup_id)
         if wait:
@@ -141,8 +152,9 @@ def upload_backup(
 
 @app.command("delete")
 def delete_backup(ctx: typer.Context, backup_id: BackupArg, db: DbOption = "default",
-                  as_json: JsonOption = False) -> None:
+                  as_json: JsonOption = False, yes: YesOption = False) -> None:
     """Delete a backup and its archive."""
+    confirm(f"Delete backup {backup_id!r} of {db!r} and its archive for good?", yes)
     with api(ctx) as client:
         _backups(client, db).delete(backup_id)
     if as_json:

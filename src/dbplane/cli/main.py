@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+import sys
 from typing import Annotated
 
 import typer
@@ -41,6 +43,14 @@ for _module in (schema, routines, operations, backups, actions):
     _module.register(app)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from dbplane import __version__
+
+        typer.echo(f"dbplane {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -50,9 +60,43 @@ def _root(
     token: Annotated[str | None, typer.Option(
         "--token", envvar="DBPLANE_TOKEN", show_envvar=True,
         help="An admin API token or a session token from 'dbplane login'.")] = None,
+    _show_version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_version,
+        help="Print the version and exit.")] = False,
 ) -> None:
     ctx.obj = Target(url=url, token=token)
 
 
+_VALUED_ROOT_OPTIONS = ("--url", "--token")
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command (or group) a command line names after the root options."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUED_ROOT_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _only(name: str | None) -> typer.Typer:
+    """``app`` with only the command or group ``name``: Typer builds the Click command of
+    every command it has before it runs one, which costs more than the rest of a short
+    command's start-up. The whole app when ``name`` is not one of its commands (help,
+    errors)."""
+    if name is None:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = [
+        c for c in app.registered_commands
+        if (c.name or getattr(c.callback, "__name__", "").lower().replace("_", "-")) == name]
+    slim.registered_groups = [g for g in app.registered_groups if g.name == name]
+    if not slim.registered_commands and not slim.registered_groups:
+        return app
+    return slim
+
+
 def main() -> None:
-    app()
+    _only(_command_named(sys.argv[1:]))(prog_name="dbplane")

@@ -8,12 +8,11 @@ create --wait`` too): a bar following ``progress`` and the current step, on stde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from dbplane.cli._common import (
     Column,
@@ -24,9 +23,12 @@ from dbplane.cli._common import (
     print_record,
     print_rows,
     print_table,
+    stamp,
 )
-from dbplane.client.operations import Operation
 from dbplane.errors import DbplaneError
+
+if TYPE_CHECKING:
+    from dbplane.client.operations import Operation
 
 __all__ = ["app", "register", "show_operation", "wait_with_progress"]
 
@@ -38,14 +40,14 @@ COLUMNS: list[Column] = [
     Column("DATABASE", lambda o: o.get("database_id")),
     Column("STATUS", lambda o: o.get("status")),
     Column("PROGRESS", lambda o: f"{round(100 * float(o.get('progress') or 0))}%"),
-    Column("CREATED", lambda o: o.get("created_at")),
-    Column("FINISHED", lambda o: o.get("finished_at")),
+    Column("CREATED", lambda o: stamp(o.get("created_at"))),
+    Column("FINISHED", lambda o: stamp(o.get("finished_at"))),
 ]
 
 STEP_COLUMNS: list[Column] = [
     Column("STEP", lambda s: s.get("name")),
     Column("STATUS", lambda s: s.get("status")),
-    Column("STARTED", lambda s: s.get("started_at")),
+    Column("STARTED", lambda s: stamp(s.get("started_at"))),
     Column("DURATION (ms)", lambda s: s.get("duration_ms")),
 ]
 
@@ -67,6 +69,14 @@ def wait_with_progress(operation: Operation, *, timeout: float | None = None,
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
         return operation.wait(timeout=timeout, poll=poll)
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (TextColumn("{task.fields[kind]}"), BarColumn(), TaskProgressColumn(),
                TimeElapsedColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=False) as progress:
@@ -87,8 +97,8 @@ def show_operation(op: Mapping[str, Any]) -> None:
         ("id", op.get("id")), ("type", op.get("type")),
         ("database", op.get("database_id")), ("status", op.get("status")),
         ("progress", f"{round(100 * float(op.get('progress') or 0))}%"),
-        ("message", op.get("message")), ("created", op.get("created_at")),
-        ("started", op.get("started_at")), ("finished", op.get("finished_at")),
+        ("message", op.get("message")), ("created", stamp(op.get("created_at"))),
+        ("started", stamp(op.get("started_at"))), ("finished", stamp(op.get("finished_at"))),
         ("created by", op.get("created_by")),
         ("params", orjson.dumps(op.get("params") or {}).decode()),
         ("result", None if op.get("result") is None

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from dbplane.cli._common import Column, JsonOption, api, print_json, print_record, print_rows
+from dbplane.cli._common import (
+    Column,
+    JsonOption,
+    YesOption,
+    api,
+    confirm,
+    print_json,
+    print_record,
+    print_rows,
+)
 
 __all__ = ["app", "format_grant", "parse_grant"]
 
@@ -98,8 +107,10 @@ def update_role(ctx: typer.Context, name: RoleArg, grants: GrantOption = None,
 
 
 @app.command("remove")
-def remove_role(ctx: typer.Context, name: RoleArg, as_json: JsonOption = False) -> None:
+def remove_role(ctx: typer.Context, name: RoleArg, as_json: JsonOption = False,
+                yes: YesOption = False) -> None:
     """Remove a role no user has."""
+    confirm(f"Remove the role {name!r} and its grants?", yes)
     with api(ctx) as client:
         client.roles.delete(name)
     if as_json:

@@ -12,16 +12,25 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
-from dbplane.cli._common import Column, JsonOption, api, print_json, print_rows, stamp
+from dbplane.cli._common import (
+    Column,
+    JsonOption,
+    YesOption,
+    api,
+    confirm,
+    print_json,
+    print_rows,
+    stamp,
+)
 from dbplane.cli.operations import wait_with_progress
-from dbplane.client import ApiClient
-from dbplane.client.databases import DefaultDatabase
-from dbplane.client.operations import Operation
+
+if TYPE_CHECKING:
+    from dbplane.client import ApiClient
 
 __all__ = ["register"]
 
@@ -51,6 +60,8 @@ MIGRATION_COLUMNS = [
 
 
 def _target(client: ApiClient, db: str) -> Any:
+    from dbplane.client.databases import DefaultDatabase
+
     if db == DefaultDatabase.ref:
         return client.database
     return client.databases.get(db)
@@ -98,8 +109,10 @@ def migrate(ctx: typer.Context, db: DbOption = "default",
 def rollback(ctx: typer.Context, db: DbOption = "default",
              steps: Annotated[int | None, typer.Option(
                  "--steps", min=1, help="How many migrations (default: the last batch).")
-             ] = None, as_json: JsonOption = False) -> None:
+             ] = None, as_json: JsonOption = False, yes: YesOption = False) -> None:
     """Revert the last batch of migrations (or the last --steps migrations)."""
+    what = f"the last {steps} migration(s)" if steps else "the last batch of migrations"
+    confirm(f"Roll back {what} of {db!r}? What their down steps drop is lost.", yes)
     with api(ctx) as client, _working("rolling back..."):
         answer = _target(client, db).migrations.rollback(steps=steps)
     if as_json:
@@ -126,6 +139,8 @@ def factory(ctx: typer.Context, file: FileArg, db: DbOption = "default",
     progress bar per batch on a terminal)."""
     with api(ctx) as client:
         op = _target(client, db).factory.run(_file_ref(file), count=count, wait=False)
+        from dbplane.client.operations import Operation
+
         assert isinstance(op, Operation)
         answer = wait_with_progress(op, quiet=as_json).get("result") or {}
     if as_json:

@@ -19,7 +19,16 @@ import orjson
 import typer
 from rich.markup import escape
 
-from dbplane.cli._common import Column, JsonOption, api, print_json, print_record, print_table
+from dbplane.cli._common import (
+    Column,
+    JsonOption,
+    YesOption,
+    api,
+    confirm,
+    print_json,
+    print_record,
+    print_table,
+)
 from dbplane.cli.tables import DbArg, TableArg, database
 
 __all__ = ["app", "parse_data", "parse_filters"]
@@ -265,8 +274,9 @@ def update_row(ctx: typer.Context, db: DbArg, table: TableArg, key: KeyArg,
 
 @app.command("delete")
 def delete_row(ctx: typer.Context, db: DbArg, table: TableArg, key: KeyArg,
-               as_json: JsonOption = False) -> None:
+               as_json: JsonOption = False, yes: YesOption = False) -> None:
     """Delete one record."""
+    confirm(f"Delete the record {key!r} of {table!r} in {db!r}?", yes)
     with api(ctx) as client:
         database(client, db).tables(table).delete(key)
     if as_json:

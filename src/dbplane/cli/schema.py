@@ -8,15 +8,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-import yaml
 
 from dbplane.cli._common import api, print_json, usage_error
-from dbplane.client import ApiClient
-from dbplane.client.schema import Schema
+
+if TYPE_CHECKING:
+    from dbplane.client import ApiClient
+    from dbplane.client.schema import Schema
 
 __all__ = ["app", "plan_lines", "register"]
 
@@ -50,6 +51,8 @@ def _read(ctx: typer.Context, file: Path) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

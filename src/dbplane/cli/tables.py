@@ -7,7 +7,7 @@ way to make the server read the schema again. Their rows are ``dbplane rows``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,9 +21,11 @@ from dbplane.cli._common import (
     print_rows,
     print_table,
 )
-from dbplane.client import ApiClient, Database
-from dbplane.client.databases import DefaultDatabase
 from dbplane.errors import TableNotFound
+
+if TYPE_CHECKING:
+    from dbplane.client import ApiClient, Database
+    from dbplane.client.databases import DefaultDatabase
 
 __all__ = ["DbArg", "TableArg", "app", "database"]
 
@@ -38,6 +40,8 @@ TableArg = Annotated[str, typer.Argument(help="The table or view.", show_default
 def database(client: ApiClient, db: str) -> Database | DefaultDatabase:
     """The database named on the command line; ``default`` is addressed without a
     look-up (``/v1/tables/...``)."""
+    from dbplane.client.databases import DefaultDatabase
+
     if db == DefaultDatabase.ref:
         return client.database
     return client.databases.get(db)

@@ -10,7 +10,9 @@ import typer
 from dbplane.cli._common import (
     Column,
     JsonOption,
+    YesOption,
     api,
+    confirm,
     print_json,
     print_record,
     print_rows,
@@ -62,8 +64,10 @@ def revoke_token(
     token_id: Annotated[str, typer.Argument(help="The token's id (see 'dbplane tokens "
                                             "list').", show_default=False)],
     as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Revoke an API token: requests with it are refused from now on."""
+    confirm(f"Revoke the token {token_id!r}? Requests with it are refused from now on.", yes)
     with api(ctx) as client:
         client.tokens.revoke(token_id)
     if as_json:

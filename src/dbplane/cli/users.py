@@ -11,7 +11,9 @@ import typer
 from dbplane.cli._common import (
     Column,
     JsonOption,
+    YesOption,
     api,
+    confirm,
     print_json,
     print_record,
     print_rows,
@@ -104,8 +106,10 @@ def update_user(
 
 
 @app.command("remove")
-def remove_user(ctx: typer.Context, user_id: UserArg, as_json: JsonOption = False) -> None:
+def remove_user(ctx: typer.Context, user_id: UserArg, as_json: JsonOption = False,
+                yes: YesOption = False) -> None:
     """Delete a user and end its sessions."""
+    confirm(f"Delete the user {user_id!r} and end its sessions?", yes)
     with api(ctx) as client:
         client.users.delete(user_id)
     if as_json:

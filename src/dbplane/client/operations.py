@@ -10,7 +10,6 @@ that can be refreshed, waited for and cancelled::
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -172,6 +171,8 @@ class AsyncOperation(dict[str, Any]):
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
                                    f"after {timeout} s")
+            import asyncio  # here: the sync client (and the CLI) never need it
+
             await asyncio.sleep(poll)
 
 
