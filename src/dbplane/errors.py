@@ -882,6 +882,12 @@ class BackendNotFound(NotFound):
     code = "DBP-X202"
 
 
+class RetentionPolicyNotFound(NotFound):
+    """InfluxDB: the database has no retention policy of this name."""
+
+    code = "DBP-X203"
+
+
 class LogicalDatabaseExists(Conflict):
     """The database server already has a logical database of this name."""
 
@@ -904,6 +910,12 @@ class StatStatementsUnavailable(Conflict):
     """pg_stat_statements cannot be used on this server as it runs now."""
 
     code = "DBP-X304"
+
+
+class RetentionPolicyExists(Conflict):
+    """InfluxDB: the database already has a retention policy of this name."""
+
+    code = "DBP-X305"
 
 
 class ActionRefused(Conflict):

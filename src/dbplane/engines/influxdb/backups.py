@@ -1,0 +1,201 @@
+"""InfluxDB backups: ``influxd backup -portable`` of the URL's database through the
+server's backup RPC port, kept as one tar file; restore with ``influxd restore
+-portable``.
+
+The archive is an uncompressed tar of the directory ``influxd backup`` writes (a
+``.manifest``, a ``.meta`` and one ``.tar.gz`` per shard; the shards are already
+compressed). InfluxDB cannot restore into an existing database and cannot rename one, so
+a restore is done in two steps:
+
+1. the archive is restored into a new database of the server (``<name>_restore_<hex>``):
+   a damaged or refused archive fails here and the registered database is untouched;
+2. the registered database is dropped and the archive restored again under its name
+   (its retention policies, shards and points as they were in the backup), then the
+   grants non-admin users had on it are given back and the temporary database dropped.
+
+If step 2 fails, the temporary database is kept and the error names it (nothing that
+was backed up is lost). The backup RPC of InfluxDB 1.x has no authentication: it must
+be reachable from dbplane's host (``backup_port`` in the URL, 8088 unless told).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dbplane.engines.backups import ArchiveWriter, Progress, find_tool, run_tool
+from dbplane.engines.base import Engine
+from dbplane.engines.influxdb.engine import InfluxdbEngine, InfluxQueryError, ident
+from dbplane.errors import ArchiveInvalid, BackupToolFailed, DbplaneError
+
+__all__ = ["InfluxdbBackups"]
+
+FORMAT = "influxdb-portable"
+_FAILED = ("error",)
+
+
+class _Sink:
+    """A write-only file for tarfile's stream mode: the bytes go to the archive."""
+
+    def __init__(self, writer: ArchiveWriter) -> None:
+        self.writer = writer
+
+    def write(self, data: bytes) -> int:
+        self.writer.write(bytes(data))
+        return len(data)
+
+
+def _pack(directory: Path, writer: ArchiveWriter) -> None:
+    with tarfile.open(fileobj=_Sink(writer), mode="w|") as tar:  # type: ignore[call-overload]
+        for path in sorted(directory.iterdir()):
+            tar.add(path, arcname=path.name, recursive=False)
+
+
+def _unpack(path: Path, directory: Path) -> dict[str, Any]:
+    """Extract the archive into ``directory`` and answer its manifest; ArchiveInvalid
+    when it is not a portable backup."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            members = tar.getmembers()
+            bad = [m.name for m in members if not m.isfile() or "/" in m.name
+                   or m.name.startswith(".")]
+            if bad:
+                raise ArchiveInvalid(f"the archive holds {bad[0]!r}, which an InfluxDB "
+                                     "portable backup does not", field="archive",
+                                     format=FORMAT)
+            tar.extractall(directory, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveInvalid(f"the archive is not a tar file: {exc}", field="archive",
+                             format=FORMAT) from exc
+    return _manifest(directory)
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    manifests = sorted(directory.glob("*.manifest"))
+    if len(manifests) != 1:
+        raise ArchiveInvalid("the archive is not an InfluxDB portable backup (it holds "
+                             f"{len(manifests)} .manifest files, not one)", field="archive",
+                             format=FORMAT)
+    try:
+        manifest = json.loads(manifests[0].read_text())
+        files = [manifest["meta"]["fileName"], *(f["fileName"] for f in manifest["files"])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArchiveInvalid(f"the archive's manifest {manifests[0].name!r} is not an "
+                             "InfluxDB portable manifest", field="archive",
+                             format=FORMAT) from exc
+    missing = [name for name in files if not (directory / str(name)).is_file()]
+    if missing:
+        raise ArchiveInvalid(f"the archive lacks {missing[0]!r}, named by its manifest",
+                             field="archive", format=FORMAT)
+    if not isinstance(manifest, dict):
+        raise ArchiveInvalid("the archive's manifest is not an object", field="archive",
+                             format=FORMAT)
+    return manifest
+
+
+def _source_database(manifest: dict[str, Any]) -> str | None:
+    names = {str(f.get("database")) for f in manifest.get("files") or []}
+    return names.pop() if len(names) == 1 else None
+
+
+def _check_output(text: str, what: str) -> None:
+    # influxd restore answers exit status 0 when the meta update is refused
+    for line in text.splitlines():
+        lowered = line.lower()
+        if lowered.startswith("restore:") or any(w in lowered for w in _FAILED):
+            raise BackupToolFailed(f"{what} failed: {line.strip()}", tool="influxd")
+
+
+class InfluxdbBackups:
+    format = FORMAT
+    extension = "tar"
+
+    async def backup(self, engine: Engine, writer: ArchiveWriter, progress: Progress) -> None:
+        assert isinstance(engine, InfluxdbEngine)
+        influxd = find_tool("influxd")
+        work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
+        try:
+            await progress(0.05, "influxd backup -portable")
+            out = work / "backup"
+            await run_tool([influxd, "backup", "-portable", "-host", engine.backup_address,
+                            "-database", engine.url.database or "", str(out)],
+                           what="influxd backup")
+            await asyncio.to_thread(_manifest, out)
+            await progress(0.8, "writing the archive")
+            await asyncio.to_thread(_pack, out, writer)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def check(self, path: Path, *, thorough: bool = True) -> None:
+        work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
+        try:
+            manifest = await asyncio.to_thread(_unpack, path, work)
+            if _source_database(manifest) is None:
+                raise ArchiveInvalid("the archive holds no shard of exactly one database",
+                                     field="archive", format=FORMAT)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
+        assert isinstance(engine, InfluxdbEngine)
+        influxd = find_tool("influxd")
+        target = engine.url.database or ""
+        work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
+        try:
+            manifest = await asyncio.to_thread(_unpack, path, work / "backup")
+            source = _source_database(manifest) or target
+            temporary = f"{target}_restore_{secrets.token_hex(4)}"
+
+            async def restore_as(name: str) -> None:
+                text = await run_tool(
+                    [influxd, "restore", "-portable", "-host", engine.backup_address,
+                     "-db", source, "-newdb", name, str(work / "backup")],
+                    what=f"influxd restore into {name!r}")
+                _check_output(text, f"influxd restore into {name!r}")
+
+            await progress(0.05, f"restoring into the temporary database {temporary!r}")
+            try:
+                await restore_as(temporary)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await engine.query(f"DROP DATABASE {ident(temporary)}")
+                raise
+            await progress(0.5, f"replacing {target!r}")
+            grants = await _grants(engine, target)
+            try:
+                await engine.query(f"DROP DATABASE {ident(target)}")
+                await restore_as(target)
+                for user, privilege in grants:
+                    await engine.query(f"GRANT {privilege} ON {ident(target)} "
+                                       f"TO {ident(user)}")
+            except (DbplaneError, InfluxQueryError, OSError) as exc:
+                raise DbplaneError(
+                    f"restoring {target!r} failed after it was dropped: {exc}; the "
+                    f"backup's data is kept in the database {temporary!r}") from exc
+            await engine.query(f"DROP DATABASE {ident(temporary)}")
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+
+_PRIVILEGES = {"READ", "WRITE", "ALL", "ALL PRIVILEGES"}
+
+
+async def _grants(engine: InfluxdbEngine, database: str) -> list[tuple[str, str]]:
+    """The (user, privilege) grants of non-admin users on ``database``."""
+    out: list[tuple[str, str]] = []
+    for user in await engine.rows("SHOW USERS"):
+        if user.get("admin"):
+            continue
+        name = str(user["user"])
+        for grant in await engine.rows(f"SHOW GRANTS FOR {ident(name)}"):
+            privilege = str(grant.get("privilege", "")).upper()
+            if grant.get("database") == database and privilege in _PRIVILEGES:
+                out.append((name, "ALL" if privilege.startswith("ALL") else privilege))
+    return out
