@@ -241,3 +241,44 @@ async def test_a_damaged_archive_is_refused_and_changes_nothing(
     assert "not a tar file" in upload.json()["detail"]
     assert private_influxdb.counts(metrics) == {"autogen.cpu": 1}
     assert made["status"] == "done"
+
+
+async def test_a_non_admin_user_lists_policies_and_restore_asks_for_an_admin(
+        app_handle: AppHandle, private_influxdb: PrivateInfluxdb, metrics: str) -> None:
+    client, server = app_handle.client, private_influxdb
+    user = unique_name("u")
+    server.query(f"CREATE USER \"{user}\" WITH PASSWORD 'pw-{user}'")
+    server.query(f'GRANT ALL ON "{metrics}" TO "{user}"')
+    try:
+        answer = await client.post("/v1/databases", json={
+            "resource_id": "limited",
+            "url": server.url(metrics, user=user, password=f"pw-{user}")})
+        assert answer.status_code == 201, answer.text
+        assert await act(client, "metrics", "add-retention-policy",
+                         {"name": "forever", "duration": 0}) is None
+        assert await act(client, "limited", "list-retention-policies") == [
+            {"name": "autogen", "duration": "0", "default": True},
+            {"name": "forever", "duration": "0", "default": False}]
+        # InfluxDB lets only admins create policies: its refusal, said as it is
+        refused = await act(client, "limited", "add-retention-policy",
+                            {"name": "week", "duration": "7d"}, status=409)
+        assert refused["code"] == "DBP-X401" and "requires admin" in refused["error"]
+        server.write(metrics, "cpu v=1 1700000000000000000")
+        made = await backup(client, "limited")  # the backup port needs no user
+        by_admin = await backup(client, "metrics")
+        server.write(metrics, "cpu v=2 1700000001000000000")
+        op = await restore(client, "limited", made["id"])
+        assert op["status"] == "error", op
+        assert "needs an admin user" in str(op), op
+        assert server.counts(metrics) == {"autogen.cpu": 2}
+
+        # restored by an admin, the user keeps its grant on the database
+        op = await restore(client, "metrics", by_admin["id"])
+        assert op["status"] == "done", op
+        assert server.counts(metrics) == {"autogen.cpu": 1}
+        grants = server.rows(f'SHOW GRANTS FOR "{user}"')
+        assert {"database": metrics, "privilege": "ALL PRIVILEGES"} in grants
+        assert (await client.get("/v1/databases/limited")).json()["database"]["status"] \
+            == "running"
+    finally:
+        server.query(f'DROP USER "{user}"')

@@ -25,7 +25,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+)
 
 from dbplane.engines import Engine, parse_database_url
 from dbplane.engines.actions import ActionsAdapter, actions_for
@@ -107,6 +115,11 @@ def _policy(value: str) -> str:
     return value
 
 
+def _zero(value: Any) -> Any:
+    # ``0`` (infinite) as a number too: the CLI reads ``--param duration=0`` as JSON
+    return "0" if type(value) is int and value == 0 else value
+
+
 def _duration(value: str) -> str:
     if not _DURATION.match(value):
         raise ValueError(f"{value!r} is not a duration: \"0\" (infinite) or a whole number "
@@ -130,7 +143,7 @@ class PolicyNameParams(BaseModel):
 class RetentionPolicyParams(PolicyNameParams):
     """``{"name": ..., "duration": ..., "default": false}``"""
 
-    duration: Annotated[str, AfterValidator(_duration)] = Field(
+    duration: Annotated[str, BeforeValidator(_zero), AfterValidator(_duration)] = Field(
         description="\"0\" for infinite, or a whole number of minutes, hours, days or "
         "weeks: \"90m\", \"12h\", \"30d\", \"2w\" (InfluxDB: at least 1h).",
         examples=["30d"])

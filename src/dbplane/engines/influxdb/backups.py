@@ -33,7 +33,7 @@ from typing import Any
 from dbplane.engines.backups import ArchiveWriter, Progress, find_tool, run_tool
 from dbplane.engines.base import Engine
 from dbplane.engines.influxdb.engine import InfluxdbEngine, InfluxQueryError, ident
-from dbplane.errors import ArchiveInvalid, BackupToolFailed, DbplaneError
+from dbplane.errors import ArchiveInvalid, BackupToolFailed, DbplaneError, Unsupported
 
 __all__ = ["InfluxdbBackups"]
 
@@ -160,22 +160,26 @@ class InfluxdbBackups:
                     what=f"influxd restore into {name!r}")
                 _check_output(text, f"influxd restore into {name!r}")
 
+            grants = await _grants(engine, target)  # an admin is needed: asked first
             await progress(0.05, f"restoring into the temporary database {temporary!r}")
             try:
                 await restore_as(temporary)
+                await progress(0.5, f"replacing {target!r}")
+                await engine.query(f"DROP DATABASE {ident(target)}")
             except BaseException:
                 with contextlib.suppress(Exception):
                     await engine.query(f"DROP DATABASE {ident(temporary)}")
                 raise
-            await progress(0.5, f"replacing {target!r}")
-            grants = await _grants(engine, target)
             try:
-                await engine.query(f"DROP DATABASE {ident(target)}")
                 await restore_as(target)
                 for user, privilege in grants:
                     await engine.query(f"GRANT {privilege} ON {ident(target)} "
                                        f"TO {ident(user)}")
-            except (DbplaneError, InfluxQueryError, OSError) as exc:
+            except DbplaneError as exc:
+                exc.detail += f"; the backup's data is kept in the database {temporary!r}"
+                exc.args = (exc.detail,)
+                raise
+            except (InfluxQueryError, OSError) as exc:
                 raise DbplaneError(
                     f"restoring {target!r} failed after it was dropped: {exc}; the "
                     f"backup's data is kept in the database {temporary!r}") from exc
@@ -190,7 +194,14 @@ _PRIVILEGES = {"READ", "WRITE", "ALL", "ALL PRIVILEGES"}
 async def _grants(engine: InfluxdbEngine, database: str) -> list[tuple[str, str]]:
     """The (user, privilege) grants of non-admin users on ``database``."""
     out: list[tuple[str, str]] = []
-    for user in await engine.rows("SHOW USERS"):
+    try:
+        users = await engine.rows("SHOW USERS")
+    except InfluxQueryError as exc:
+        raise Unsupported(
+            "restoring an InfluxDB database drops and recreates it, which needs an admin "
+            f"user in its url (InfluxDB answered: {exc}); nothing was changed",
+            field="url") from exc
+    for user in users:
         if user.get("admin"):
             continue
         name = str(user["user"])

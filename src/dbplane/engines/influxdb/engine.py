@@ -169,8 +169,12 @@ class InfluxdbEngine(Engine):
                                         field="url") from exc
 
     async def health(self) -> Health:
+        """One query (``/ping`` needs no credentials): the server answers, the URL's
+        user is let in and its database exists."""
         try:
-            await asyncio.wait_for(self._ping(), self.timeout)
+            await asyncio.wait_for(self.rows(
+                f"SHOW RETENTION POLICIES ON {ident(self.url.database or '')}"),
+                self.timeout)
         except Exception as exc:
             known = exc if isinstance(exc, DbplaneError) else self.connect_error(exc)
             return Health("unreachable", known.detail if known else redact_text(str(exc)))

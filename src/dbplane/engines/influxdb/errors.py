@@ -33,6 +33,11 @@ def connect_error(exc: BaseException, url: DatabaseUrl) -> ConnectionCheckFailed
             message = str(cur)
             if cur.status in (401, 403) or "authorization failed" in message \
                     or "unable to parse authentication" in message:
+                if not user:
+                    return DatabaseAuthFailed(
+                        "the InfluxDB server requires a user and password and the url "
+                        f"gives none (influxdb://user:password@host/db): {message}",
+                        field="url")
                 return DatabaseAuthFailed(
                     f"InfluxDB refused the user {user!r} or its password: {message}",
                     field="url", user=user)
