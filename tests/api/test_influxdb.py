@@ -282,3 +282,25 @@ async def test_a_non_admin_user_lists_policies_and_restore_asks_for_an_admin(
             == "running"
     finally:
         server.query(f'DROP USER "{user}"')
+
+
+async def test_restore_keeps_continuous_queries_and_an_empty_backup_empties(
+        app_handle: AppHandle, private_influxdb: PrivateInfluxdb, metrics: str) -> None:
+    client, server = app_handle.client, private_influxdb
+    empty = await backup(client, "metrics")  # no point yet: no shard in the archive
+    server.write(metrics, "cpu v=1 1700000000000000000")
+    server.query(f'CREATE CONTINUOUS QUERY "hourly" ON "{metrics}" BEGIN SELECT mean(v) '
+                 f'INTO "{metrics}"."autogen"."cpu_hourly" FROM "{metrics}"."autogen"."cpu" '
+                 "GROUP BY time(1h) END")
+    made = await backup(client, "metrics")
+    server.write(metrics, "cpu v=2 1700000001000000000")
+
+    op = await restore(client, "metrics", made["id"])
+    assert op["status"] == "done", op
+    assert server.counts(metrics) == {"autogen.cpu": 1}
+    assert [r["name"] for r in server.rows("SHOW CONTINUOUS QUERIES")
+            if r.get("name") == "hourly"] == ["hourly"]
+
+    op = await restore(client, "metrics", empty["id"])
+    assert op["status"] == "done", op
+    assert server.counts(metrics) == {}

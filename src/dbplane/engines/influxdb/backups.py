@@ -11,7 +11,11 @@ a restore is done in two steps:
    a damaged or refused archive fails here and the registered database is untouched;
 2. the registered database is dropped and the archive restored again under its name
    (its retention policies, shards and points as they were in the backup), then the
-   grants non-admin users had on it are given back and the temporary database dropped.
+   grants non-admin users had on it and its continuous queries (which a portable backup
+   does not carry) are given back, and the temporary database dropped.
+
+An archive of a database without any shard (no point was ever written) cannot go through
+``influxd restore`` (it refuses the metadata): restoring it drops every series instead.
 
 If step 2 fails, the temporary database is kept and the error names it (nothing that
 was backed up is lost). The backup RPC of InfluxDB 1.x has no authentication: it must
@@ -85,7 +89,10 @@ def _manifest(directory: Path) -> dict[str, Any]:
                              format=FORMAT)
     try:
         manifest = json.loads(manifests[0].read_text())
-        files = [manifest["meta"]["fileName"], *(f["fileName"] for f in manifest["files"])]
+        if not isinstance(manifest, dict):
+            raise TypeError("not an object")
+        files = [manifest["meta"]["fileName"],
+                 *(f["fileName"] for f in manifest["files"] or [])]
     except (ValueError, KeyError, TypeError) as exc:
         raise ArchiveInvalid(f"the archive's manifest {manifests[0].name!r} is not an "
                              "InfluxDB portable manifest", field="archive",
@@ -94,9 +101,6 @@ def _manifest(directory: Path) -> dict[str, Any]:
     if missing:
         raise ArchiveInvalid(f"the archive lacks {missing[0]!r}, named by its manifest",
                              field="archive", format=FORMAT)
-    if not isinstance(manifest, dict):
-        raise ArchiveInvalid("the archive's manifest is not an object", field="archive",
-                             format=FORMAT)
     return manifest
 
 
@@ -137,7 +141,7 @@ class InfluxdbBackups:
         work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
         try:
             manifest = await asyncio.to_thread(_unpack, path, work)
-            if _source_database(manifest) is None:
+            if manifest.get("files") and _source_database(manifest) is None:
                 raise ArchiveInvalid("the archive holds no shard of exactly one database",
                                      field="archive", format=FORMAT)
         finally:
@@ -150,6 +154,11 @@ class InfluxdbBackups:
         work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
         try:
             manifest = await asyncio.to_thread(_unpack, path, work / "backup")
+            if not manifest.get("files"):
+                # a database without a shard: influxd restore refuses its metadata
+                await progress(0.1, "the archive holds no point: every series is dropped")
+                await engine.query("DROP SERIES FROM /.*/", database=target)
+                return
             source = _source_database(manifest) or target
             temporary = f"{target}_restore_{secrets.token_hex(4)}"
 
@@ -161,6 +170,7 @@ class InfluxdbBackups:
                 _check_output(text, f"influxd restore into {name!r}")
 
             grants = await _grants(engine, target)  # an admin is needed: asked first
+            queries = await _continuous_queries(engine, target)
             await progress(0.05, f"restoring into the temporary database {temporary!r}")
             try:
                 await restore_as(temporary)
@@ -175,6 +185,8 @@ class InfluxdbBackups:
                 for user, privilege in grants:
                     await engine.query(f"GRANT {privilege} ON {ident(target)} "
                                        f"TO {ident(user)}")
+                for query in queries:  # InfluxDB's own rendering of each, as it was
+                    await engine.query(query)
             except DbplaneError as exc:
                 exc.detail += f"; the backup's data is kept in the database {temporary!r}"
                 exc.args = (exc.detail,)
@@ -189,6 +201,17 @@ class InfluxdbBackups:
 
 
 _PRIVILEGES = {"READ", "WRITE", "ALL", "ALL PRIVILEGES"}
+
+
+async def _continuous_queries(engine: InfluxdbEngine, database: str) -> list[str]:
+    """The ``CREATE CONTINUOUS QUERY`` statements of ``database`` (a portable backup
+    does not carry them)."""
+    results = await engine.query("SHOW CONTINUOUS QUERIES", write=False)
+    out: list[str] = []
+    for series in (results[0].get("series") or []) if results else []:
+        if series.get("name") == database:
+            out.extend(str(values[1]) for values in series.get("values") or [])
+    return out
 
 
 async def _grants(engine: InfluxdbEngine, database: str) -> list[tuple[str, str]]:
