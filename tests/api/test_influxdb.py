@@ -5,6 +5,8 @@ InfluxDB does not have."""
 
 from __future__ import annotations
 
+import io
+import tarfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +31,16 @@ async def metrics(app_handle: AppHandle,
     assert answer.status_code == 201, answer.text
     yield name
     private_influxdb.query(f'DROP DATABASE "{name}"')
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def policies(server: PrivateInfluxdb, database: str) -> dict[str, tuple[str, bool]]:
@@ -239,6 +251,16 @@ async def test_a_damaged_archive_is_refused_and_changes_nothing(
         files={"file": ("bad.tar", b"not a tar file at all" * 100)})
     assert upload.status_code == 422 and upload.json()["code"] == "DBP-B201", upload.text
     assert "not a tar file" in upload.json()["detail"]
+    manifest = b'{"meta": {"fileName": "x.meta"}, "files": [{"database": "m", ' \
+        b'"fileName": "x.s1.tar.gz"}]}'
+    for members, said in [({"notes.txt": b"hi"}, "0 .manifest files"),
+                          ({"x.manifest": b"[1]"}, "not an InfluxDB portable manifest"),
+                          ({"x.manifest": manifest, "x.meta": b""}, "lacks 'x.s1.tar.gz'"),
+                          ({"../x.manifest": manifest}, "'../x.manifest'")]:
+        refused = await client.post("/v1/databases/metrics/backups/upload",
+                                    files={"file": ("x.tar", _tar(members))})
+        assert refused.status_code == 422, refused.text
+        assert said in refused.json()["detail"], refused.text
     assert private_influxdb.counts(metrics) == {"autogen.cpu": 1}
     assert made["status"] == "done"
 
@@ -298,8 +320,8 @@ async def test_restore_keeps_continuous_queries_and_an_empty_backup_empties(
     op = await restore(client, "metrics", made["id"])
     assert op["status"] == "done", op
     assert server.counts(metrics) == {"autogen.cpu": 1}
-    assert [r["name"] for r in server.rows("SHOW CONTINUOUS QUERIES")
-            if r.get("name") == "hourly"] == ["hourly"]
+    kept = [r for r in server.rows("SHOW CONTINUOUS QUERIES") if r["name"] == "hourly"]
+    assert len(kept) == 1 and f"ON {metrics} " in str(kept[0]["query"]), kept
 
     op = await restore(client, "metrics", empty["id"])
     assert op["status"] == "done", op

@@ -62,46 +62,62 @@ def _pack(directory: Path, writer: ArchiveWriter) -> None:
             tar.add(path, arcname=path.name, recursive=False)
 
 
-def _unpack(path: Path, directory: Path) -> dict[str, Any]:
-    """Extract the archive into ``directory`` and answer its manifest; ArchiveInvalid
-    when it is not a portable backup."""
-    try:
-        with tarfile.open(path, mode="r:") as tar:
-            members = tar.getmembers()
-            bad = [m.name for m in members if not m.isfile() or "/" in m.name
-                   or m.name.startswith(".")]
-            if bad:
-                raise ArchiveInvalid(f"the archive holds {bad[0]!r}, which an InfluxDB "
-                                     "portable backup does not", field="archive",
-                                     format=FORMAT)
-            tar.extractall(directory, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ArchiveInvalid(f"the archive is not a tar file: {exc}", field="archive",
-                             format=FORMAT) from exc
-    return _manifest(directory)
+def _members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    members = tar.getmembers()
+    bad = [m.name for m in members
+           if not m.isfile() or "/" in m.name or m.name.startswith(".")]
+    if bad:
+        raise ArchiveInvalid(f"the archive holds {bad[0]!r}, which an InfluxDB portable "
+                             "backup does not", field="archive", format=FORMAT)
+    return {m.name: m for m in members}
 
 
-def _manifest(directory: Path) -> dict[str, Any]:
-    manifests = sorted(directory.glob("*.manifest"))
+def _read_manifest(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo],
+                   ) -> dict[str, Any]:
+    """The archive's manifest, once it is checked that every file it names is there."""
+    manifests = sorted(name for name in members if name.endswith(".manifest"))
     if len(manifests) != 1:
         raise ArchiveInvalid("the archive is not an InfluxDB portable backup (it holds "
                              f"{len(manifests)} .manifest files, not one)", field="archive",
                              format=FORMAT)
     try:
-        manifest = json.loads(manifests[0].read_text())
+        fh = tar.extractfile(members[manifests[0]])
+        manifest = json.loads(fh.read() if fh is not None else b"")
         if not isinstance(manifest, dict):
             raise TypeError("not an object")
         files = [manifest["meta"]["fileName"],
                  *(f["fileName"] for f in manifest["files"] or [])]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ArchiveInvalid(f"the archive's manifest {manifests[0].name!r} is not an "
+        raise ArchiveInvalid(f"the archive's manifest {manifests[0]!r} is not an "
                              "InfluxDB portable manifest", field="archive",
                              format=FORMAT) from exc
-    missing = [name for name in files if not (directory / str(name)).is_file()]
+    missing = [name for name in files if str(name) not in members]
     if missing:
         raise ArchiveInvalid(f"the archive lacks {missing[0]!r}, named by its manifest",
                              field="archive", format=FORMAT)
     return manifest
+
+
+def _inspect(path: Path, extract_to: Path | None = None) -> dict[str, Any]:
+    """The manifest of the archive at ``path`` (its member list and manifest checked;
+    extracted into ``extract_to`` when given); ArchiveInvalid when it is not a portable
+    backup."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            members = _members(tar)
+            manifest = _read_manifest(tar, members)
+            if extract_to is not None:
+                tar.extractall(extract_to, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveInvalid(f"the archive is not a tar file: {exc}", field="archive",
+                             format=FORMAT) from exc
+    return manifest
+
+
+def _written(directory: Path) -> None:
+    """Check the directory ``influxd backup`` wrote holds one manifest."""
+    if len(list(directory.glob("*.manifest"))) != 1:
+        raise BackupToolFailed("influxd backup wrote no manifest", tool="influxd")
 
 
 def _source_database(manifest: dict[str, Any]) -> str | None:
@@ -131,21 +147,17 @@ class InfluxdbBackups:
             await run_tool([influxd, "backup", "-portable", "-host", engine.backup_address,
                             "-database", engine.url.database or "", str(out)],
                            what="influxd backup")
-            await asyncio.to_thread(_manifest, out)
+            await asyncio.to_thread(_written, out)
             await progress(0.8, "writing the archive")
             await asyncio.to_thread(_pack, out, writer)
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
     async def check(self, path: Path, *, thorough: bool = True) -> None:
-        work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
-        try:
-            manifest = await asyncio.to_thread(_unpack, path, work)
-            if manifest.get("files") and _source_database(manifest) is None:
-                raise ArchiveInvalid("the archive holds no shard of exactly one database",
-                                     field="archive", format=FORMAT)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, work, True)
+        manifest = await asyncio.to_thread(_inspect, path)
+        if manifest.get("files") and _source_database(manifest) is None:
+            raise ArchiveInvalid("the archive holds shards of more than one database",
+                                 field="archive", format=FORMAT)
 
     async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
         assert isinstance(engine, InfluxdbEngine)
@@ -153,7 +165,7 @@ class InfluxdbBackups:
         target = engine.url.database or ""
         work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
         try:
-            manifest = await asyncio.to_thread(_unpack, path, work / "backup")
+            manifest = await asyncio.to_thread(_inspect, path, work / "backup")
             if not manifest.get("files"):
                 # a database without a shard: influxd restore refuses its metadata
                 await progress(0.1, "the archive holds no point: every series is dropped")
