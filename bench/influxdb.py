@@ -212,6 +212,11 @@ def main() -> None:
                         return op
                     time.sleep(0.02)
 
+            # a first backup by hand, untimed: it flushes the cache into TSM files, which
+            # would otherwise be paid by whichever backup comes first
+            subprocess.run(["influxd", "backup", "-portable", "-host", f"127.0.0.1:{bport}",
+                            "-database", "bench", str(tmp / "warm-up")], check=True,
+                           capture_output=True)
             started = time.perf_counter()
             op = operation(client.post("/v1/databases/bench/backups"))
             ours_backup = time.perf_counter() - started

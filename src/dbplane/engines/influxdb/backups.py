@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dbplane.engines.backups import ArchiveWriter, Progress, find_tool, run_tool
+from dbplane.engines.backups import CHUNK, ArchiveWriter, Progress, find_tool, run_tool
 from dbplane.engines.base import Engine
 from dbplane.engines.influxdb.engine import InfluxdbEngine, InfluxQueryError, ident
 from dbplane.errors import ArchiveInvalid, BackupToolFailed, DbplaneError, Unsupported
@@ -57,7 +57,9 @@ class _Sink:
 
 
 def _pack(directory: Path, writer: ArchiveWriter) -> None:
-    with tarfile.open(fileobj=_Sink(writer), mode="w|") as tar:  # type: ignore[call-overload]
+    # 1 MiB blocks: tarfile's default 10 KiB writes cost a third of a 100 MB backup
+    with tarfile.open(fileobj=_Sink(writer), mode="w|",  # type: ignore[call-overload]
+                      bufsize=CHUNK, copybufsize=CHUNK) as tar:
         for path in sorted(directory.iterdir()):
             tar.add(path, arcname=path.name, recursive=False)
 
