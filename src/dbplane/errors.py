@@ -42,14 +42,14 @@ __all__ = [
     "ActionRefused",
     "ActionServerUnavailable",
     "AdminRequired",
-    "ArchiveChecksumMismatch",  # backups
-    "ArchiveInvalid",  # backups
+    "ArchiveChecksumMismatch",  # backups",
+    "ArchiveInvalid",  # backups",
     "BackendNotFound",
-    "BackupInUse",  # backups
-    "BackupNotFound",  # backups
-    "BackupNotReady",  # backups
-    "BackupToolFailed",  # backups
-    "BackupToolMissing",  # backups
+    "BackupInUse",  # backups",
+    "BackupNotFound",  # backups",
+    "BackupNotReady",  # backups",
+    "BackupToolFailed",  # backups",
+    "BackupToolMissing",  # backups",
     "BuiltinRole",
     "CheckViolation",
     "Conflict",
@@ -101,6 +101,8 @@ __all__ = [
     "ProtectedLogicalDatabase",
     "ReadOnlyTable",
     "RecordNotFound",
+    "RetentionPolicyExists",
+    "RetentionPolicyNotFound",
     "RoleExists",
     "RoleInUse",
     "RoleNotFound",
