@@ -209,7 +209,14 @@ class InfluxdbBackups:
                 raise DbplaneError(
                     f"restoring {target!r} failed after it was dropped: {exc}; the "
                     f"backup's data is kept in the database {temporary!r}") from exc
-            await engine.query(f"DROP DATABASE {ident(temporary)}")
+            try:
+                await engine.query(f"DROP DATABASE {ident(temporary)}")
+            except InfluxQueryError as exc:
+                raise DbplaneError(f"{target!r} was restored, but the temporary database "
+                                   f"{temporary!r} could not be dropped: {exc}") from exc
+        except InfluxQueryError as exc:  # before the registered database was dropped
+            raise BackupToolFailed(f"InfluxDB refused the restore: {exc}; the database "
+                                   "was not changed", tool="influxd") from exc
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
