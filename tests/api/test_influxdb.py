@@ -8,15 +8,16 @@ from __future__ import annotations
 import io
 import tarfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.test_actions import act
-from tests.api.test_backups import backup, restore
+from tests.api.test_backups import backup, restore, wait_op
 from tests.conftest import AppHandle
-from tests.fixtures.servers import PrivateInfluxdb
+from tests.fixtures.servers import PrivateInfluxdb, start_influxdb, stop_process
 from tests.fixtures.services import free_port, unique_name
 
 
@@ -326,3 +327,26 @@ async def test_restore_keeps_continuous_queries_and_an_empty_backup_empties(
     op = await restore(client, "metrics", empty["id"])
     assert op["status"] == "done", op
     assert server.counts(metrics) == {}
+
+
+async def test_status_follows_the_server_and_a_wrong_backup_port_is_said(
+        app_handle: AppHandle, tmp_path: Path) -> None:
+    client = app_handle.client
+    proc, port, backup_port = start_influxdb(tmp_path)  # authentication off
+    try:
+        PrivateInfluxdb("127.0.0.1", port, backup_port, "", "").query('CREATE DATABASE "s"')
+        answer = await client.post("/v1/databases", json={
+            "resource_id": "s", "type_name": "influxdb",
+            "url": f"influxdb://127.0.0.1:{port}/s?backup_port={free_port()}"})
+        assert answer.status_code == 201, answer.text
+        started = await client.post("/v1/databases/s/backups")
+        op = await wait_op(client, started.headers["location"])
+        assert op["status"] == "error", op
+        assert "nothing answers at 127.0.0.1:" in str(op["error"]), op
+        assert "backup_port" in str(op["error"]), op
+        db = (await client.get("/v1/databases/s")).json()["database"]
+        assert db["status"] == "running"
+    finally:
+        stop_process(proc)
+    db = (await client.get("/v1/databases/s")).json()["database"]
+    assert db["status"] == "unreachable", db

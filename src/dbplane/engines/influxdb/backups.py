@@ -135,6 +135,23 @@ def _check_output(text: str, what: str) -> None:
             raise BackupToolFailed(f"{what} failed: {line.strip()}", tool="influxd")
 
 
+async def _backup_port_answers(engine: InfluxdbEngine) -> None:
+    """Raise BackupToolFailed unless the backup RPC port accepts a connection
+    (``influxd backup`` and ``restore`` retry a closed port without end)."""
+    host, _, port = engine.backup_address.rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)),
+                                           engine.timeout)
+    except (TimeoutError, OSError) as exc:
+        raise BackupToolFailed(
+            f"nothing answers at {engine.backup_address}, the InfluxDB backup port "
+            "(the url's backup_port, 8088 unless given; the server's top-level "
+            f"bind-address): {exc or type(exc).__name__}", tool="influxd") from exc
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
 class InfluxdbBackups:
     format = FORMAT
     extension = "tar"
@@ -144,6 +161,7 @@ class InfluxdbBackups:
         influxd = find_tool("influxd")
         work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
         try:
+            await _backup_port_answers(engine)
             await progress(0.05, "influxd backup -portable")
             out = work / "backup"
             await run_tool([influxd, "backup", "-portable", "-host", engine.backup_address,
@@ -183,6 +201,7 @@ class InfluxdbBackups:
                     what=f"influxd restore into {name!r}")
                 _check_output(text, f"influxd restore into {name!r}")
 
+            await _backup_port_answers(engine)
             grants = await _grants(engine, target)  # an admin is needed: asked first
             queries = await _continuous_queries(engine, target)
             await progress(0.05, f"restoring into the temporary database {temporary!r}")
