@@ -35,3 +35,4 @@ def test_other_durations_are_not_parsed(bad: str) -> None:
 def test_identifiers_are_quoted_with_their_quotes_and_backslashes_escaped() -> None:
     assert ident("30-days") == '"30-days"'
     assert ident('a"b\\c') == '"a\\"b\\\\c"'
+
