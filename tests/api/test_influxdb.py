@@ -5,6 +5,7 @@ InfluxDB does not have."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 from collections.abc import AsyncIterator
@@ -226,6 +227,12 @@ async def test_backup_then_restore_returns_only_the_backed_up_points(
 
     made = await backup(client, "metrics")
     assert made["type"] == "influxdb" and made["size"] > 0
+    archive = await client.get(f"/v1/databases/metrics/backups/{made['id']}/archive")
+    assert "sha256:" + hashlib.sha256(archive.content).hexdigest() == made["checksum"]
+    with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+        names = tar.getnames()
+    assert sum(n.endswith(".manifest") for n in names) == 1
+    assert sum(n.endswith(".tar.gz") for n in names) >= 2  # a shard per policy with points
 
     server.write(metrics, "cpu,host=new v=1 1700000900000000000\nnet v=5 1700000000000000000")
     server.query(f'DROP RETENTION POLICY "30-days" ON "{metrics}"')
