@@ -42,14 +42,14 @@ __all__ = [
     "ActionRefused",
     "ActionServerUnavailable",
     "AdminRequired",
-    "ArchiveChecksumMismatch",  # backups
-    "ArchiveInvalid",  # backups
+    "ArchiveChecksumMismatch",  # backups",
+    "ArchiveInvalid",  # backups",
     "BackendNotFound",
-    "BackupInUse",  # backups
-    "BackupNotFound",  # backups
-    "BackupNotReady",  # backups
-    "BackupToolFailed",  # backups
-    "BackupToolMissing",  # backups
+    "BackupInUse",  # backups",
+    "BackupNotFound",  # backups",
+    "BackupNotReady",  # backups",
+    "BackupToolFailed",  # backups",
+    "BackupToolMissing",  # backups",
     "BuiltinRole",
     "CheckViolation",
     "Conflict",
@@ -102,6 +102,8 @@ __all__ = [
     "ProtectedLogicalDatabase",
     "ReadOnlyTable",
     "RecordNotFound",
+    "RetentionPolicyExists",
+    "RetentionPolicyNotFound",
     "RoleExists",
     "RoleInUse",
     "RoleNotFound",
@@ -889,6 +891,12 @@ class BackendNotFound(NotFound):
     code = "DBP-X202"
 
 
+class RetentionPolicyNotFound(NotFound):
+    """InfluxDB: the database has no retention policy of this name."""
+
+    code = "DBP-X203"
+
+
 class LogicalDatabaseExists(Conflict):
     """The database server already has a logical database of this name."""
 
@@ -911,6 +919,12 @@ class StatStatementsUnavailable(Conflict):
     """pg_stat_statements cannot be used on this server as it runs now."""
 
     code = "DBP-X304"
+
+
+class RetentionPolicyExists(Conflict):
+    """InfluxDB: the database already has a retention policy of this name."""
+
+    code = "DBP-X305"
 
 
 class ActionRefused(Conflict):

@@ -102,7 +102,7 @@ async def test_a_registered_type_is_listed_and_answers_4xx_for_what_it_lacks(
 
     backup = _problem(await app_client.post("/v1/databases/box/backups"), 400)
     assert backup["detail"] == ("a toy database cannot be backed up; backups exist for "
-                                "mysql, postgresql, redis, sqlite")
+                                "influxdb, mysql, postgresql, redis, sqlite")
 
     actions = await app_client.post("/v1/databases/box/action",
                                     json={"action_name": "list-actions"})

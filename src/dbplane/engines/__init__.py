@@ -1,5 +1,5 @@
 """Database engines: one package per type (``sqlite``, ``postgresql``, ``mysql``,
-``redis``), what the SQL types share (``sql``), and the registry that names them.
+``redis``, ``influxdb``), what the SQL types share (``sql``), and the registry that names them.
 
 A type's package holds its engine class (how its URLs are written, its pool, health and
 version), its ``errors.py`` (the driver's exceptions as dbplane errors) and its optional

@@ -2,7 +2,7 @@
 server, and how.
 
 One adapter class per type, the ``actions`` part of its engine (``<type>/actions.py``),
-imported on first use: SQLite, PostgreSQL and MySQL/MariaDB; a type without the part
+imported on first use: SQLite, PostgreSQL, MySQL/MariaDB and InfluxDB; a type without the part
 (Redis) gets this base class, which can only ``list-actions`` (the service answers it).
 An adapter talks to the server through its engine's pool and turns driver errors into
 dbplane errors; which action runs, its params and which logical databases are protected
@@ -144,6 +144,15 @@ class ActionsAdapter:
         raise NotImplementedError
 
     async def set_sql_mode(self, modes: str) -> None:
+        raise NotImplementedError
+
+    async def list_retention_policies(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def add_retention_policy(self, name: str, duration: str, default: bool) -> None:
+        raise NotImplementedError
+
+    async def del_retention_policy(self, name: str) -> None:
         raise NotImplementedError
 
 

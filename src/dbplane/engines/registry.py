@@ -34,6 +34,7 @@ ENGINES: dict[str, str] = {
     "postgresql": "dbplane.engines.postgresql.engine:PostgresqlEngine",
     "mysql": "dbplane.engines.mysql.engine:MysqlEngine",
     "redis": "dbplane.engines.redis.engine:RedisEngine",
+    "influxdb": "dbplane.engines.influxdb.engine:InfluxdbEngine",
 }
 """Type name → ``"module:Class"`` of its engine."""
 

@@ -10,7 +10,8 @@ the database exists → the action exists (UnknownAction, 400) → this type has
 talks to the server.
 
 Protected logical databases: the server's own (``postgres``, ``template0``, ``template1``;
-``mysql``, ``information_schema``, ``performance_schema``, ``sys``; SQLite's ``main``),
+``mysql``, ``information_schema``, ``performance_schema``, ``sys``; SQLite's ``main``;
+InfluxDB's ``_internal``),
 the one the registered URL names, every other database dbplane has registered on the
 same server (the ``default`` one included) and the metadata store's.
 """
@@ -24,7 +25,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+)
 
 from dbplane.engines import Engine, parse_database_url
 from dbplane.engines.actions import ActionsAdapter, actions_for
@@ -47,6 +56,8 @@ __all__ = [
     "DatabaseNameParams",
     "DeleteDatabaseParams",
     "PidParams",
+    "PolicyNameParams",
+    "RetentionPolicyParams",
     "disable_feature",
     "enable_feature",
     "list_features",
@@ -90,6 +101,53 @@ class PidParams(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     pid: StrictInt = Field(ge=1, le=2_147_483_647, description="A pid from pg-list-queries.")
+
+
+_POLICY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+POLICY_RULE = ("letters, digits, '_', '-' and '.', not starting with '-' or '.', "
+               "at most 63 characters")
+_DURATION = re.compile(r"^(0|INF|[0-9]{1,9}[mhdw])$")
+
+
+def _policy(value: str) -> str:
+    if not _POLICY.match(value):
+        raise ValueError(f"{value!r} is not a valid retention policy name: use {POLICY_RULE}")
+    return value
+
+
+def _zero(value: Any) -> Any:
+    # ``0`` (infinite) as a number too: the CLI reads ``--param duration=0`` as JSON
+    return "0" if type(value) is int and value == 0 else value
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration: \"0\" (infinite) or a whole number "
+                         "of m, h, d or w, e.g. \"30d\"")
+    return value
+
+
+PolicyName = Annotated[str, AfterValidator(_policy),
+                       Field(description=f"A retention policy name: {POLICY_RULE}.",
+                             examples=["30-days"])]
+
+
+class PolicyNameParams(BaseModel):
+    """``{"name": ...}``"""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: PolicyName
+
+
+class RetentionPolicyParams(PolicyNameParams):
+    """``{"name": ..., "duration": ..., "default": false}``"""
+
+    duration: Annotated[str, BeforeValidator(_zero), AfterValidator(_duration)] = Field(
+        description="\"0\" for infinite, or a whole number of minutes, hours, days or "
+        "weeks: \"90m\", \"12h\", \"30d\", \"2w\" (InfluxDB: at least 1h).",
+        examples=["30d"])
+    default: bool = Field(False, description="Make it the database's default policy.")
 
 
 @dataclass(frozen=True)
@@ -258,6 +316,18 @@ async def _set_sqlmode(call: _Call, params: str) -> None:
     await adapter.set_sql_mode(",".join(dict.fromkeys(modes)))
 
 
+async def _list_policies(call: _Call, _: None) -> Any:
+    return await call.adapter.list_retention_policies()
+
+
+async def _add_policy(call: _Call, params: RetentionPolicyParams) -> None:
+    await call.adapter.add_retention_policy(params.name, params.duration, params.default)
+
+
+async def _del_policy(call: _Call, params: PolicyNameParams) -> None:
+    await call.adapter.del_retention_policy(params.name)
+
+
 _NAME_EXAMPLE = {"database_name": "custom-db"}
 
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in [
@@ -288,6 +358,13 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in [
                _get_sqlmode),
     ActionSpec("set-sqlmode", "Set the SQL Mode of the database (GLOBAL)", "sqlmode",
                "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO", _set_sqlmode),
+    ActionSpec("list-retention-policies", "List existing retention policies", None, None,
+               _list_policies),
+    ActionSpec("add-retention-policy", "Create a new retention policy",
+               RetentionPolicyParams, {"name": "30-days", "duration": "30d",
+                                       "default": True}, _add_policy),
+    ActionSpec("del-retention-policy", "Delete an existing retention policy",
+               PolicyNameParams, {"name": "30-days"}, _del_policy),
 ]}
 
 

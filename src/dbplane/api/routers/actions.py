@@ -76,7 +76,8 @@ async def run_action(db: str, request: Request, ctx: ContextDep, _: AdminDep) ->
     ``list-databases``, ``create-database``, ``delete-database``, ``reset-database``
     (SQL types), ``list-extensions``, ``pg-list-queries``, ``pg-cancel-query``,
     ``pg-terminate-query``, ``pg-stat-statements-enable|reset|list`` (PostgreSQL),
-    ``get-sqlmode``, ``set-sqlmode`` (MySQL/MariaDB). See docs/actions.md."""
+    ``get-sqlmode``, ``set-sqlmode`` (MySQL/MariaDB), ``list-retention-policies``,
+    ``add-retention-policy``, ``del-retention-policy`` (InfluxDB). See docs/actions.md."""
     try:
         body = await parse_body(request, ActionRequest)
         result = await svc.run_action(ctx, db, body.action_name, body.params)

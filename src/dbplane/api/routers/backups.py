@@ -57,7 +57,8 @@ async def upload_backup(
     db: str, ctx: ContextDep, _: AdminDep,
     file: Annotated[UploadFile, File(description="The archive: a SQLite file, a "
                                      "pg_dump --format=custom archive, a mariadb-dump SQL "
-                                     "file (plain or gzip) or a Redis RDB file")],
+                                     "file (plain or gzip), a Redis RDB file or a tar of "
+                                     "an influxd backup -portable directory")],
     checksum: Annotated[str | None, Form(
         pattern=r"^(sha256:)?[0-9a-f]{64}$",
         description="sha256:<hex> the archive must have (checked before it is kept)")] = None,

@@ -1,0 +1,260 @@
+"""InfluxDB through dbplane against the same work by hand, in one run.
+
+Starts a private ``influxd`` (authentication on, an admin user) and ``dbplane serve`` on
+fresh directories, registers one database, then:
+
+- times each action (``POST /v1/databases/bench/action``) one after the other over one
+  keep-alive connection against the same InfluxQL sent by hand over HTTP (httpx);
+- writes ``--points`` points (1 million by default, 10 measurements), then times a backup
+  through dbplane (operation start to done) against ``influxd backup -portable`` by hand,
+  and a restore through dbplane against by hand: ``DROP DATABASE`` + ``influxd restore
+  -portable`` (dbplane restores twice — into a temporary database first, so that a
+  refused archive changes nothing — see docs/influxdb.md), and checks the points came
+  back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+TOKEN = "dbp_" + uuid.uuid4().hex + uuid.uuid4().hex
+USER, PASSWORD = "admin", "bench-" + uuid.uuid4().hex[:12]
+
+CONFIG = """reporting-disabled = true
+bind-address = "127.0.0.1:{backup_port}"
+[meta]
+  dir = "{base}/meta"
+[data]
+  dir = "{base}/data"
+  wal-dir = "{base}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{port}"
+  auth-enabled = true
+  log-enabled = false
+[logging]
+  level = "warn"
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(fn: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if fn():
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.05)
+
+
+def _times(fn: Callable[[], object], runs: int) -> list[float]:
+    for _ in range(min(20, runs)):
+        fn()
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _p(xs: list[float], q: float) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(len(xs) * q))]
+
+
+def _line(what: str, ours: list[float], peer: list[float] | None) -> None:
+    text = f"{what:<36} dbplane p50 {_p(ours, .5):7.2f} ms  p99 {_p(ours, .99):7.2f} ms"
+    if peer is not None:
+        ratio = statistics.median(ours) / statistics.median(peer)
+        text += (f" | by hand p50 {_p(peer, .5):7.2f} ms  p99 {_p(peer, .99):7.2f} ms"
+                 f" | x{ratio:.2f}")
+    print(text, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="dbp-bench-influx-"))
+    (tmp / "influx").mkdir()
+    iport, bport, port = _free_port(), _free_port(), _free_port()
+    (tmp / "influx.conf").write_text(CONFIG.format(base=tmp / "influx", port=iport,
+                                                   backup_port=bport))
+    influxd = subprocess.Popen(["influxd", "run", "-config", str(tmp / "influx.conf")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DBPLANE_DATA_DIR": str(tmp / "data"), "DBPLANE_PORT": str(port),
+           "DBPLANE_ADMIN_TOKEN": TOKEN, "DBPLANE_LOG_LEVEL": "warning"}
+    dbplane = shutil.which("dbplane") or str(Path(sys.executable).with_name("dbplane"))
+    proc = subprocess.Popen([dbplane, "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    influx_base = f"http://127.0.0.1:{iport}"
+    try:
+        _wait(lambda: httpx.get(f"{influx_base}/ping").status_code == 204, "influxd")
+        httpx.post(f"{influx_base}/query", data={
+            "q": f"CREATE USER {USER} WITH PASSWORD '{PASSWORD}' WITH ALL PRIVILEGES"})
+        _wait(lambda: httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200,
+              "dbplane")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as client, \
+                httpx.Client(base_url=influx_base, auth=(USER, PASSWORD),
+                             timeout=600) as hand:
+
+            def influxql(q: str, db: str | None = None) -> object:
+                r = hand.post("/query", data={"q": q, **({"db": db} if db else {})})
+                assert r.status_code == 200 and "error" not in r.text, r.text
+                return r.json()
+
+            influxql('CREATE DATABASE "bench"')
+            created = client.post("/v1/databases", json={
+                "resource_id": "bench",
+                "url": f"influxdb://{USER}:{PASSWORD}@127.0.0.1:{iport}/bench"
+                       f"?backup_port={bport}"})
+            created.raise_for_status()
+
+            def act(action: str, params: object = None) -> object:
+                r = client.post("/v1/databases/bench/action",
+                                json={"action_name": action, "params": params})
+                assert r.status_code == 200, r.text
+                return r.json()["result"]
+
+            print(f"{args.runs} calls each, one after the other (the machine is shared)")
+            _line("list-retention-policies", _times(
+                lambda: act("list-retention-policies"), args.runs), _times(
+                lambda: influxql('SHOW RETENTION POLICIES ON "bench"'), args.runs))
+            _line("list-databases", _times(lambda: act("list-databases"), args.runs),
+                  _times(lambda: influxql("SHOW DATABASES"), args.runs))
+            counter = iter(range(10**9))
+            pairs = max(5, args.runs // 10)
+
+            def ours_rp() -> None:
+                n = f"p{next(counter)}"
+                act("add-retention-policy", {"name": n, "duration": "30d"})
+                act("del-retention-policy", {"name": n})
+
+            def hand_rp() -> None:
+                n = f"q{next(counter)}"
+                influxql(f'CREATE RETENTION POLICY "{n}" ON "bench" DURATION 30d '
+                         "REPLICATION 1")
+                influxql(f'DROP RETENTION POLICY "{n}" ON "bench"')
+
+            _line("add- + del-retention-policy", _times(ours_rp, pairs),
+                  _times(hand_rp, pairs))
+
+            def ours_db() -> None:
+                n = f"d{next(counter)}"
+                act("create-database", {"database_name": n})
+                act("reset-database", {"database_name": n})
+                act("delete-database", {"database_name": n})
+
+            def hand_db() -> None:
+                n = f"e{next(counter)}"
+                influxql(f'CREATE DATABASE "{n}"')
+                influxql("DROP SERIES FROM /.*/", n)
+                influxql(f'DROP DATABASE "{n}"')
+
+            _line("create- + reset- + delete-database", _times(ours_db, pairs),
+                  _times(hand_db, pairs))
+
+            started = time.perf_counter()
+            rng = random.Random(7)
+            batch = 50_000
+            for start in range(0, args.points, batch):
+                # random values and jittered times: an archive of a realistic size
+                lines = "\n".join(
+                    f"m{i % 10},host=h{i % 100} v={rng.random()},n={rng.randrange(10**6)}i "
+                    f"{1_700_000_000_000_000_000 + i * 10**9 + rng.randrange(10**9)}"
+                    for i in range(start, min(args.points, start + batch)))
+                r = hand.post("/write", params={"db": "bench"}, content=lines.encode())
+                assert r.status_code == 204, r.text
+            print(f"wrote {args.points} points in {time.perf_counter() - started:.1f} s",
+                  flush=True)
+
+            def count() -> int:
+                body = influxql('SELECT count(v) FROM "autogen"./.*/', "bench")
+                series = body["results"][0].get("series") or []  # type: ignore[index]
+                return sum(int(s["values"][0][1]) for s in series)
+
+            assert count() == args.points
+
+            def operation(answer: httpx.Response) -> dict[str, object]:
+                assert answer.status_code == 202, answer.text
+                while True:
+                    op: dict[str, object] = client.get(answer.headers["location"]).json()
+                    if op["status"] not in ("pending", "running"):
+                        assert op["status"] == "done", op
+                        return op
+                    time.sleep(0.02)
+
+            # a first backup by hand, untimed: it flushes the cache into TSM files, which
+            # would otherwise be paid by whichever backup comes first
+            subprocess.run(["influxd", "backup", "-portable", "-host", f"127.0.0.1:{bport}",
+                            "-database", "bench", str(tmp / "warm-up")], check=True,
+                           capture_output=True)
+            started = time.perf_counter()
+            op = operation(client.post("/v1/databases/bench/backups"))
+            ours_backup = time.perf_counter() - started
+            backup_id = op["params"]["backup_id"]  # type: ignore[index]
+            out = tmp / "by-hand"
+            started = time.perf_counter()
+            subprocess.run(["influxd", "backup", "-portable", "-host", f"127.0.0.1:{bport}",
+                            "-database", "bench", str(out)], check=True,
+                           capture_output=True)
+            hand_backup = time.perf_counter() - started
+            size = sum(p.stat().st_size for p in out.iterdir())
+            print(f"backup of {args.points} points ({size / 2**20:.1f} MiB): dbplane "
+                  f"{ours_backup:.2f} s | "
+                  f"influxd backup by hand {hand_backup:.2f} s | "
+                  f"x{ours_backup / hand_backup:.2f}", flush=True)
+
+            influxql("DROP SERIES FROM /m[0-4]/", "bench")
+            started = time.perf_counter()
+            operation(client.post(f"/v1/databases/bench/backups/{backup_id}/restore"))
+            ours_restore = time.perf_counter() - started
+            assert count() == args.points, (count(), args.points)
+            started = time.perf_counter()
+            influxql('DROP DATABASE "bench"')
+            done = subprocess.run(["influxd", "restore", "-portable", "-host",
+                                   f"127.0.0.1:{bport}", "-db", "bench", "-newdb", "bench",
+                                   str(out)], check=True, capture_output=True, text=True)
+            hand_restore = time.perf_counter() - started
+            assert count() == args.points, (count(), done.stderr[-500:])
+            print(f"restore of {args.points} points: dbplane {ours_restore:.2f} s | "
+                  f"DROP DATABASE + influxd restore by hand {hand_restore:.2f} s | "
+                  f"x{ours_restore / hand_restore:.2f}", flush=True)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+        influxd.terminate()
+        influxd.wait(timeout=15)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
