@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from dbplane.engines import (
     Engine,
+    Health,
     create_engine_for,
     embedded_class,
     engine_class,
@@ -27,6 +28,7 @@ from dbplane.engines import (
     resolve_type,
     type_names,
 )
+from dbplane.engines.registry import types_with
 from dbplane.errors import (
     DatabaseExists,
     DatabaseNotFound,
@@ -34,11 +36,13 @@ from dbplane.errors import (
     InvalidField,
     ProtectedDatabase,
 )
+from dbplane.meta import managed_queries as mgq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseMode, DatabaseRecord
+from dbplane.services import managed
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
-from dbplane.services.operations import active_operations
+from dbplane.services.operations import OperationRecord, active_operations, start_operation
 
 __all__ = [
     "DatabaseCreate",
@@ -51,6 +55,7 @@ __all__ = [
     "ensure_default_database",
     "get_database",
     "list_databases",
+    "provision_database",
     "resolve_database",
     "update_database",
 ]
@@ -94,6 +99,10 @@ class DatabaseCreate(BaseModel):
     url: str | None = Field(None, repr=False, description="Connection URL of an external "
                             "database, or sqlite:////absolute/path.db to serve an existing "
                             "SQLite file. Omit it to create an embedded SQLite database.")
+    mode: Literal["embedded", "external", "managed"] | None = Field(
+        None, description="managed: dbplane runs a server of its own for it (postgresql, "
+        "mysql, redis; answers 202 with the provisioning operation). Default: external "
+        "with a url, embedded without.")
     app_name: str | None = Field(None, max_length=255)
     periodic_backups_enabled: bool = False
     periodic_backups_scheduled_at: Hours | None = Field(
@@ -131,6 +140,14 @@ class FeaturePublic(BaseModel):
     status: Literal["ACTIVATED", "PENDING", "FAILED"]
 
 
+class ManagedPublic(BaseModel):
+    data_directory: str
+    port: int
+    pid: int | None
+    auto_restart: bool
+    restarts: int
+
+
 class DatabasePublic(BaseModel):
     """A database, with every attribute of the Scalingo database object."""
 
@@ -140,9 +157,11 @@ class DatabasePublic(BaseModel):
     created_at: str = Field(description="RFC 3339 with milliseconds")
     encryption_at_rest: bool
     plan: str
-    status: Literal["running", "unreachable", "backing-up", "restoring"] = Field(
+    status: Literal["running", "unreachable", "backing-up", "restoring", "creating",
+                    "updating", "stopped", "crashed", "error"] = Field(
         description="running or unreachable, from a health check; backing-up or restoring "
-        "while such an operation runs on it")
+        "while such an operation runs on it; a managed server's process state otherwise "
+        "(creating, updating, stopped, crashed, error)")
     type_id: str
     type_name: str
     version_id: str | None
@@ -155,6 +174,16 @@ class DatabasePublic(BaseModel):
     mode: Literal["embedded", "external", "managed"]
     url: str = Field(description="the connection URL with its password replaced by ***")
     status_detail: str | None = Field(None, description="why the database is unreachable")
+    managed: ManagedPublic | None = Field(None, description="the server dbplane runs (a "
+                                          "managed database only)")
+    config: dict[str, str] | None = Field(None, description="a managed server's settings "
+                                          "set through dbplane, as the server reports "
+                                          "them now")
+    pending_restart_reason: dict[str, dict[str, str | None]] | None = Field(
+        None, description="settings saved but waiting for a redeploy: {name: {old_value, "
+        "new_value}}")
+    service_deployment_status: str | None = Field(
+        None, description="NEVER_DEPLOYED, OUT_OF_DATE (settings pending) or UP_TO_DATE")
 
 
 def _stable_id(*parts: str) -> str:
@@ -166,9 +195,13 @@ def _iso(ms: int) -> str:
 
 
 async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
+    view = await managed.managed_view(ctx, row) if row.mode == "managed" else None
     engine = await ctx.connections.engine_for(row)
     timeout = ctx.settings.health_timeout_seconds
-    health = await engine.health()
+    if view is not None and view.state != "running":
+        health = Health("unreachable", view.detail)  # no round trip to a server not up
+    else:
+        health = await engine.health()
     version: str | None = None
     features: list[dict[str, str]] = []
     if health.ok:
@@ -187,6 +220,7 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
         encryption_at_rest=False,
         plan=row.plan,
         status=await _busy_status(ctx, row.id) or (
+            view.state if view is not None and view.state != "running" else
             "running" if health.ok else "unreachable"),
         status_detail=health.detail,
         type_id=_stable_id("type", row.type_name),
@@ -198,7 +232,8 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL,
                                   f"dbplane:{row.id}:{inst.hostname}:{inst.port}")),
                 hostname=inst.hostname, port=inst.port,
-                status="running" if health.ok else "unreachable", type="db-node")
+                status=(view.state if view is not None and view.state != "running"
+                        else "running" if health.ok else "unreachable"), type="db-node")
             for inst in engine.instances()
         ],
         features=[FeaturePublic.model_validate(f) for f in features],
@@ -206,7 +241,21 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
         periodic_backups_scheduled_at=list(row.periodic_backups_scheduled_at),
         mode=row.mode,
         url=redact_url(url),
+        **_managed_fields(view),
     )
+
+
+def _managed_fields(view: managed.ManagedView | None) -> dict[str, Any]:
+    if view is None:
+        return {}
+    rec = view.record
+    return {
+        "managed": ManagedPublic(data_directory=rec.directory, port=rec.port, pid=rec.pid,
+                                 auto_restart=rec.auto_restart, restarts=rec.restarts),
+        "config": view.config,
+        "pending_restart_reason": rec.pending,
+        "service_deployment_status": "OUT_OF_DATE" if rec.pending else "UP_TO_DATE",
+    }
 
 
 _BUSY_STATUSES = {"backup": "backing-up", "restore": "restoring"}
@@ -281,6 +330,13 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
     async with ctx.meta.connect() as conn:
         if await q.get_database_by_ref(conn, body.resource_id) is not None:
             raise DatabaseExists(body.resource_id)
+    if body.mode == "managed":
+        raise InvalidField("a managed database is provisioned by an operation: use "
+                           "provision_database", field="mode", value="managed")
+    if body.mode == "embedded" and body.url is not None:
+        raise InvalidField("an embedded database takes no url", field="url", value=None)
+    if body.mode == "external" and body.url is None:
+        raise InvalidField("an external database needs its url", field="url", value=None)
     if body.url is None:
         embedded = embedded_class()
         if body.type_name not in (None, embedded.type_name):
@@ -291,6 +347,42 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
                              url=_embedded_url(ctx, body.resource_id))
     type_name, _ = await _checked_url(ctx, body.url, body.type_name)
     return await _insert(ctx, body, type_name=type_name, mode="external", url=body.url)
+
+
+async def provision_database(ctx: AppContext, body: DatabaseCreate,
+                             created_by: str | None) -> OperationRecord:
+    """Provision a managed database: its record now (status ``creating``), its server by
+    the ``managed.provision`` operation answered. Raises DatabaseExists, InvalidField
+    (a url or no type), Unsupported (a type dbplane does not run) or ManagedDirUnusable
+    (a directory the server's user cannot reach), each before anything is created."""
+    if body.url is not None:
+        raise InvalidField("a managed database's url is dbplane's to choose; omit it",
+                           field="url", value=None)
+    if body.type_name is None:
+        raise InvalidField("a managed database needs its type_name (one of "
+                           + ", ".join(types_with("managed")) + ")",
+                           field="type_name", value=None)
+    managed.check_can_manage(ctx, body.type_name)
+    async with ctx.meta.connect() as conn:
+        if await q.get_database_by_ref(conn, body.resource_id) is not None:
+            raise DatabaseExists(body.resource_id)
+    db_id = secrets.token_hex(12)
+    record, url = managed.new_server(ctx, db_id, body.type_name, body.resource_id)
+    stamp = now_ms()
+    row = DatabaseRecord(
+        id=db_id, resource_id=body.resource_id, app_name=body.app_name or body.resource_id,
+        type_name=body.type_name, mode="managed", plan="managed",
+        url_secret=ctx.secrets.encrypt(url), protected=False,
+        periodic_backups_enabled=body.periodic_backups_enabled,
+        periodic_backups_scheduled_at=tuple(_hours(body.periodic_backups_scheduled_at) or ()),
+        created_at=stamp, updated_at=stamp)
+    async with ctx.meta.begin() as conn:
+        await q.insert_database(conn, row)
+        await mgq.insert_managed_server(conn, record)
+    ctx.database_rows.clear()
+    return await start_operation(ctx, "managed.provision", database_id=db_id,
+                                 params={"resource_id": body.resource_id},
+                                 created_by=created_by)
 
 
 def _embedded_url(ctx: AppContext, resource_id: str) -> str:
@@ -351,18 +443,25 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     return await _describe(ctx, updated)
 
 
-async def delete_database(ctx: AppContext, ref: str) -> None:
-    """Unregister a database. Never drops data: an external server is left as it is and an
-    embedded file stays on disk."""
+async def delete_database(ctx: AppContext, ref: str, *, purge: bool = False) -> str | None:
+    """Unregister a database. An external server is left as it is and an embedded file
+    stays on disk; a managed server is stopped and its files removed only with ``purge``.
+    Answers the data directory kept (a managed database without ``purge``), else None."""
     row = await resolve_database(ctx, ref)
     if row.protected:
         raise ProtectedDatabase(f"the database {row.resource_id!r} is the one dbplane "
                                 "serves by default; it cannot be removed",
                                 database=row.resource_id)
+    kept = None
+    if row.mode == "managed":
+        async with ctx.meta.begin() as conn:  # the supervisor must not restart it
+            await mgq.update_managed_server(conn, row.id, {"desired": "stopped"})
+        kept = await managed.delete_server(ctx, row, purge=purge)
     async with ctx.meta.begin() as conn:
         await q.delete_database(conn, row.id)
     ctx.database_rows.clear()
     await ctx.connections.drop(row.id)
+    return kept
 
 
 async def ensure_default_database(ctx: AppContext) -> None:

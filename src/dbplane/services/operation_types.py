@@ -4,7 +4,7 @@ never claimed by this process's workers."""
 
 from __future__ import annotations
 
-from dbplane.services import backups, routines
+from dbplane.services import backups, managed, routines
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
 
@@ -14,6 +14,9 @@ __all__ = ["register_operation_types"]
 def register_operation_types(registry: OperationRegistry) -> None:
     """Register dbplane's operation types and periodic tasks in ``registry``."""
     registry.register("database.check", check_database)
+    # provisioning and deployments never overlap on one server
+    registry.register("managed.provision", managed.run_provision, conflict_group="deploy",
+                      cancellable=False)
     # backup and restore never overlap on one database; a restore stopped midway would
     # leave a MySQL or Redis database half restored
     registry.register("backup", backups.run_backup, conflict_group="data")
