@@ -20,6 +20,7 @@ from dbplane.api.routers import (
     auth,
     backups,
     databases,
+    deployments,
     health,
     operations,
     routines,
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None,
                        responses={503: PROBLEM_RESPONSES[500] | {
                            "description": "The metadata store does not answer"}})
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
-                   backups, actions):
+                   backups, actions, deployments):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
 
     def openapi() -> dict[str, Any]:

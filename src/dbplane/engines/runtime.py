@@ -154,8 +154,9 @@ class LocalRuntime:
     def run(self, argv: list[str], user: str | None, timeout: float) -> str:
         try:
             # argv is built by the type's managed part from dbplane's own paths
-            done = subprocess.run(argv,  # noqa: S603 user=user, group=_group(user), capture_output=True,
-                                  timeout=timeout, check=False, cwd="/")
+            done = subprocess.run(  # noqa: S603
+                argv, user=user, group=_group(user), capture_output=True, timeout=timeout,
+                check=False, cwd="/")
         except FileNotFoundError as exc:
             raise ManagedServerFailed(f"{argv[0]} is not installed", tool=argv[0]) from exc
         except subprocess.TimeoutExpired as exc:

@@ -47,6 +47,7 @@ __all__ = [
     "start_process",
     "stop_process",
     "wait_ready",
+    "write_config",
 ]
 
 _RUNTIME = "managed.runtime"
@@ -149,12 +150,17 @@ async def save_server(ctx: AppContext, handle: ManagedHandle, **values: Any) -> 
         handle.record = record
 
 
-async def start_process(ctx: AppContext, handle: ManagedHandle,
-                        settings: dict[str, str]) -> int:
-    """Write the configuration with ``settings``, start the process and record its pid."""
+async def write_config(ctx: AppContext, handle: ManagedHandle,
+                       settings: dict[str, str]) -> None:
+    """Write the server's configuration file with ``settings``."""
     rt, server, plan = runtime_of(ctx), handle.server, handle.plan
     await asyncio.to_thread(rt.write_config, server.config_path(plan),
                             server.config_text(plan, settings), plan.user)
+
+
+async def start_process(ctx: AppContext, handle: ManagedHandle) -> int:
+    """Start the server's process on its configuration file and record its pid."""
+    rt, server, plan = runtime_of(ctx), handle.server, handle.plan
     pid = await asyncio.to_thread(rt.start, server.process(plan))
     await save_server(ctx, handle, pid=pid)
     return pid
@@ -214,7 +220,8 @@ async def run_provision(ctx: AppContext, op: OperationContext) -> dict[str, Any]
         async with op.step("initialise"):
             await asyncio.to_thread(server.initialise, rt, plan)
         async with op.step("start"):
-            pid = await start_process(ctx, handle, {})
+            await write_config(ctx, handle, {})
+            pid = await start_process(ctx, handle)
         async with op.step("wait for the server"):
             waited = await _wait_first_start(ctx, handle, pid)
             await op.log(f"answered after {waited:.2f} s")

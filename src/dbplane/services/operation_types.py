@@ -4,7 +4,7 @@ never claimed by this process's workers."""
 
 from __future__ import annotations
 
-from dbplane.services import backups, managed, routines
+from dbplane.services import backups, deployments, managed, routines
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
 
@@ -16,6 +16,8 @@ def register_operation_types(registry: OperationRegistry) -> None:
     registry.register("database.check", check_database)
     # provisioning and deployments never overlap on one server
     registry.register("managed.provision", managed.run_provision, conflict_group="deploy",
+                      cancellable=False)
+    registry.register("deployment", deployments.run_deployment, conflict_group="deploy",
                       cancellable=False)
     # backup and restore never overlap on one database; a restore stopped midway would
     # leave a MySQL or Redis database half restored
