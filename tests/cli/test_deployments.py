@@ -1,0 +1,41 @@
+"""``dbplane databases create --managed``, ``redeploy --wait``, ``deployments``,
+``restart|stop|start`` and ``databases remove --purge`` on a real managed Redis."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from dbplane import ApiClient
+from tests.cli.conftest import Cli
+from tests.fixtures.services import unique_name
+from tests.managed.conftest import need_tools
+
+
+def test_a_managed_database_from_create_to_purge(cli: Cli, client: ApiClient) -> None:
+    need_tools()
+    rid = unique_name("cache")
+    out = cli.ok("databases", "create", rid, "--type", "redis", "--managed").stdout
+    assert re.search(r"status\s+running", out) and re.search(r"mode\s+managed", out)
+    directory = Path(client.databases.get(rid)["managed"]["data_directory"])
+
+    result = cli.ok("redeploy", rid, "--wait")
+    assert re.search(r"state\s+DEPLOYED", result.stdout)
+    for step in ("STOP", "WRITE_CONFIGURATION", "START", "HEALTH_CHECK"):
+        assert re.search(rf"{step}\s+SUCCESS\s+\d+\.\d+ s", result.stderr), result.stderr
+
+    assert cli.json("restart", rid, "--wait")["state"] == "RESTARTED"
+    assert cli.json("stop", rid, "--wait")["state"] == "STOPPED"
+    assert client.databases.get(rid)["status"] == "stopped"
+    assert cli.json("start", rid, "--wait")["state"] == "DEPLOYED"
+    assert client.databases.get(rid)["status"] == "running"
+    history = cli.json("deployments", rid)
+    assert [d["state"] for d in history] == ["DEPLOYED", "STOPPED", "RESTARTED", "DEPLOYED"]
+    out = cli.ok("deployments", rid).stdout
+    assert "RESTART" in out and "STOP" in out
+
+    refused = cli("databases", "remove", rid, "--purge", input="n\n")
+    assert refused.exit_code == 1 and "Aborted" in refused.stderr
+    assert directory.is_dir()
+    cli.ok("databases", "remove", rid, "--purge", "--yes")
+    assert not directory.exists()
