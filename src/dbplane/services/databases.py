@@ -34,12 +34,13 @@ from dbplane.errors import (
     DatabaseNotFound,
     InvalidDatabaseUrl,
     InvalidField,
+    NotManaged,
     ProtectedDatabase,
 )
 from dbplane.meta import managed_queries as mgq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseMode, DatabaseRecord
-from dbplane.services import managed
+from dbplane.services import managed, managed_config
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.operations import OperationRecord, active_operations, start_operation
@@ -123,6 +124,9 @@ class DatabaseUpdate(BaseModel):
     periodic_backups_enabled: bool | None = None
     periodic_backups_scheduled_at: Hours | None = Field(
         None, description="One hour or a list of hours (0-23, UTC).")
+    config: dict[str, str | StrictInt] | None = Field(
+        None, description="A managed server's settings ({name: value}), checked against "
+        "its catalogue; those that need a restart stay pending until a redeploy.")
 
     _check_hours = field_validator("periodic_backups_scheduled_at")(_hours)
 
@@ -423,6 +427,11 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     """Change settings; a new url is checked before it is saved."""
     row = await resolve_database(ctx, ref)
     values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    config = values.pop("config", None)
+    if config is not None and row.mode != "managed":
+        raise NotManaged(f"the database {row.resource_id!r} is {row.mode}: dbplane does "
+                         "not run its server, so it has no config to set",
+                         database=row.resource_id)
     if "periodic_backups_scheduled_at" in body.model_fields_set and not values.get(
             "periodic_backups_scheduled_at"):
         values["periodic_backups_scheduled_at"] = []  # null or [] clears the schedule
@@ -430,8 +439,13 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
         if row.mode == "embedded":
             raise InvalidField("an embedded database's file is managed by dbplane; its url "
                                "cannot change", field="url", value=None)
+        if row.mode == "managed":
+            raise InvalidField("a managed database's url is dbplane's own; it cannot "
+                               "change", field="url", value=None)
         await _checked_url(ctx, values["url"], row.type_name)
         values["url_secret"] = ctx.secrets.encrypt(values.pop("url"))
+    if config:
+        await managed_config.set_config(ctx, row, {k: str(v) for k, v in config.items()})
     if not values:
         return await _describe(ctx, row)
     values["updated_at"] = now_ms()

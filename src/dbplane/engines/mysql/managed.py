@@ -73,7 +73,7 @@ class ManagedMysql(ManagedServer):
         found: dict[str, SettingInfo] = {}
         async with _connect(url) as cur:
             for name in names:
-                await cur.execute("SELECT VARIABLE_NAME, VARIABLE_VALUE, READ_ONLY FROM "
+                await cur.execute("SELECT VARIABLE_NAME, GLOBAL_VALUE, READ_ONLY FROM "
                                   "information_schema.SYSTEM_VARIABLES WHERE "
                                   "VARIABLE_NAME = %s", (name.replace("-", "_").upper(),))
                 row = await cur.fetchone()
@@ -112,12 +112,20 @@ class ManagedMysql(ManagedServer):
         return None
 
     async def apply_live(self, url: str, settings: dict[str, str]) -> None:
+        from dbplane.errors import InvalidSettingValue
+
         async with _connect(url) as cur:
             for name, value in settings.items():
                 # SET GLOBAL takes no parameter for the name: it was found in the
                 # server's catalogue; the value is bound
-                await cur.execute(f"SET GLOBAL {name.replace('-', '_')} = %s",
-                                  (int(value) if value.lstrip("-").isdigit() else value,))
+                try:
+                    await cur.execute(f"SET GLOBAL {name.replace('-', '_')} = %s",
+                                      (int(value) if value.lstrip("-").isdigit()
+                                       else value,))
+                except Exception as exc:  # the driver's error: the server refused it
+                    raise InvalidSettingValue(
+                        f"MariaDB refused {name} = {value!r}: {exc}", field=f"config.{name}",
+                        setting=name, value=value) from exc
 
 
 class _connect:

@@ -84,10 +84,18 @@ class ManagedRedis(ManagedServer):
 
     async def apply_live(self, url: str, settings: dict[str, str]) -> None:
         import redis.asyncio as aioredis
+        from redis import exceptions as rex
+
+        from dbplane.errors import InvalidSettingValue
 
         client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
-        try:
-            for name, value in settings.items():
-                await client.config_set(name, value)
+        pairs = [part for item in settings.items() for part in item]
+        try:  # CONFIG SET with several pairs is atomic: all or none
+            await client.execute_command("CONFIG", "SET", *pairs)  # type: ignore[no-untyped-call]
+        except rex.ResponseError as exc:
+            name = next((n for n in settings if n in str(exc)), next(iter(settings)))
+            raise InvalidSettingValue(f"Redis refused {name} = {settings[name]!r}: {exc}",
+                                      field=f"config.{name}", setting=name,
+                                      value=settings[name]) from exc
         finally:
             await client.aclose()
