@@ -30,6 +30,7 @@ from dbplane.api.routers import (
     users,
 )
 from dbplane.services import operations as operations_service
+from dbplane.services import supervisor
 from dbplane.services.auth import ensure_admin_token, ensure_builtin_roles
 from dbplane.services.context import AppContext
 from dbplane.services.databases import ensure_default_database
@@ -89,7 +90,9 @@ def create_app(settings: Settings | None = None,
                 yield
             finally:
                 front_door.ctx = None
+                owner = supervisor.owner_of(ctx)
                 await operations_service.stop(ctx)
+                await supervisor.release(ctx, owner)
         finally:
             front_door.ctx = None
             await ctx.close()

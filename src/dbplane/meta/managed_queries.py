@@ -21,7 +21,9 @@ __all__ = [
     "insert_managed_server",
     "list_deployments",
     "list_managed_servers",
+    "release_supervision",
     "renew_supervision",
+    "set_state_if",
     "update_deployment",
     "update_managed_server",
 ]
@@ -103,3 +105,21 @@ async def update_deployment(conn: AsyncConnection, deployment_id: str,
                             values: Values) -> None:
     await conn.execute(update(deployments).where(deployments.c.id == deployment_id)
                        .values(**values))
+
+
+async def set_state_if(conn: AsyncConnection, database_id: str, *, state: str,
+                       pid: int | None, values: Values) -> bool:
+    """Change a server's row only if it is still in ``state`` with ``pid`` (a deployment
+    may have taken it over in between); True when it changed."""
+    pid_is = (managed_servers.c.pid.is_(None) if pid is None
+              else managed_servers.c.pid == pid)
+    result = await conn.execute(update(managed_servers).where(and_(
+        managed_servers.c.database_id == database_id, managed_servers.c.state == state,
+        pid_is)).values(**values))
+    return bool(result.rowcount)
+
+
+async def release_supervision(conn: AsyncConnection, owner: str) -> None:
+    """Give up every lease ``owner`` holds (a process that stops)."""
+    await conn.execute(update(managed_servers).where(managed_servers.c.supervisor == owner)
+                       .values(supervisor=None, lease_until=None))

@@ -127,6 +127,8 @@ class DatabaseUpdate(BaseModel):
     config: dict[str, str | StrictInt] | None = Field(
         None, description="A managed server's settings ({name: value}), checked against "
         "its catalogue; those that need a restart stay pending until a redeploy.")
+    auto_restart: bool | None = Field(None, description="A managed server: restart it "
+                                      "when it dies (with a back-off; default on).")
 
     _check_hours = field_validator("periodic_backups_scheduled_at")(_hours)
 
@@ -428,7 +430,8 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     row = await resolve_database(ctx, ref)
     values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
     config = values.pop("config", None)
-    if config is not None and row.mode != "managed":
+    auto_restart = values.pop("auto_restart", None)
+    if (config is not None or auto_restart is not None) and row.mode != "managed":
         raise NotManaged(f"the database {row.resource_id!r} is {row.mode}: dbplane does "
                          "not run its server, so it has no config to set",
                          database=row.resource_id)
@@ -446,6 +449,9 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
         values["url_secret"] = ctx.secrets.encrypt(values.pop("url"))
     if config:
         await managed_config.set_config(ctx, row, {k: str(v) for k, v in config.items()})
+    if auto_restart is not None:
+        async with ctx.meta.begin() as conn:
+            await mgq.update_managed_server(conn, row.id, {"auto_restart": auto_restart})
     if not values:
         return await _describe(ctx, row)
     values["updated_at"] = now_ms()

@@ -4,7 +4,7 @@ never claimed by this process's workers."""
 
 from __future__ import annotations
 
-from dbplane.services import backups, deployments, managed, routines
+from dbplane.services import backups, deployments, managed, routines, supervisor
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
 
@@ -27,5 +27,7 @@ def register_operation_types(registry: OperationRegistry) -> None:
     for kind, type_name in routines.OPERATION_TYPES.items():
         registry.register(type_name, routines.run_routine_operation,
                           cancellable=kind in routines.CANCELLABLE_KINDS)
+    registry.register_periodic("managed.supervisor", supervisor.supervise,
+                               supervisor.INTERVAL_SECONDS)
     registry.register_periodic("backups.scheduler", backups.scheduler_pass,
                                backups.SCHEDULER_INTERVAL_SECONDS)
