@@ -88,3 +88,19 @@ class ManagedServer:
 
     async def apply_live(self, url: str, settings: dict[str, str]) -> None:
         """Apply settings that need no restart to the running server."""
+
+    features: ClassVar[tuple[str, ...]] = ()
+    """The features a managed server of this type can turn on (``POST .../features``)."""
+
+    def feature_settings(self, name: str, enable: bool, plan: ServerPlan,
+                         current: dict[str, str]) -> dict[str, str]:
+        """The settings that turn feature ``name`` on or off, given the ``current``
+        live values of the settings it touches (``feature_reads``)."""
+        raise NotImplementedError
+
+    def feature_reads(self, name: str) -> list[str]:
+        """The settings ``feature_settings`` needs the live value of."""
+        return []
+
+    async def feature_finish(self, url: str, name: str, enable: bool) -> None:
+        """What follows the settings once they are live (create an extension…)."""

@@ -235,6 +235,8 @@ class ManagedServerRecord:
     """The settings in the server's configuration file."""
     pending: dict[str, dict[str, str | None]]
     """Saved settings waiting for a restart: ``{name: {old_value, new_value}}``."""
+    features: dict[str, dict[str, str | None]]
+    """Features asked for: ``{name: {status, message}}``."""
     auto_restart: bool
     restarts: int
     next_restart_at: int | None
@@ -246,7 +248,8 @@ class ManagedServerRecord:
     @classmethod
     def of(cls, row: RowMapping) -> ManagedServerRecord:
         return cls(**{**row, "settings": dict(row["settings"] or {}),
-                      "pending": dict(row["pending"] or {})})
+                      "pending": dict(row["pending"] or {}),
+                      "features": dict(row["features"] or {})})
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,6 +217,9 @@ managed_servers = Table(
     Column("detail", Text, nullable=True),
     Column("settings", JSON, nullable=False),
     Column("pending", JSON, nullable=False),
+    # features asked for: {name: {status, message}} (PENDING_TO_ACTIVATE, ACTIVATED,
+    # PENDING_TO_REMOVE, FAILED); a removed one leaves the map
+    Column("features", JSON, nullable=False),
     Column("auto_restart", Boolean, nullable=False, default=True),
     Column("restarts", Integer, nullable=False, default=0),
     Column("next_restart_at", BigInteger, nullable=True),

@@ -40,7 +40,7 @@ from dbplane.errors import (
 from dbplane.meta import managed_queries as mgq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseMode, DatabaseRecord
-from dbplane.services import managed, managed_config
+from dbplane.services import managed, managed_config, managed_features
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.operations import OperationRecord, active_operations, start_operation
@@ -143,7 +143,9 @@ class InstancePublic(BaseModel):
 
 class FeaturePublic(BaseModel):
     name: str
-    status: Literal["ACTIVATED", "PENDING", "FAILED"]
+    status: Literal["ACTIVATED", "PENDING", "FAILED", "PENDING_TO_ACTIVATE",
+                    "PENDING_TO_REMOVE"]
+    message: str | None = None
 
 
 class ManagedPublic(BaseModel):
@@ -242,7 +244,9 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
                         else "running" if health.ok else "unreachable"), type="db-node")
             for inst in engine.instances()
         ],
-        features=[FeaturePublic.model_validate(f) for f in features],
+        features=[FeaturePublic.model_validate(f) for f in (
+            managed_features.stored(view.record.features, features) if view is not None
+            else features)],
         periodic_backups_enabled=row.periodic_backups_enabled,
         periodic_backups_scheduled_at=list(row.periodic_backups_scheduled_at),
         mode=row.mode,

@@ -30,7 +30,7 @@ from dbplane.errors import (
 from dbplane.meta import managed_queries as mq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseRecord, DeploymentRecord
-from dbplane.services import managed
+from dbplane.services import managed, managed_features
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import resolve_database
 from dbplane.services.operations import start_operation
@@ -314,7 +314,13 @@ async def _managed_steps(ctx: AppContext, row: DatabaseRecord, action: str,
                 await managed.wait_ready(ctx, handle, pid)
             async with steps.step("VERIFY_SETTINGS_LIVE"):
                 await _verify(handle, new, record.pending)
+            if action != "restart" and any(
+                    str(f.get("status", "")).startswith("PENDING")
+                    for f in record.features.values()):
+                async with steps.step("FINISH_FEATURES"):
+                    await managed_features.finish_features(ctx, handle)
         except DbplaneError as exc:
+            await managed_features.fail_features(ctx, handle, exc.detail)
             await _rollback(ctx, handle, old, steps)
             await managed.save_server(
                 ctx, handle, state="running", desired="running",

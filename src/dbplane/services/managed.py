@@ -120,7 +120,7 @@ def new_server(ctx: AppContext, database_id: str, type_name: str,
     record = ManagedServerRecord(
         database_id=database_id, type_name=type_name, directory=str(directory), port=port,
         database_name=resource_id, pid=None, desired="running", state="creating",
-        detail=None, settings={}, pending={}, auto_restart=True, restarts=0,
+        detail=None, settings={}, pending={}, features={}, auto_restart=True, restarts=0,
         next_restart_at=None, supervisor=None, lease_until=None, created_at=stamp,
         updated_at=stamp)
     return record, server.url(plan)

@@ -21,7 +21,48 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-class ManagedPostgresql(ManagedServer):
+def _libraries(value: str) -> list[str]:
+    return [lib.strip().strip('"') for lib in value.split(",") if lib.strip()]
+
+
+class _Features(ManagedServer):
+    """pg-stat-statements (preloaded, then the extension) and wal-archiving (WAL segments
+    copied to ``wal-archive/`` in the server's directory, what point-in-time restore will
+    read)."""
+
+    features = ("pg-stat-statements", "wal-archiving")
+
+    def feature_reads(self, name: str) -> list[str]:
+        return ["shared_preload_libraries"] if name == "pg-stat-statements" else []
+
+    def feature_settings(self, name: str, enable: bool, plan: ServerPlan,
+                         current: dict[str, str]) -> dict[str, str]:
+        if name == "pg-stat-statements":
+            libs = [lib for lib in _libraries(current.get("shared_preload_libraries", ""))
+                    if lib != "pg_stat_statements"]
+            if enable:
+                libs.append("pg_stat_statements")
+            return {"shared_preload_libraries": ",".join(libs)}
+        archive = plan.directory / "wal-archive"
+        if enable:
+            archive.mkdir(mode=0o700, exist_ok=True)
+            if plan.user is not None:
+                import shutil
+
+                shutil.chown(archive, plan.user, plan.user)
+            return {"archive_mode": "on", "wal_level": "replica",
+                    "archive_command": f"test ! -f {archive}/%f && cp %p {archive}/%f"}
+        return {"archive_mode": "off"}
+
+    async def feature_finish(self, url: str, name: str, enable: bool) -> None:
+        if name != "pg-stat-statements":
+            return
+        await _fetch(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" if enable
+                     else "DROP EXTENSION IF EXISTS pg_stat_statements")
+
+
+
+class ManagedPostgresql(_Features):
     type_name = "postgresql"
     stop_signal = signal.SIGINT  # fast shutdown: SIGTERM would wait for every client
 
@@ -97,3 +138,4 @@ async def _fetch(url: str, sql: str, *args: object) -> list[dict[str, Any]]:
         return [dict(r) for r in await conn.fetch(sql, *args)]
     finally:
         await conn.close()
+

@@ -99,3 +99,14 @@ class ManagedRedis(ManagedServer):
                                       value=settings[name]) from exc
         finally:
             await client.aclose()
+
+    features = ("redis-rdb", "redis-aof")
+
+    def feature_settings(self, name: str, enable: bool, plan: ServerPlan,
+                         current: dict[str, str]) -> dict[str, str]:
+        # both apply live: CONFIG SET appendonly yes rewrites the AOF from the data in
+        # memory, so the next start reads it (a restart with appendonly on and only a
+        # dump.rdb would come up empty)
+        if name == "redis-rdb":
+            return {"save": "3600 1 300 100 60 10000" if enable else ""}
+        return {"appendonly": "yes" if enable else "no"}

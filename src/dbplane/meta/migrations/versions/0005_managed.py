@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("pending", sa.JSON(), nullable=False),
+        sa.Column("features", sa.JSON(), nullable=False),
         sa.Column("auto_restart", sa.Boolean(), nullable=False),
         sa.Column("restarts", sa.Integer(), nullable=False),
         sa.Column("next_restart_at", sa.BigInteger(), nullable=True),
