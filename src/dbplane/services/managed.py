@@ -194,13 +194,14 @@ async def wait_ready(ctx: AppContext, handle: ManagedHandle, pid: int, *,
 
 async def stop_process(ctx: AppContext, handle: ManagedHandle) -> None:
     """Stop the server's process (its type's signal, then SIGKILL after 30 s)."""
+    # close the pools first: a pool that refills itself would race the shutdown
+    await ctx.connections.drop(handle.row.id)
     pid = handle.record.pid
     if pid is None:
         return
     rt = runtime_of(ctx)
     if rt.status(pid, handle.server.marker(handle.plan)) == "running":
         await asyncio.to_thread(rt.stop, pid, 30.0, handle.server.stop_signal)
-    await ctx.connections.drop(handle.row.id)
 
 
 async def run_provision(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
