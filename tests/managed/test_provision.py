@@ -70,3 +70,15 @@ async def test_a_directory_the_server_user_cannot_enter_is_named(
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "DBP-M402"
     assert "cannot enter" in response.json()["detail"]
+
+
+async def test_delete_waits_for_the_provisioning(managed_app: AppHandle) -> None:
+    client = managed_app.client
+    response = await client.post("/v1/databases", json={"database": {
+        "resource_id": "early", "type_name": "mysql", "mode": "managed"}})
+    assert response.status_code == 202
+    refused = await client.delete("/v1/databases/early")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["operation_id"] == response.json()["id"]
+    await wait_operation(client, response.json()["id"])
+    assert (await client.delete("/v1/databases/early?purge=true")).status_code == 204

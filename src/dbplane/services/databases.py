@@ -32,6 +32,7 @@ from dbplane.engines.registry import types_with
 from dbplane.errors import (
     DatabaseExists,
     DatabaseNotFound,
+    DeploymentConflict,
     InvalidDatabaseUrl,
     InvalidField,
     NotManaged,
@@ -478,6 +479,12 @@ async def delete_database(ctx: AppContext, ref: str, *, purge: bool = False) -> 
                                 database=row.resource_id)
     kept = None
     if row.mode == "managed":
+        for op in await active_operations(ctx, row.id):
+            if op.type in ("managed.provision", "deployment"):
+                raise DeploymentConflict(
+                    f"operation {op.id} ({op.type}) is {op.status} on {row.resource_id!r}; "
+                    "delete it once that ends", database=row.resource_id,
+                    operation_id=op.id)
         async with ctx.meta.begin() as conn:  # the supervisor must not restart it
             await mgq.update_managed_server(conn, row.id, {"desired": "stopped"})
         kept = await managed.delete_server(ctx, row, purge=purge)
