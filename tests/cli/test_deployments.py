@@ -39,3 +39,20 @@ def test_a_managed_database_from_create_to_purge(cli: Cli, client: ApiClient) ->
     assert directory.is_dir()
     cli.ok("databases", "remove", rid, "--purge", "--yes")
     assert not directory.exists()
+
+
+def test_config_set_and_show_mark_the_pending_values(cli: Cli, client: ApiClient) -> None:
+    need_tools()
+    rid = unique_name("conf")
+    client.databases.create(rid, type_name="redis", mode="managed")
+    out = cli.ok("config", "set", rid, "maxmemory=1048576", "databases=20").stdout
+    assert re.search(r"maxmemory\s+1048576", out)
+    assert re.search(r"databases\s+16\s+16 -> 20 \(after a redeploy\)", out), out
+    assert "OUT_OF_DATE" in out
+    shown = cli.json("config", "show", rid)
+    assert shown["pending_restart_reason"] == {"databases": {"old_value": "16",
+                                                             "new_value": "20"}}
+    cli.fails("config", "set", rid, "no-such-thing=1")
+    assert cli.json("redeploy", rid, "--wait")["state"] == "DEPLOYED"
+    assert cli.json("config", "show", rid)["config"]["databases"] == "20"
+    client.databases.delete(rid, purge=True)

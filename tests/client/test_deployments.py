@@ -37,3 +37,16 @@ async def test_the_async_client_stops_only_managed_servers(aclient: AsyncApiClie
     deployment = await db.redeploy(wait=True)
     assert deployment["state"] == "DEPLOYED"
     assert deployment["service_deployment_status"] == "UP_TO_DATE"
+
+
+def test_config_set_through_the_client(client: ApiClient) -> None:
+    need_tools()
+    rid = unique_name("tuned")
+    db = client.databases.create(rid, type_name="mysql", mode="managed")
+    shown = db.config.set(max_connections=42, back_log=70)
+    assert shown["config"]["max_connections"] == "42"
+    assert shown["pending_restart_reason"]["back_log"]["new_value"] == "70"
+    assert shown["service_deployment_status"] == "OUT_OF_DATE"
+    assert db.redeploy(wait=True)["state"] == "DEPLOYED"
+    assert db.config.show()["config"]["back_log"] == "70"
+    client.databases.delete(rid, purge=True)
