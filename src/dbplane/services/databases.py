@@ -211,6 +211,12 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
         health = Health("unreachable", view.detail)  # no round trip to a server not up
     else:
         health = await engine.health()
+        if view is not None and not health.ok:
+            # a server restarted by another replica leaves this process's pool with
+            # dead connections: try once on a new pool before calling it unreachable
+            await ctx.connections.drop(row.id)
+            engine = await ctx.connections.engine_for(row)
+            health = await engine.health()
     version: str | None = None
     features: list[dict[str, str]] = []
     if health.ok:
