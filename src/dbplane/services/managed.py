@@ -187,7 +187,7 @@ async def wait_ready(ctx: AppContext, handle: ManagedHandle, pid: int, *,
                     f"the {handle.row.type_name} server did not answer within "
                     f"{ctx.settings.managed_start_timeout_seconds:.0f} s",
                     database=handle.row.resource_id)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
     finally:
         await engine.close()
 
@@ -274,7 +274,7 @@ async def _bootstrap(ctx: AppContext, handle: ManagedHandle, pid: int) -> None:
             if time.monotonic() > deadline or runtime_of(ctx).status(
                     pid, handle.server.marker(handle.plan)) != "running":
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
 
 
 async def delete_server(ctx: AppContext, row: DatabaseRecord, *, purge: bool) -> str | None:
