@@ -12,7 +12,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -132,7 +136,10 @@ class LiveServer:
 def run_live_server(data_dir: Path) -> Iterator[LiveServer]:
     """A real uvicorn server on a free port, in a thread, until the block ends."""
     port = free_port()
-    app = create_app(make_settings(data_dir))
+    # managed servers run as an unprivileged user: not under pytest's 0700 tmp directory
+    managed_dir = Path(tempfile.mkdtemp(prefix="dbp-live-managed-"))
+    managed_dir.chmod(0o755)
+    app = create_app(make_settings(data_dir, managed_dir=managed_dir))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on")
     server = uvicorn.Server(config)
@@ -149,6 +156,22 @@ def run_live_server(data_dir: Path) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        _stop_managed(managed_dir)
+        shutil.rmtree(managed_dir, ignore_errors=True)
+
+
+def _stop_managed(managed_dir: Path) -> None:
+    """Stop the managed servers a live server's tests left running (they outlive it)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(managed_dir).encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

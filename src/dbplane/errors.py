@@ -42,14 +42,14 @@ __all__ = [
     "ActionRefused",
     "ActionServerUnavailable",
     "AdminRequired",
-    "ArchiveChecksumMismatch",  # backups",
-    "ArchiveInvalid",  # backups",
+    "ArchiveChecksumMismatch",
+    "ArchiveInvalid",
     "BackendNotFound",
-    "BackupInUse",  # backups",
-    "BackupNotFound",  # backups",
-    "BackupNotReady",  # backups",
-    "BackupToolFailed",  # backups",
-    "BackupToolMissing",  # backups",
+    "BackupInUse",
+    "BackupNotFound",
+    "BackupNotReady",
+    "BackupToolFailed",
+    "BackupToolMissing",
     "BuiltinRole",
     "CheckViolation",
     "Conflict",
@@ -63,6 +63,8 @@ __all__ = [
     "DatabaseNotFound",
     "DatabaseUnreachable",
     "DbplaneError",
+    "DeploymentConflict",
+    "DeploymentNotFound",
     "DiffNotApplicable",
     "EmptyReference",
     "EndpointNotFound",
@@ -74,6 +76,7 @@ __all__ = [
     "InvalidDatabaseUrl",
     "InvalidField",
     "InvalidRoutineFile",
+    "InvalidSettingValue",
     "InvalidToken",
     "InvalidValue",
     "LogicalDatabaseExists",
@@ -81,6 +84,8 @@ __all__ = [
     "LogicalDatabaseNotFound",
     "MalformedBody",
     "MalformedParameter",
+    "ManagedDirUnusable",
+    "ManagedServerFailed",
     "MethodNotAllowed",
     "MigrationChanged",
     "MigrationFailed",
@@ -92,6 +97,7 @@ __all__ = [
     "NotAUserSession",
     "NotFound",
     "NotGranted",
+    "NotManaged",
     "NotNullViolation",
     "OperationCanceled",
     "OperationConflict",
@@ -115,6 +121,7 @@ __all__ = [
     "SchemaBodyInvalid",
     "SchemaChanged",
     "SchemaParameterInvalid",
+    "ServerNotRunning",
     "SnapshotMismatch",
     "StaleSchemaHash",
     "StatStatementsUnavailable",
@@ -128,6 +135,7 @@ __all__ = [
     "UnknownOperator",
     "UnknownProvider",
     "UnknownRelation",
+    "UnknownSetting",
     "Unsupported",
     "UnsupportedFieldType",
     "UserExists",
@@ -937,6 +945,57 @@ class ActionServerUnavailable(Unavailable):
     """The database server did not answer the action."""
 
     code = "DBP-X402"
+
+
+
+# --- Managed servers and deployments (issue 14) ---
+
+class DeploymentNotFound(NotFound):
+    """No deployment with this id on this database."""
+
+    code = "DBP-M101"
+
+
+class NotManaged(Unsupported):
+    """Only a managed database (a server dbplane runs) can do this."""
+
+    code = "DBP-M102"
+
+
+class UnknownSetting(Invalid):
+    """The server has no setting of this name."""
+
+    code = "DBP-M201"
+
+
+class InvalidSettingValue(Invalid):
+    """The server's catalogue refuses this value for the setting."""
+
+    code = "DBP-M202"
+
+
+class DeploymentConflict(Conflict):
+    """Another deployment of this database is queued or running."""
+
+    code = "DBP-M301"
+
+
+class ServerNotRunning(Conflict):
+    """The managed server is not running (start it first)."""
+
+    code = "DBP-M302"
+
+
+class ManagedServerFailed(Unavailable):
+    """The managed server could not be initialised, started or stopped."""
+
+    code = "DBP-M401"
+
+
+class ManagedDirUnusable(Unavailable):
+    """The directory for managed servers cannot be used by the server's user."""
+
+    code = "DBP-M402"
 
 
 

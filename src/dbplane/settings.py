@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     operation_stop_grace_seconds: float = Field(
         3.0, ge=0, le=3600, description="At shutdown, how long running operations have to "
         "end before they are stopped and ended `error`.")
+    managed_dir: Path | None = Field(None, description="Where managed servers keep their "
+                                     "data directories; default `managed/` in the data "
+                                     "directory. Every directory above it must be "
+                                     "traversable by `managed_user`.")
+    managed_user: str | None = Field(
+        "postgres", description="The unprivileged user managed servers run as when dbplane "
+        "runs as root (PostgreSQL refuses root); ignored otherwise.")
+    managed_start_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="How long a managed server may take to answer "
+        "after its process starts.")
+    managed_supervise_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often managed servers' processes are checked "
+        "(crashes, restarts, adoption).")
+    managed_lease_seconds: float = Field(
+        10.0, gt=0, le=600, description="A replica supervises a managed server for this "
+        "long after its last check; then another may take it over.")
     log_level: str = Field("INFO")
     log_json: bool | None = Field(None, description="Log one JSON object per line (true) "
                                   "or readable lines (false); unset: readable on a "
@@ -124,6 +140,11 @@ class Settings(BaseSettings):
     def backups_dir(self) -> Path:
         """Where backup archives live."""
         return self.archive_dir or self.data_dir / "backups"
+
+    @property
+    def managed_root(self) -> Path:
+        """Where managed servers' directories live."""
+        return (self.managed_dir or self.data_dir / "managed").resolve()
 
     @property
     def embedded_dir(self) -> Path:

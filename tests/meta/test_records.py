@@ -18,6 +18,8 @@ from dbplane.meta.records import (
     BackupRecord,
     BackupSlotRecord,
     DatabaseRecord,
+    DeploymentRecord,
+    ManagedServerRecord,
     RoleRecord,
     SessionPrincipalRecord,
     SessionRecord,
@@ -35,6 +37,8 @@ RECORDS: list[tuple[type[object], Table]] = [
     (ApiTokenRecord, tables.api_tokens),
     (BackupRecord, tables.backups),
     (BackupSlotRecord, tables.backup_slots),
+    (ManagedServerRecord, tables.managed_servers),
+    (DeploymentRecord, tables.deployments),
 ]
 # tables whose rows no query answers as a record: the operations (their own module) and
 # the schema metadata (read where it is merged, in services/schema.py)

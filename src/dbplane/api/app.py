@@ -22,6 +22,7 @@ from dbplane.api.routers import (
     auth,
     backups,
     databases,
+    deployments,
     health,
     operations,
     routines,
@@ -31,6 +32,7 @@ from dbplane.api.routers import (
     users,
 )
 from dbplane.services import operations as operations_service
+from dbplane.services import supervisor
 from dbplane.services.auth import ensure_admin_token, ensure_builtin_roles
 from dbplane.services.context import AppContext
 from dbplane.services.databases import ensure_default_database
@@ -90,7 +92,9 @@ def create_app(settings: Settings | None = None,
                 yield
             finally:
                 front_door.ctx = None
+                owner = supervisor.owner_of(ctx)
                 await operations_service.stop(ctx)
+                await supervisor.release(ctx, owner)
         finally:
             front_door.ctx = None
             await ctx.close()
@@ -104,7 +108,7 @@ def create_app(settings: Settings | None = None,
                        responses={503: PROBLEM_RESPONSES[500] | {
                            "description": "The metadata store does not answer"}})
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
-                   backups, actions):
+                   backups, actions, deployments):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
     console.install(app)
     install_docs(app)

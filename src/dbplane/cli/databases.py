@@ -70,6 +70,10 @@ def _show(db: Mapping[str, Any], as_json: bool) -> None:
         ("mode", db.get("mode")),
         ("plan", db.get("plan")),
         ("url", db.get("url")),
+        *([("data_directory", db["managed"]["data_directory"]),
+           ("pid", db["managed"]["pid"]),
+           ("service_deployment_status", db.get("service_deployment_status"))]
+          if db.get("managed") else []),
         ("instances", _instances(db)),
         ("features", [f"{f['name']} ({f['status']})" for f in db.get("features") or []]),
         ("backups", _backups(db)),
@@ -109,6 +113,32 @@ def add_database(
     _show(db, as_json)
 
 
+@app.command("create")
+def create_database(
+    ctx: typer.Context,
+    resource_id: Annotated[str, typer.Argument(help="A name for it: lower-case letters, "
+                                               "digits, - and _.", show_default=False)],
+    type_name: Annotated[str, typer.Option(
+        "--type", help="postgresql, mysql or redis with --managed; sqlite otherwise.")
+    ] = "sqlite",
+    managed: Annotated[bool, typer.Option(
+        "--managed", help="Provision a server dbplane runs itself (waits until it "
+        "runs).")] = False,
+    app_name: Annotated[str | None, typer.Option("--app-name", help="A label for it.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a database: an embedded SQLite one, or with ``--managed`` a PostgreSQL,
+    MariaDB or Redis server of its own (its own data directory, port and password)."""
+    with api(ctx) as client:
+        if managed:
+            db = client.databases.create(resource_id, type_name=type_name,
+                                         app_name=app_name, mode="managed")
+        else:
+            db = client.databases.create(resource_id, type_name=type_name,
+                                         app_name=app_name)
+    _show(db, as_json)
+
+
 @app.command("show")
 def show_database(ctx: typer.Context, db: DbArg, as_json: JsonOption = False) -> None:
     """One database, by id or resource_id."""
@@ -144,11 +174,21 @@ def update_database(
 
 
 @app.command("remove")
-def remove_database(ctx: typer.Context, db: DbArg, as_json: JsonOption = False) -> None:
-    """Unregister a database. Its data is never dropped."""
+def remove_database(
+    ctx: typer.Context, db: DbArg, as_json: JsonOption = False,
+    purge: Annotated[bool, typer.Option(
+        "--purge", help="A managed database: also delete its server's files.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Unregister a database. An external or embedded one's data is never dropped; a
+    managed server is stopped, and its files deleted only with ``--purge``."""
+    if purge and not yes:
+        typer.confirm(f"stop {db!r} and delete its server's files for good?", abort=True)
     with api(ctx) as client:
-        client.databases.delete(db)
+        client.databases.delete(db, purge=purge)
     if as_json:
-        print_json({"removed": db})
+        print_json({"removed": db, **({"purged": True} if purge else {})})
+    elif purge:
+        typer.echo(f"removed database {db!r} and its server's files")
     else:
         typer.echo(f"removed database {db!r} (its data is left in place)")

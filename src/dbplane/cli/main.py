@@ -14,6 +14,7 @@ from dbplane.cli import (
     auth,
     backups,
     databases,
+    deployments,
     operations,
     roles,
     routines,
@@ -39,7 +40,7 @@ app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
 app.command("health")(auth.health)
-for _module in (schema, routines, operations, backups, actions):
+for _module in (schema, routines, operations, backups, actions, deployments):
     _module.register(app)
 
 

@@ -14,6 +14,15 @@ from typing import Any
 from dbplane.client._http import AsyncHttp, SyncHttp, as_list, as_object, path, unwrap
 from dbplane.client.actions import action, async_action
 from dbplane.client.backups import AsyncBackups, Backups
+from dbplane.client.deployments import (
+    AsyncConfig,
+    AsyncDeployments,
+    Config,
+    Deployments,
+    async_deploy,
+    deploy,
+)
+from dbplane.client.operations import as_async_operation, as_operation
 from dbplane.client.routines import (
     AsyncFactory,
     AsyncMigrations,
@@ -59,8 +68,8 @@ def _ref(db: DatabaseRef) -> str:
 def _create_body(resource_id: str, url: str | None, type_name: str | None,
                  app_name: str | None, periodic_backups_enabled: bool | None,
                  periodic_backups_scheduled_at: int | builtins.list[int] | None,
-                 ) -> dict[str, Any]:
-    fields = {"resource_id": resource_id, "url": url, "type_name": type_name,
+                 mode: str | None = None) -> dict[str, Any]:
+    fields = {"resource_id": resource_id, "url": url, "type_name": type_name, "mode": mode,
               "app_name": app_name, "periodic_backups_enabled": periodic_backups_enabled,
               "periodic_backups_scheduled_at": periodic_backups_scheduled_at}
     return {"database": {k: v for k, v in fields.items() if v is not None}}
@@ -117,6 +126,39 @@ class _Parts:
         """Run one of its actions (``list-actions`` names them) and answer its result."""
         return action(self._http, self._refs()[0], name, params)
 
+    @property
+    def deployments(self) -> Deployments:
+        """Its deployments: ``.list()``, ``.get(id)``."""
+        return Deployments(self._http, self._refs()[0])
+
+    @property
+    def config(self) -> Config:
+        """A managed server's settings: ``.show()``, ``.set(name=value)``."""
+        return Config(self._http, self._refs()[0])
+
+    def redeploy(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Redeploy (a managed server restarts with its pending settings through timed
+        steps); the deployment object, finished when ``wait``. DeploymentConflict (409)
+        while another runs."""
+        return deploy(self._http, self._refs()[0], "redeploy", wait, timeout)
+
+    def restart(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Restart on the running configuration; see :meth:`redeploy`."""
+        return deploy(self._http, self._refs()[0], "restart", wait, timeout)
+
+    def stop(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Stop a managed server; NotManaged (DBP-M102) for another database."""
+        return deploy(self._http, self._refs()[0], "stop", wait, timeout)
+
+    def start(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Start a stopped managed server."""
+        return deploy(self._http, self._refs()[0], "start", wait, timeout)
+
+    def status(self) -> dict[str, Any]:
+        """Qovery's status object (``state``, ``service_deployment_status``…)."""
+        return as_object(self._http.request("GET", path("databases", self._refs()[0],
+                                                        "status")))
+
 
 class _AsyncParts:
     """:class:`_Parts` on the async client."""
@@ -155,6 +197,40 @@ class _AsyncParts:
     async def action(self, name: str, params: dict[str, Any] | str | None = None) -> Any:
         """Run one of its actions and answer its result."""
         return await async_action(self._http, self._refs()[0], name, params)
+
+    @property
+    def deployments(self) -> AsyncDeployments:
+        """Its deployments."""
+        return AsyncDeployments(self._http, self._refs()[0])
+
+    @property
+    def config(self) -> AsyncConfig:
+        """A managed server's settings."""
+        return AsyncConfig(self._http, self._refs()[0])
+
+    async def redeploy(self, wait: bool = False,
+                       timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109 (the sync twin's)
+        """Redeploy; see :meth:`_Parts.redeploy`."""
+        return await async_deploy(self._http, self._refs()[0], "redeploy", wait, timeout)
+
+    async def restart(self, wait: bool = False,
+                      timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109 (the sync twin's)
+        """Restart on the running configuration."""
+        return await async_deploy(self._http, self._refs()[0], "restart", wait, timeout)
+
+    async def stop(self, wait: bool = False, timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109 (the sync twin's)
+        """Stop a managed server."""
+        return await async_deploy(self._http, self._refs()[0], "stop", wait, timeout)
+
+    async def start(self, wait: bool = False,
+                    timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109 (the sync twin's)
+        """Start a stopped managed server."""
+        return await async_deploy(self._http, self._refs()[0], "start", wait, timeout)
+
+    async def status(self) -> dict[str, Any]:
+        """Qovery's status object."""
+        return as_object(await self._http.request("GET", path("databases",
+                                                              self._refs()[0], "status")))
 
 
 class Database(_Parts, dict[str, Any]):
@@ -257,16 +333,22 @@ class Databases:
                type_name: str | None = None, app_name: str | None = None,
                periodic_backups_enabled: bool | None = None,
                periodic_backups_scheduled_at: int | builtins.list[int] | None = None,
-               ) -> Database:
+               mode: str | None = None, timeout: float | None = None) -> Database:
         """Register an external database by ``url`` (the server checks the connection
-        first), serve an existing SQLite file (``sqlite:////abs/path.db``), or create an
-        embedded SQLite database when ``url`` is None.
+        first), serve an existing SQLite file (``sqlite:////abs/path.db``), create an
+        embedded SQLite database when ``url`` is None, or with ``mode="managed"``
+        provision a server dbplane runs (``type_name`` postgresql, mysql or redis: waits
+        for its provisioning operation, raising the error it failed with).
 
         Raises DatabaseExists, InvalidField, InvalidDatabaseUrl, or a
         ConnectionCheckFailed subclass that says what is wrong with the url."""
         body = _create_body(resource_id, url, type_name, app_name, periodic_backups_enabled,
-                            periodic_backups_scheduled_at)
-        return self._one(self._http.request("POST", path("databases"), json=body))
+                            periodic_backups_scheduled_at, mode)
+        answer = self._http.request("POST", path("databases"), json=body)
+        if mode == "managed":
+            as_operation(self._http, answer).wait(timeout=timeout, poll=0.1)
+            return self.get(resource_id)
+        return self._one(answer)
 
     def update(self, db: DatabaseRef, *, app_name: str | None = None,
                url: str | None = None, periodic_backups_enabled: bool | None = None,
@@ -278,10 +360,12 @@ class Databases:
                             periodic_backups_scheduled_at)
         return self._one(self._http.request("PATCH", path("databases", _ref(db)), json=body))
 
-    def delete(self, db: DatabaseRef) -> None:
-        """Unregister a database; its data is never dropped. Raises ProtectedDatabase for
-        the default database."""
-        self._http.request("DELETE", path("databases", _ref(db)))
+    def delete(self, db: DatabaseRef, *, purge: bool = False) -> None:
+        """Unregister a database; an external or embedded one's data is never dropped, a
+        managed server is stopped and its files removed only with ``purge``. Raises
+        ProtectedDatabase for the default database."""
+        self._http.request("DELETE", path("databases", _ref(db)),
+                           params=[("purge", "true")] if purge else None)
 
 
 class AsyncDatabases:
@@ -306,11 +390,16 @@ class AsyncDatabases:
                      type_name: str | None = None, app_name: str | None = None,
                      periodic_backups_enabled: bool | None = None,
                      periodic_backups_scheduled_at: int | builtins.list[int] | None = None,
+                     mode: str | None = None, timeout: float | None = None,  # noqa: ASYNC109 (the sync twin's)
                      ) -> AsyncDatabase:
-        """Register or create a database; see :meth:`Databases.create`."""
+        """Register, create or provision a database; see :meth:`Databases.create`."""
         body = _create_body(resource_id, url, type_name, app_name, periodic_backups_enabled,
-                            periodic_backups_scheduled_at)
-        return self._one(await self._http.request("POST", path("databases"), json=body))
+                            periodic_backups_scheduled_at, mode)
+        answer = await self._http.request("POST", path("databases"), json=body)
+        if mode == "managed":
+            await as_async_operation(self._http, answer).wait(timeout=timeout, poll=0.1)
+            return await self.get(resource_id)
+        return self._one(answer)
 
     async def update(self, db: DatabaseRef, *, app_name: str | None = None,
                      url: str | None = None, periodic_backups_enabled: bool | None = None,
@@ -322,9 +411,10 @@ class AsyncDatabases:
         return self._one(await self._http.request("PATCH", path("databases", _ref(db)),
                                                   json=body))
 
-    async def delete(self, db: DatabaseRef) -> None:
-        """Unregister a database; its data is never dropped."""
-        await self._http.request("DELETE", path("databases", _ref(db)))
+    async def delete(self, db: DatabaseRef, *, purge: bool = False) -> None:
+        """Unregister a database; see :meth:`Databases.delete`."""
+        await self._http.request("DELETE", path("databases", _ref(db)),
+                                 params=[("purge", "true")] if purge else None)
 
 
 class DefaultDatabase(_Parts):

@@ -39,7 +39,7 @@ __all__ = [
     "network_error",
 ]
 
-PART_NAMES = ("tables", "schema", "routines", "backups", "actions", "lock")
+PART_NAMES = ("tables", "schema", "routines", "backups", "actions", "lock", "managed")
 """The optional parts a type may have (see ``dbplane.engines.parts``)."""
 
 

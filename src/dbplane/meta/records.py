@@ -30,6 +30,8 @@ __all__ = [
     "BackupStatus",
     "DatabaseMode",
     "DatabaseRecord",
+    "DeploymentRecord",
+    "ManagedServerRecord",
     "PrincipalRecord",
     "RoleRecord",
     "SessionPrincipalRecord",
@@ -212,3 +214,62 @@ class BackupSlotRecord:
     @classmethod
     def of(cls, row: RowMapping) -> BackupSlotRecord:
         return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedServerRecord:
+    """A server dbplane runs for a managed database (``dbp_managed_servers``)."""
+
+    database_id: str
+    type_name: str
+    directory: str
+    port: int
+    database_name: str
+    pid: int | None
+    desired: str
+    """``running`` or ``stopped``: what the supervisor keeps it at."""
+    state: str
+    """creating, running, updating, stopped, crashed or error."""
+    detail: str | None
+    settings: dict[str, str]
+    """The settings in the server's configuration file."""
+    pending: dict[str, dict[str, str | None]]
+    """Saved settings waiting for a restart: ``{name: {old_value, new_value}}``."""
+    features: dict[str, dict[str, str | None]]
+    """Features asked for: ``{name: {status, message}}``."""
+    auto_restart: bool
+    restarts: int
+    next_restart_at: int | None
+    supervisor: str | None
+    lease_until: int | None
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def of(cls, row: RowMapping) -> ManagedServerRecord:
+        return cls(**{**row, "settings": dict(row["settings"] or {}),
+                      "pending": dict(row["pending"] or {}),
+                      "features": dict(row["features"] or {})})
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """One deployment (redeploy, restart, stop, start) of a database
+    (``dbp_deployments``)."""
+
+    id: str
+    database_id: str
+    action: str
+    """DEPLOY, RESTART or STOP (Qovery's ``status_details.action``)."""
+    state: str
+    operation_id: str | None
+    request_id: str
+    steps: tuple[dict[str, Any], ...]
+    error: dict[str, Any] | None
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+
+    @classmethod
+    def of(cls, row: RowMapping) -> DeploymentRecord:
+        return cls(**{**row, "steps": tuple(row["steps"] or ())})

@@ -23,7 +23,8 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["VERSION_TABLE", "api_tokens", "backup_slots", "backups", "databases", "metadata",
+__all__ = ["VERSION_TABLE", "api_tokens", "backup_slots", "backups", "databases", "deployments",
+           "managed_servers", "metadata",
            "operations", "roles", "schema_meta", "sessions", "users"]
 
 # Alembic's own table, recording the store's schema revision
@@ -192,4 +193,57 @@ schema_meta = Table(
     Column("meta", JSON, nullable=True),
     Column("alias", JSON, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+
+# --- Managed servers and deployments (issue 14): tables added by revision 0005 ---
+
+# one row per managed database: where its server lives and what it should be doing.
+# `settings` are the values the server runs with (its config file), `pending` those saved
+# and waiting for a restart ({name: {old_value, new_value}}). `supervisor` is the replica
+# that watches the process until `lease_until` (epoch ms); another takes it over after.
+managed_servers = Table(
+    "dbp_managed_servers",
+    metadata,
+    Column("database_id", String(32), ForeignKey("dbp_databases.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("type_name", String(32), nullable=False),
+    Column("directory", Text, nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("database_name", String(63), nullable=False),
+    Column("pid", Integer, nullable=True),
+    Column("desired", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("settings", JSON, nullable=False),
+    Column("pending", JSON, nullable=False),
+    # features asked for: {name: {status, message}} (PENDING_TO_ACTIVATE, ACTIVATED,
+    # PENDING_TO_REMOVE, FAILED); a removed one leaves the map
+    Column("features", JSON, nullable=False),
+    Column("auto_restart", Boolean, nullable=False, default=True),
+    Column("restarts", Integer, nullable=False, default=0),
+    Column("next_restart_at", BigInteger, nullable=True),
+    Column("supervisor", String(160), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# one row per deployment (redeploy, restart, stop, start) of a database, Qovery's shape
+deployments = Table(
+    "dbp_deployments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("database_id", String(32), ForeignKey("dbp_databases.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("operation_id", String(36), nullable=True),
+    Column("request_id", String(36), nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("error", JSON, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Index(None, "database_id", "created_at"),
 )

@@ -47,6 +47,7 @@ from dbplane.errors import (
 )
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseRecord
+from dbplane.services import managed, managed_features
 from dbplane.services.context import AppContext
 from dbplane.services.databases import resolve_database
 
@@ -409,6 +410,9 @@ async def list_features(ctx: AppContext, ref: str) -> list[dict[str, str]]:
         status = await adapter.feature_status(name)
         if status is not None:
             features.insert(index, {"name": name, "status": status})
+    if row.mode == "managed":
+        handle = await managed.handle_for(ctx, row)
+        return managed_features.stored(handle.record.features, features)
     return features
 
 
@@ -427,10 +431,16 @@ async def _changeable(ctx: AppContext, ref: str, name: str,
     return adapter
 
 
-async def enable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]:
+async def enable_feature(ctx: AppContext, ref: str, name: str,
+                         created_by: str | None = None) -> dict[str, Any]:
     """Enable a feature (Scalingo's answer: ``{name, status, message}``). Unsupported
     (400) for a feature dbplane cannot change on this type; StatStatementsUnavailable
-    (409) when the server does not preload pg_stat_statements (nothing is created)."""
+    (409) when the server does not preload pg_stat_statements (nothing is created). On a
+    managed server the features that need the server (settings, a restart) are turned on
+    through its configuration and, when needed, a redeploy (``PENDING_TO_ACTIVATE``)."""
+    row = await resolve_database(ctx, ref)
+    if managed_features.handles(row, name):
+        return await managed_features.change_feature(ctx, row, name, True, created_by)
     adapter = await _changeable(ctx, ref, name, "enabled")
     await adapter.enable_feature(name)
     status = await adapter.feature_status(name) or "FAILED"
@@ -440,6 +450,10 @@ async def enable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]
 async def disable_feature(ctx: AppContext, ref: str, name: str) -> dict[str, str]:
     """Disable a feature (Scalingo's answer: ``{message}``); Unsupported as for
     enabling. Disabling one that is not enabled changes nothing."""
+    row = await resolve_database(ctx, ref)
+    if managed_features.handles(row, name):
+        answer = await managed_features.change_feature(ctx, row, name, False, None)
+        return {"message": answer["message"]}
     adapter = await _changeable(ctx, ref, name, "disabled")
     await adapter.disable_feature(name)
     return {"message": f"Feature {name} has been disabled"}

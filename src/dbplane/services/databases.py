@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from dbplane.engines import (
     Engine,
+    Health,
     create_engine_for,
     embedded_class,
     engine_class,
@@ -27,18 +28,23 @@ from dbplane.engines import (
     resolve_type,
     type_names,
 )
+from dbplane.engines.registry import types_with
 from dbplane.errors import (
     DatabaseExists,
     DatabaseNotFound,
+    DeploymentConflict,
     InvalidDatabaseUrl,
     InvalidField,
+    NotManaged,
     ProtectedDatabase,
 )
+from dbplane.meta import managed_queries as mgq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseMode, DatabaseRecord
+from dbplane.services import managed, managed_config, managed_features
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
-from dbplane.services.operations import active_operations
+from dbplane.services.operations import OperationRecord, active_operations, start_operation
 
 __all__ = [
     "DatabaseCreate",
@@ -51,6 +57,7 @@ __all__ = [
     "ensure_default_database",
     "get_database",
     "list_databases",
+    "provision_database",
     "resolve_database",
     "update_database",
 ]
@@ -94,6 +101,10 @@ class DatabaseCreate(BaseModel):
     url: str | None = Field(None, repr=False, description="Connection URL of an external "
                             "database, or sqlite:////absolute/path.db to serve an existing "
                             "SQLite file. Omit it to create an embedded SQLite database.")
+    mode: Literal["embedded", "external", "managed"] | None = Field(
+        None, description="managed: dbplane runs a server of its own for it (postgresql, "
+        "mysql, redis; answers 202 with the provisioning operation). Default: external "
+        "with a url, embedded without.")
     app_name: str | None = Field(None, max_length=255)
     periodic_backups_enabled: bool = False
     periodic_backups_scheduled_at: Hours | None = Field(
@@ -114,6 +125,11 @@ class DatabaseUpdate(BaseModel):
     periodic_backups_enabled: bool | None = None
     periodic_backups_scheduled_at: Hours | None = Field(
         None, description="One hour or a list of hours (0-23, UTC).")
+    config: dict[str, str | StrictInt] | None = Field(
+        None, description="A managed server's settings ({name: value}), checked against "
+        "its catalogue; those that need a restart stay pending until a redeploy.")
+    auto_restart: bool | None = Field(None, description="A managed server: restart it "
+                                      "when it dies (with a back-off; default on).")
 
     _check_hours = field_validator("periodic_backups_scheduled_at")(_hours)
 
@@ -128,7 +144,17 @@ class InstancePublic(BaseModel):
 
 class FeaturePublic(BaseModel):
     name: str
-    status: Literal["ACTIVATED", "PENDING", "FAILED"]
+    status: Literal["ACTIVATED", "PENDING", "FAILED", "PENDING_TO_ACTIVATE",
+                    "PENDING_TO_REMOVE"]
+    message: str | None = None
+
+
+class ManagedPublic(BaseModel):
+    data_directory: str
+    port: int
+    pid: int | None
+    auto_restart: bool
+    restarts: int
 
 
 class DatabasePublic(BaseModel):
@@ -140,9 +166,11 @@ class DatabasePublic(BaseModel):
     created_at: str = Field(description="RFC 3339 with milliseconds")
     encryption_at_rest: bool
     plan: str
-    status: Literal["running", "unreachable", "backing-up", "restoring"] = Field(
+    status: Literal["running", "unreachable", "backing-up", "restoring", "creating",
+                    "updating", "stopped", "crashed", "error"] = Field(
         description="running or unreachable, from a health check; backing-up or restoring "
-        "while such an operation runs on it")
+        "while such an operation runs on it; a managed server's process state otherwise "
+        "(creating, updating, stopped, crashed, error)")
     type_id: str
     type_name: str
     version_id: str | None
@@ -155,6 +183,16 @@ class DatabasePublic(BaseModel):
     mode: Literal["embedded", "external", "managed"]
     url: str = Field(description="the connection URL with its password replaced by ***")
     status_detail: str | None = Field(None, description="why the database is unreachable")
+    managed: ManagedPublic | None = Field(None, description="the server dbplane runs (a "
+                                          "managed database only)")
+    config: dict[str, str] | None = Field(None, description="a managed server's settings "
+                                          "set through dbplane, as the server reports "
+                                          "them now")
+    pending_restart_reason: dict[str, dict[str, str | None]] | None = Field(
+        None, description="settings saved but waiting for a redeploy: {name: {old_value, "
+        "new_value}}")
+    service_deployment_status: str | None = Field(
+        None, description="NEVER_DEPLOYED, OUT_OF_DATE (settings pending) or UP_TO_DATE")
 
 
 def _stable_id(*parts: str) -> str:
@@ -166,9 +204,19 @@ def _iso(ms: int) -> str:
 
 
 async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
+    view = await managed.managed_view(ctx, row) if row.mode == "managed" else None
     engine = await ctx.connections.engine_for(row)
     timeout = ctx.settings.health_timeout_seconds
-    health = await engine.health()
+    if view is not None and view.state != "running":
+        health = Health("unreachable", view.detail)  # no round trip to a server not up
+    else:
+        health = await engine.health()
+        if view is not None and not health.ok:
+            # a server restarted by another replica leaves this process's pool with
+            # dead connections: try once on a new pool before calling it unreachable
+            await ctx.connections.drop(row.id)
+            engine = await ctx.connections.engine_for(row)
+            health = await engine.health()
     version: str | None = None
     features: list[dict[str, str]] = []
     if health.ok:
@@ -187,6 +235,7 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
         encryption_at_rest=False,
         plan=row.plan,
         status=await _busy_status(ctx, row.id) or (
+            view.state if view is not None and view.state != "running" else
             "running" if health.ok else "unreachable"),
         status_detail=health.detail,
         type_id=_stable_id("type", row.type_name),
@@ -198,15 +247,32 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL,
                                   f"dbplane:{row.id}:{inst.hostname}:{inst.port}")),
                 hostname=inst.hostname, port=inst.port,
-                status="running" if health.ok else "unreachable", type="db-node")
+                status=(view.state if view is not None and view.state != "running"
+                        else "running" if health.ok else "unreachable"), type="db-node")
             for inst in engine.instances()
         ],
-        features=[FeaturePublic.model_validate(f) for f in features],
+        features=[FeaturePublic.model_validate(f) for f in (
+            managed_features.stored(view.record.features, features) if view is not None
+            else features)],
         periodic_backups_enabled=row.periodic_backups_enabled,
         periodic_backups_scheduled_at=list(row.periodic_backups_scheduled_at),
         mode=row.mode,
         url=redact_url(url),
+        **_managed_fields(view),
     )
+
+
+def _managed_fields(view: managed.ManagedView | None) -> dict[str, Any]:
+    if view is None:
+        return {}
+    rec = view.record
+    return {
+        "managed": ManagedPublic(data_directory=rec.directory, port=rec.port, pid=rec.pid,
+                                 auto_restart=rec.auto_restart, restarts=rec.restarts),
+        "config": view.config,
+        "pending_restart_reason": rec.pending,
+        "service_deployment_status": "OUT_OF_DATE" if rec.pending else "UP_TO_DATE",
+    }
 
 
 _BUSY_STATUSES = {"backup": "backing-up", "restore": "restoring"}
@@ -281,6 +347,13 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
     async with ctx.meta.connect() as conn:
         if await q.get_database_by_ref(conn, body.resource_id) is not None:
             raise DatabaseExists(body.resource_id)
+    if body.mode == "managed":
+        raise InvalidField("a managed database is provisioned by an operation: use "
+                           "provision_database", field="mode", value="managed")
+    if body.mode == "embedded" and body.url is not None:
+        raise InvalidField("an embedded database takes no url", field="url", value=None)
+    if body.mode == "external" and body.url is None:
+        raise InvalidField("an external database needs its url", field="url", value=None)
     if body.url is None:
         embedded = embedded_class()
         if body.type_name not in (None, embedded.type_name):
@@ -291,6 +364,42 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
                              url=_embedded_url(ctx, body.resource_id))
     type_name, _ = await _checked_url(ctx, body.url, body.type_name)
     return await _insert(ctx, body, type_name=type_name, mode="external", url=body.url)
+
+
+async def provision_database(ctx: AppContext, body: DatabaseCreate,
+                             created_by: str | None) -> OperationRecord:
+    """Provision a managed database: its record now (status ``creating``), its server by
+    the ``managed.provision`` operation answered. Raises DatabaseExists, InvalidField
+    (a url or no type), Unsupported (a type dbplane does not run) or ManagedDirUnusable
+    (a directory the server's user cannot reach), each before anything is created."""
+    if body.url is not None:
+        raise InvalidField("a managed database's url is dbplane's to choose; omit it",
+                           field="url", value=None)
+    if body.type_name is None:
+        raise InvalidField("a managed database needs its type_name (one of "
+                           + ", ".join(types_with("managed")) + ")",
+                           field="type_name", value=None)
+    managed.check_can_manage(ctx, body.type_name)
+    async with ctx.meta.connect() as conn:
+        if await q.get_database_by_ref(conn, body.resource_id) is not None:
+            raise DatabaseExists(body.resource_id)
+    db_id = secrets.token_hex(12)
+    record, url = managed.new_server(ctx, db_id, body.type_name, body.resource_id)
+    stamp = now_ms()
+    row = DatabaseRecord(
+        id=db_id, resource_id=body.resource_id, app_name=body.app_name or body.resource_id,
+        type_name=body.type_name, mode="managed", plan="managed",
+        url_secret=ctx.secrets.encrypt(url), protected=False,
+        periodic_backups_enabled=body.periodic_backups_enabled,
+        periodic_backups_scheduled_at=tuple(_hours(body.periodic_backups_scheduled_at) or ()),
+        created_at=stamp, updated_at=stamp)
+    async with ctx.meta.begin() as conn:
+        await q.insert_database(conn, row)
+        await mgq.insert_managed_server(conn, record)
+    ctx.database_rows.clear()
+    return await start_operation(ctx, "managed.provision", database_id=db_id,
+                                 params={"resource_id": body.resource_id},
+                                 created_by=created_by)
 
 
 def _embedded_url(ctx: AppContext, resource_id: str) -> str:
@@ -331,6 +440,12 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     """Change settings; a new url is checked before it is saved."""
     row = await resolve_database(ctx, ref)
     values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    config = values.pop("config", None)
+    auto_restart = values.pop("auto_restart", None)
+    if (config is not None or auto_restart is not None) and row.mode != "managed":
+        raise NotManaged(f"the database {row.resource_id!r} is {row.mode}: dbplane does "
+                         "not run its server, so it has no config to set",
+                         database=row.resource_id)
     if "periodic_backups_scheduled_at" in body.model_fields_set and not values.get(
             "periodic_backups_scheduled_at"):
         values["periodic_backups_scheduled_at"] = []  # null or [] clears the schedule
@@ -338,8 +453,16 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
         if row.mode == "embedded":
             raise InvalidField("an embedded database's file is managed by dbplane; its url "
                                "cannot change", field="url", value=None)
+        if row.mode == "managed":
+            raise InvalidField("a managed database's url is dbplane's own; it cannot "
+                               "change", field="url", value=None)
         await _checked_url(ctx, values["url"], row.type_name)
         values["url_secret"] = ctx.secrets.encrypt(values.pop("url"))
+    if config:
+        await managed_config.set_config(ctx, row, {k: str(v) for k, v in config.items()})
+    if auto_restart is not None:
+        async with ctx.meta.begin() as conn:
+            await mgq.update_managed_server(conn, row.id, {"auto_restart": auto_restart})
     if not values:
         return await _describe(ctx, row)
     values["updated_at"] = now_ms()
@@ -351,18 +474,31 @@ async def update_database(ctx: AppContext, ref: str, body: DatabaseUpdate) -> Da
     return await _describe(ctx, updated)
 
 
-async def delete_database(ctx: AppContext, ref: str) -> None:
-    """Unregister a database. Never drops data: an external server is left as it is and an
-    embedded file stays on disk."""
+async def delete_database(ctx: AppContext, ref: str, *, purge: bool = False) -> str | None:
+    """Unregister a database. An external server is left as it is and an embedded file
+    stays on disk; a managed server is stopped and its files removed only with ``purge``.
+    Answers the data directory kept (a managed database without ``purge``), else None."""
     row = await resolve_database(ctx, ref)
     if row.protected:
         raise ProtectedDatabase(f"the database {row.resource_id!r} is the one dbplane "
                                 "serves by default; it cannot be removed",
                                 database=row.resource_id)
+    kept = None
+    if row.mode == "managed":
+        for op in await active_operations(ctx, row.id):
+            if op.type in ("managed.provision", "deployment"):
+                raise DeploymentConflict(
+                    f"operation {op.id} ({op.type}) is {op.status} on {row.resource_id!r}; "
+                    "delete it once that ends", database=row.resource_id,
+                    operation_id=op.id)
+        async with ctx.meta.begin() as conn:  # the supervisor must not restart it
+            await mgq.update_managed_server(conn, row.id, {"desired": "stopped"})
+        kept = await managed.delete_server(ctx, row, purge=purge)
     async with ctx.meta.begin() as conn:
         await q.delete_database(conn, row.id)
     ctx.database_rows.clear()
     await ctx.connections.drop(row.id)
+    return kept
 
 
 async def ensure_default_database(ctx: AppContext) -> None:

@@ -4,7 +4,7 @@ never claimed by this process's workers."""
 
 from __future__ import annotations
 
-from dbplane.services import backups, routines
+from dbplane.services import backups, deployments, managed, routines, supervisor
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
 
@@ -14,6 +14,11 @@ __all__ = ["register_operation_types"]
 def register_operation_types(registry: OperationRegistry) -> None:
     """Register dbplane's operation types and periodic tasks in ``registry``."""
     registry.register("database.check", check_database)
+    # provisioning and deployments never overlap on one server
+    registry.register("managed.provision", managed.run_provision, conflict_group="deploy",
+                      cancellable=False)
+    registry.register("deployment", deployments.run_deployment, conflict_group="deploy",
+                      cancellable=False)
     # backup and restore never overlap on one database; a restore stopped midway would
     # leave a MySQL or Redis database half restored
     registry.register("backup", backups.run_backup, conflict_group="data")
@@ -22,5 +27,7 @@ def register_operation_types(registry: OperationRegistry) -> None:
     for kind, type_name in routines.OPERATION_TYPES.items():
         registry.register(type_name, routines.run_routine_operation,
                           cancellable=kind in routines.CANCELLABLE_KINDS)
+    registry.register_periodic("managed.supervisor", supervisor.supervise,
+                               supervisor.INTERVAL_SECONDS)
     registry.register_periodic("backups.scheduler", backups.scheduler_pass,
                                backups.SCHEDULER_INTERVAL_SECONDS)

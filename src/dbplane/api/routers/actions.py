@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dbplane.api.deps import AdminDep, ContextDep, enveloped_body, parse_body
+from dbplane.api.routers.operations import created_by
 from dbplane.errors import DbplaneError
 from dbplane.services import actions as svc
 
@@ -95,7 +96,9 @@ class Feature(BaseModel):
     """A feature of the database, as in Scalingo's database object."""
 
     name: str = Field(examples=["pg-stat-statements"])
-    status: Literal["ACTIVATED", "PENDING", "FAILED"]
+    status: Literal["ACTIVATED", "PENDING", "FAILED", "PENDING_TO_ACTIVATE",
+                    "PENDING_TO_REMOVE", "REMOVED"]
+    message: str | None = Field(None, description="why a feature is pending or failed")
 
 
 class FeatureList(BaseModel):
@@ -117,7 +120,10 @@ class FeatureRequest(BaseModel):
 
 
 class FeatureEnabled(Feature):
-    message: str = Field(examples=["Feature pg-stat-statements has been enabled"])
+    message: str | None = Field(None, examples=["Feature pg-stat-statements has been "
+                                                "enabled"])
+    deployment_id: str | None = Field(None, description="the redeploy that finishes it "
+                                      "(a managed server's setting that needs a restart)")
 
 
 class FeatureDisabled(BaseModel):
@@ -133,13 +139,15 @@ async def list_features(db: str, ctx: ContextDep, _: AdminDep) -> FeatureList:
     return FeatureList(features=[Feature.model_validate(f) for f in features])
 
 
-@router.post("/databases/{db}/features", response_model=FeatureEnabled)
+@router.post("/databases/{db}/features", response_model=FeatureEnabled,
+             response_model_exclude_none=True)
 async def enable_feature(db: str, body: FeatureRequest, ctx: ContextDep,
-                         _: AdminDep) -> FeatureEnabled:
+                         principal: AdminDep) -> FeatureEnabled:
     """Enable a feature: ``pg-stat-statements`` on PostgreSQL (409 when the server does
     not preload the library; nothing is created). Another feature, or another type, is a
     400 naming what can be changed."""
-    return FeatureEnabled.model_validate(await svc.enable_feature(ctx, db, body.feature.name))
+    return FeatureEnabled.model_validate(await svc.enable_feature(
+        ctx, db, body.feature.name, created_by(principal)))
 
 
 @router.delete("/databases/{db}/features", response_model=FeatureDisabled)

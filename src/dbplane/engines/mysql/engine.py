@@ -39,6 +39,7 @@ class MysqlEngine(SqlEngine):
         "backups": "dbplane.engines.mysql.backups:MysqlBackups",
         "actions": "dbplane.engines.mysql.actions:MysqlActions",
         "lock": "dbplane.engines.mysql.lock:MysqlLock",
+        "managed": "dbplane.engines.mysql.managed:ManagedMysql",
     }
     tables_dialect = MariadbTables()
     catalog_dialect = MariadbCatalog()

@@ -33,6 +33,7 @@ class PostgresqlEngine(SqlEngine):
         "backups": "dbplane.engines.postgresql.backups:PostgresqlBackups",
         "actions": "dbplane.engines.postgresql.actions:PostgresqlActions",
         "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
+        "managed": "dbplane.engines.postgresql.managed:ManagedPostgresql",
     }
     tables_dialect = PostgresTables()
     catalog_dialect = PostgresCatalog()

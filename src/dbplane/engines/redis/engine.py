@@ -20,7 +20,8 @@ class RedisEngine(Engine):
     label = "Redis"
     url_schemes = ("redis", "rediss")
     default_port = 6379
-    parts = {"backups": "dbplane.engines.redis.backups:RedisBackups"}
+    parts = {"backups": "dbplane.engines.redis.backups:RedisBackups",
+             "managed": "dbplane.engines.redis.managed:ManagedRedis"}
 
     def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
         super().__init__(url, timeout=timeout)

@@ -1,0 +1,51 @@
+"""A managed server whose process dies shows as crashed at once and is restarted (with
+auto_restart on), or stays crashed (with it off)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+from tests.conftest import AppHandle
+from tests.managed.conftest import provision
+
+
+async def _until(app: AppHandle, name: str, status: str, seconds: float = 30
+                 ) -> dict[str, Any]:
+    db: dict[str, Any] = {}
+    for _ in range(int(seconds * 20)):
+        db = (await app.client.get(f"/v1/databases/{name}")).json()["database"]
+        if db["status"] == status:
+            return db
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{name} is {db.get('status')}, not {status}: {db}")
+
+
+async def test_a_killed_server_is_crashed_then_restarted(managed_app: AppHandle) -> None:
+    db = await provision(managed_app.client, "fragile", "postgresql")
+    pid = db["managed"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.05)
+    crashed = (await managed_app.client.get("/v1/databases/fragile")).json()["database"]
+    assert crashed["status"] in ("crashed", "updating"), crashed
+    assert crashed["instances"][0]["status"] in ("crashed", "updating")
+    running = await _until(managed_app, "fragile", "running")
+    assert running["managed"]["pid"] != pid
+    assert running["managed"]["restarts"] == 1
+    assert running["readable_version"]
+
+
+async def test_without_auto_restart_it_stays_crashed(managed_app: AppHandle) -> None:
+    db = await provision(managed_app.client, "still", "redis")
+    response = await managed_app.client.patch("/v1/databases/still", json={
+        "database": {"auto_restart": False}})
+    assert response.status_code == 200, response.text
+    assert response.json()["database"]["managed"]["auto_restart"] is False
+    os.kill(db["managed"]["pid"], signal.SIGKILL)
+    await _until(managed_app, "still", "crashed")
+    await asyncio.sleep(1.0)  # several supervisor passes
+    again = (await managed_app.client.get("/v1/databases/still")).json()["database"]
+    assert again["status"] == "crashed" and again["managed"]["restarts"] == 0
+    assert "is gone" in (again["status_detail"] or "")
