@@ -20,7 +20,7 @@ from dbplane.api.app import create_app
 from tests.conftest import ADMIN_TOKEN, AppHandle, MetaBackend, make_settings
 from tests.fixtures.servers import PG_BIN
 
-MANAGED_TYPES = ["postgresql", "mysql", "redis"]
+MANAGED_TYPES = ["postgresql", "mysql", "redis"]  # and influxdb: test_influxdb.py
 
 
 def need_tools() -> None:

@@ -57,7 +57,7 @@ async def test_a_type_dbplane_cannot_run_is_refused(managed_app: AppHandle) -> N
     response = await managed_app.client.post("/v1/databases", json={"database": {
         "resource_id": "lite", "type_name": "sqlite", "mode": "managed"}})
     assert response.status_code == 400
-    assert response.json()["supported"] == ["postgresql", "mysql", "redis"]
+    assert response.json()["supported"] == ["postgresql", "mysql", "redis", "influxdb"]
     assert (await managed_app.client.get("/v1/databases/lite")).status_code == 404
 
 

@@ -10,7 +10,8 @@ synchronous (they run tools); services call them in a worker thread.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,6 +29,9 @@ class ServerPlan:
     password: str
     database: str
     user: str | None
+    options: Mapping[str, str] = field(default_factory=dict)
+    """What else the server was given at provisioning (a second port), kept in its URL's
+    query (``ManagedServer.new_options``)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class ManagedServer:
     type_name: ClassVar[str]
     stop_signal: ClassVar[int] = signal.SIGTERM
     start_timeout: ClassVar[float] = 30.0
+
+    def new_options(self, free_port: Callable[[], int]) -> dict[str, str]:
+        """What a new server needs beyond its port and password (another port): chosen
+        once at provisioning, kept as query parameters of its URL."""
+        return {}
 
     def initialise(self, rt: ServerRuntime, plan: ServerPlan) -> None:
         """Create the server's data files (initdb and the like)."""

@@ -115,7 +115,8 @@ def new_server(ctx: AppContext, database_id: str, type_name: str,
     server = server_class(type_name)
     port = _free_port()
     directory = ctx.settings.managed_root / database_id
-    plan = ServerPlan(directory, port, secrets.token_urlsafe(24), resource_id, _user(ctx))
+    plan = ServerPlan(directory, port, secrets.token_urlsafe(24), resource_id, _user(ctx),
+                      server.new_options(_free_port))
     stamp = now_ms()
     record = ManagedServerRecord(
         database_id=database_id, type_name=type_name, directory=str(directory), port=port,
@@ -136,8 +137,9 @@ async def handle_for(ctx: AppContext, row: DatabaseRecord) -> ManagedHandle:
     if record is None:
         raise DatabaseNotFound(row.resource_id)
     url = parse_database_url(ctx.secrets.decrypt(row.url_secret))
+    options = {k: v for k, v in url.url.query.items() if isinstance(v, str)}
     plan = ServerPlan(Path(record.directory), record.port, url.url.password or "",
-                      record.database_name, _user(ctx))
+                      record.database_name, _user(ctx), options)
     return ManagedHandle(row, record, server_class(row.type_name), plan)
 
 

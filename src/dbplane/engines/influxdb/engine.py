@@ -49,6 +49,7 @@ class InfluxdbEngine(Engine):
     parts = {
         "actions": "dbplane.engines.influxdb.actions:InfluxdbActions",
         "backups": "dbplane.engines.influxdb.backups:InfluxdbBackups",
+        "managed": "dbplane.engines.influxdb.managed:ManagedInfluxdb",
     }
 
     def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
