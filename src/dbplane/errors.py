@@ -61,6 +61,7 @@ __all__ = [
     "DatabaseHostUnknown",
     "DatabaseMissing",
     "DatabaseNotFound",
+    "DatabaseServerUnavailable",
     "DatabaseUnreachable",
     "DbplaneError",
     "DeploymentConflict",
@@ -231,6 +232,12 @@ class Unavailable(DbplaneError):
     code = "DBP-S000"
     status = 503
     title = "Service unavailable"
+
+
+class DatabaseServerUnavailable(Unavailable):
+    """The database server takes no connections now (stopped, starting or shutting down)."""
+
+    code = "DBP-S201"
 
 
 # -- invalid --------------------------------------------------------------------------

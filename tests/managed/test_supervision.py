@@ -49,3 +49,29 @@ async def test_without_auto_restart_it_stays_crashed(managed_app: AppHandle) -> 
     again = (await managed_app.client.get("/v1/databases/still")).json()["database"]
     assert again["status"] == "crashed" and again["managed"]["restarts"] == 0
     assert "is gone" in (again["status_detail"] or "")
+
+
+async def test_reads_of_a_server_that_takes_no_connections_are_503(
+        managed_app: AppHandle) -> None:
+    """The Tables API answers 503 (not 500) while the server is stopped, and reads again
+    once it is back."""
+    import asyncpg
+
+    from dbplane.services.databases import resolve_database
+
+    client = managed_app.client
+    await provision(client, "orders", "postgresql")
+    row = await resolve_database(managed_app.ctx, "orders")
+    direct = await asyncpg.connect(managed_app.ctx.secrets.decrypt(row.url_secret))
+    await direct.execute("CREATE TABLE items (id integer PRIMARY KEY)")
+    await direct.execute("INSERT INTO items VALUES (1)")
+    await direct.close()
+    await client.post("/v1/databases/orders/tables/reload")
+    assert (await client.get("/v1/databases/orders/tables/items")).status_code == 200
+    assert (await client.post("/v1/databases/orders/stop")).status_code == 202
+    await _until(managed_app, "orders", "stopped")
+    response = await client.get("/v1/databases/orders/tables/items")
+    assert response.status_code == 503, response.text
+    assert (await client.post("/v1/databases/orders/start")).status_code == 202
+    await _until(managed_app, "orders", "running")
+    assert (await client.get("/v1/databases/orders/tables/items")).status_code == 200

@@ -30,7 +30,9 @@ _UNDEFINED = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
 # asyncpg's errors of a connection that is gone (InternalClientError: a query sent as the
 # server's goodbye arrives)
 _GONE = frozenset({"ConnectionDoesNotExistError", "InterfaceError", "ConnectionFailureError",
-                   "AdminShutdownError", "InternalClientError"})
+                   "AdminShutdownError", "InternalClientError",
+                   # the server is starting up or shutting down (a restart)
+                   "CannotConnectNowError"})
 
 _KEY_COLUMNS = re.compile(r"Key \((.*?)\)=\(")
 _SQLSTATES = {"23502": "not_null", "23505": "unique", "23503": "foreign_key",

@@ -93,7 +93,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dbplane.engines.base import exception_chain
+from dbplane.engines.base import exception_chain, network_error
 from dbplane.engines.sql.compile import (
     STATEMENT_CACHE,
     CompiledRead,
@@ -106,6 +106,7 @@ from dbplane.engines.sql.engine import SlowRead, SqlEngine
 from dbplane.engines.sql.introspect import introspect, schema_version
 from dbplane.errors import (
     ConstraintViolation,
+    DatabaseServerUnavailable,
     DbplaneError,
     ReadOnlyTable,
     RecordNotFound,
@@ -199,7 +200,10 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
             # the server dropped them all, most likely: the writes' pool's too
             await engine.drop_read_connections()
             await _drop_pool(engine)
-        return await engine.direct_read(sql, args)
+        try:
+            return await engine.direct_read(sql, args)
+        except Exception as exc:
+            raise _unavailable(engine, exc) from exc
     try:
         async with engine.sa_engine.connect() as conn:
             return await _first_row(conn, engine.tables_dialect, sql, args, True)
@@ -207,8 +211,20 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
         if not _connection_lost(engine, exc):
             raise
         await _drop_pool(engine)
-    async with engine.sa_engine.connect() as conn:
-        return await _first_row(conn, engine.tables_dialect, sql, args, True)
+    try:
+        async with engine.sa_engine.connect() as conn:
+            return await _first_row(conn, engine.tables_dialect, sql, args, True)
+    except Exception as exc:
+        raise _unavailable(engine, exc) from exc
+
+
+def _unavailable(engine: SqlEngine, exc: Exception) -> Exception:
+    """A read that failed again on fresh connections: a 503 when the server takes no
+    connections (stopped, starting, shutting down), else the error itself."""
+    if _connection_lost(engine, exc) or network_error(exc, engine.url) is not None:
+        return DatabaseServerUnavailable(
+            f"the database server does not answer: {str(exc).strip()[:200]}")
+    return exc
 
 
 async def _record(conn: AsyncConnection, d: TablesDialect, plan: ReadPlan, *,
