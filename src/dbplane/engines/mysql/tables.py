@@ -183,6 +183,13 @@ class MariadbTables(TablesDialect):
             args += [sa.literal(key, sa.String), value]
         return sa.func.json_object(*args)
 
+    # INSERT and DELETE ... RETURNING (10.5), no UPDATE ... RETURNING
+    update_returning = False
+    max_parameters = 60000
+
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        return statement.returning(self._object(pairs))
+
     def list_select(self, rows: Rows, count: Expr | None) -> Select[Any]:
         # MariaDB may read a derived table in any order: the sort operands go out with
         # each row (o0, o1…) and order the aggregate itself

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -85,6 +85,27 @@ class PostgresqlEngine(SqlEngine):
                 conn.terminate()
                 raise
         return None if row is None else tuple(row)
+
+    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]]
+                         ) -> list[list[tuple[Any, ...]]] | None:
+        """On the asyncpg pool too: one statement alone is atomic (one round trip, no
+        BEGIN/COMMIT); several run in a transaction. Nothing here changes session state."""
+        pool = self._read_pool or await self._open_read_pool()
+        async with pool.acquire() as conn:
+            try:
+                if len(statements) == 1:
+                    sql, args = statements[0]
+                    return [[tuple(r) for r in await conn.fetch(sql, *args)]]
+                out: list[list[tuple[Any, ...]]] = []
+                async with conn.transaction():
+                    for sql, args in statements:
+                        out.append([tuple(r) for r in await conn.fetch(sql, *args)])
+                return out
+            except self._server_error:
+                raise
+            except BaseException:
+                conn.terminate()
+                raise
 
     async def drop_read_connections(self) -> None:
         if self._read_pool is not None:

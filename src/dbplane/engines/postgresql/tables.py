@@ -194,6 +194,13 @@ class PostgresTables(TablesDialect):
         item = sql_text(f"{alias}.j") if not rows.pairs else sql_text(f"{alias}.*")
         return sa.func.coalesce(sa.func.json_agg(item), sql_text("'[]'"))
 
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        # RETURNING the rendered columns under their names, then row_to_json over the
+        # CTE (json_build_object would stop at 50 columns)
+        written = statement.returning(*(value.label(key) for key, value in pairs)).cte("w")
+        return sa.select(sa.cast(sa.func.row_to_json(sql_text("w.*")), sa.Text)
+                         ).select_from(written)
+
     def list_select(self, rows: Rows, count: Expr | None) -> Select[Any]:
         # json_agg reads the ordered subquery in order (there is no parallel json_agg);
         # PostgREST relies on the same

@@ -156,6 +156,22 @@ class TablesDialect:
     of bound parameters: they are ints the planner parsed and bounded, and a bound LIMIT
     makes PostgreSQL plan the statement again on every execution (see PostgresTables)."""
 
+    max_parameters: ClassVar[int] = 30000
+    """Bound parameters one write statement may take (a bulk insert is split past it):
+    below SQLite's 32,766 and PostgreSQL's 32,767."""
+
+    update_returning: ClassVar[bool] = True
+    """The database has ``UPDATE ... RETURNING`` (MariaDB has not)."""
+
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        """``statement`` (an INSERT, UPDATE or DELETE) made to answer one row per written
+        row: its JSON object (text) of ``pairs`` (JSON key, rendered column)."""
+        raise NotImplementedError
+
+    def written_operand(self, c: Expr) -> Expr:
+        """A written column as ``written_rows`` renders it."""
+        return c
+
     async def fetch_direct(self, driver: Any, sql: str,
                            args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row of ``sql`` run on the driver's own connection."""
