@@ -182,8 +182,7 @@ class Result:
 def wrk(base: str, prefix: str, scenario: str, duration: float, headers: dict[str, str],
         where: Path, delete_offset: int) -> Result:
     script = where / f"{scenario}.lua"
-    script.write_text(lua(scenario, prefix, PRELOAD // 4 if scenario != "delete"
-                          else PRELOAD // 4).replace(
+    script.write_text(lua(scenario, prefix, PRELOAD // 4).replace(
         "base = tid *", f"base = {delete_offset} + tid *"))
     cmd = ["wrk", "-t2", "-c16", f"-d{duration:g}s", "--latency", "-s", str(script)]
     for k, v in headers.items():
@@ -310,8 +309,9 @@ def main() -> int:
                     quiet = reads_during(b, prefix, h, 3)
                     stop = threading.Event()
                     box: list[Any] = []
-                    th = threading.Thread(target=lambda b=b, prefix=prefix, h=h, box=box:
-                                          box.append(reads_during(b, prefix, h, 60, stop)))
+                    th = threading.Thread(target=lambda b=b, prefix=prefix, h=h, box=box,
+                                          stop=stop: box.append(
+                                              reads_during(b, prefix, h, 60, stop)))
                     th.start()
                     wrk(b, prefix, "create", args.duration, h, tmp, 0)
                     stop.set()
