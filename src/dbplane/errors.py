@@ -100,6 +100,7 @@ __all__ = [
     "ProtectedDatabase",
     "ProtectedLogicalDatabase",
     "ReadOnlyTable",
+    "TooManyRows",
     "RecordNotFound",
     "RoleExists",
     "RoleInUse",
@@ -527,6 +528,13 @@ class ValueRejected(Invalid):
 
     code = "DBP-Q109"
     status = 400
+
+
+class TooManyRows(Invalid):
+    """The write has more rows than one request may carry (DBPLANE_TABLES_MAX_WRITE_ROWS)."""
+
+    code = "DBP-Q120"
+    status = 413
 
 
 class ConstraintViolation(Conflict):

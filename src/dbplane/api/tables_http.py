@@ -86,10 +86,13 @@ def table_openapi(readable: ReadableTables, base_path: str) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"type": "object", "required": ["data"], "properties": {
                         "data": {"oneOf": [ref, {"type": "array", "items": ref}]}}}}}},
-                "responses": {"201": {"description": "the stored record(s)",
+                "responses": {"201": {"description": "the stored record for {\"data\": "
+                                      "{...}}; an array of the stored records, in the "
+                                      "order given, for {\"data\": [...]}",
                                       "content": {"application/json": {"schema": {
-                                          "oneOf": [ref, {"type": "array", "items": ref}]}}}},
-                              **errors}}
+                                          "anyOf": [{**ref}, {"type": "array",
+                                                              "items": ref}]}}}},
+                              "413": problem, **errors}}
         paths[path] = ops
         if info.primary_key:
             key_doc = ("the primary key" if len(info.primary_key) == 1 else

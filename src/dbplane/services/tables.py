@@ -42,6 +42,7 @@ from dbplane.errors import (
     RecordNotFound,
     SchemaChanged,
     TableNotFound,
+    TooManyRows,
     UnknownColumn,
     UnknownRelation,
     Unsupported,
@@ -482,6 +483,17 @@ async def get_row(ctx: AppContext, principal: Principal, db_ref: str | None, tab
 # -- writes -----------------------------------------------------------------------------
 
 
+def _capped(ctx: AppContext, data: Any) -> Any:
+    """``data`` within DBPLANE_TABLES_MAX_WRITE_ROWS rows, checked before any planning:
+    a huge write would hold the database's write lock (SQLite's one lock) for minutes."""
+    limit = ctx.settings.tables_max_write_rows
+    if isinstance(data, list) and len(data) > limit:
+        raise TooManyRows(f"data has {len(data)} rows; one write may carry at most {limit} "
+                          "(DBPLANE_TABLES_MAX_WRITE_ROWS): send them in several requests",
+                          parameter="data", limit=limit, rows=len(data))
+    return data
+
+
 def _data(body: bytes) -> Any:
     try:
         parsed = orjson.loads(body) if body else None
@@ -501,7 +513,7 @@ async def create_rows(ctx: AppContext, principal: Principal, db_ref: str | None,
                       body: bytes) -> bytes:
     """Insert one record (``{"data": {...}}``) or several in one transaction
     (``{"data": [...]}``); answers the stored record(s)."""
-    data = _data(body)
+    data = _capped(ctx, _data(body))
     target = await _target(ctx, db_ref)
 
     async def run(schema: SchemaInfo, info: TableInfo) -> bytes:

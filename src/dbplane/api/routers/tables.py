@@ -25,6 +25,17 @@ _ROW_ARRAY: dict[int | str, dict[str, Any]] = {"200": {
                                     {"type": "object"}]}}}}}
 _RECORD: dict[str, Any] = {"description": "the record", "content": {"application/json": {"schema": {
     "type": "object"}}}}
+_CREATED: dict[str, Any] = {"description": "the stored record, or for {\"data\": [...]} "
+                            "the stored records as an array in the order given",
+                            "content": {"application/json": {"schema": {"anyOf": [
+                                {"type": "object"},
+                                {"type": "array", "items": {"type": "object"}}]}}}}
+_TOO_MANY: dict[str, Any] = {"description": "more rows than DBPLANE_TABLES_MAX_WRITE_ROWS",
+                             "content": {"application/problem+json": {"schema": {
+                                 "type": "object"}}}}
+_LARGE_BODY = 65536
+"""A body past this size is worth checking that its client is still there before the
+write starts (a client gone while a big body was read gets no write)."""
 _WRITE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "object", "required": ["data"], "properties": {
         "data": {"anyOf": [{"type": "object"},
@@ -85,14 +96,16 @@ def _routes(prefix: str, with_db: bool) -> None:
         return _json(answer.body, headers=headers)
 
     @router.post(f"{prefix}/{{table}}", status_code=201, openapi_extra=_WRITE_BODY,
-                 responses={201: _RECORD},
+                 responses={201: _CREATED, 413: _TOO_MANY},
                  name=f"create_rows{'' if with_db else '_default'}")
     async def create_rows(table: str, db: DbRef, request: Request, ctx: ContextDep,
                           principal: PrincipalDep) -> Response:
         """Create a record from ``{"data": {...}}``, or several in one transaction from
         ``{"data": [...]}``; answers what was stored (generated ids and defaults)."""
-        body = await svc.create_rows(ctx, principal, db, table,
-                                     await request.body())
+        raw = await request.body()
+        if len(raw) > _LARGE_BODY and await request.is_disconnected():
+            return Response(status_code=499)  # nobody to answer: nothing written
+        body = await svc.create_rows(ctx, principal, db, table, raw)
         return _json(body, status=201)
 
     @router.get(f"{prefix}/{{table}}/{{key}}", responses={200: _RECORD},
