@@ -79,3 +79,17 @@ async def test_openapi_says_a_bulk_create_answers_an_array(
     post = main["paths"]["/v1/databases/{db}/tables/{table}"]["post"]["responses"]["201"]
     kinds = {s["type"] for s in post["content"]["application/json"]["schema"]["anyOf"]}
     assert kinds == {"object", "array"}
+
+
+async def test_writes_past_fastapi_answer_as_the_routes_do(
+        app_client: httpx.AsyncClient, db: SqlDatabase) -> None:
+    reloaded = await app_client.post(f"{T}/reload")
+    assert reloaded.status_code == 200 and reloaded.json()["tables"] > 0
+    anonymous = await app_client.delete(f"{T}/articles/1",
+                                        headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    deleted = await app_client.delete(f"{T}/articles/3")
+    assert deleted.status_code == 204 and deleted.content == b""
+    bad = await app_client.post(f"{T}/articles", content=b"{no")
+    assert bad.status_code == 400 and bad.json()["code"] == "DBP-V101"
