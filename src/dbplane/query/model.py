@@ -246,3 +246,11 @@ class WritePlan:
     key: tuple[tuple[ColumnInfo, Any], ...] | None = None
     returning: tuple[ColumnInfo, ...] = field(default=())
     """The columns of the record answered after the write."""
+    where: PredicateGroup | None = None
+    """A bulk update or delete: the rows it touches (``key`` None); None with ``key``
+    None too: every row (``all=true``)."""
+    conflict: tuple[str, ...] = ()
+    """An upsert (``insert``): the unique key whose conflict ``resolution`` resolves."""
+    resolution: Literal["merge-duplicates", "ignore-duplicates"] | None = None
+    max_affected: int | None = None
+    """A bulk update or delete touching more rows than this is refused (rolled back)."""
