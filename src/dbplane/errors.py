@@ -117,6 +117,7 @@ __all__ = [
     "StatStatementsUnavailable",
     "TableNotFound",
     "TokenNotFound",
+    "TooManyAffected",
     "TooManyRows",
     "Unauthorized",
     "Unavailable",
@@ -535,6 +536,13 @@ class TooManyRows(Invalid):
 
     code = "DBP-Q120"
     status = 413
+
+
+class TooManyAffected(Invalid):
+    """The bulk update or delete would touch more rows than Prefer: max-affected allows."""
+
+    code = "DBP-Q121"
+    status = 400
 
 
 class ConstraintViolation(Conflict):

@@ -26,7 +26,8 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from dbplane.api.errors import problem_response
-from dbplane.api.tables_http import content_range
+from dbplane.api.tables_http import content_range, write_answer
+from dbplane.services import table_writes as writes
 from dbplane.services import tables as svc
 from dbplane.services.auth import authenticate
 from dbplane.services.context import AppContext
@@ -36,8 +37,9 @@ __all__ = ["FrontDoor", "match_tables_read"]
 _DATABASES = "/v1/databases/"
 _DEFAULT = "/v1/tables/"
 _JSON = (b"content-type", b"application/json")
-_WRITES = {"POST": False, "PUT": True, "PATCH": True, "DELETE": True}
-"""The write methods the front door takes, and whether each addresses a record (a key)."""
+_WRITES = {"POST": (False,), "PUT": (True,), "PATCH": (True, False), "DELETE": (True, False)}
+"""The write methods the front door takes, and whether each addresses a record (a key),
+the collection, or either."""
 LARGE_BODY = 65536
 """A body past this size is worth checking that its client is still there before the
 write starts: a client gone while a big body was read gets no write."""
@@ -87,7 +89,7 @@ class FrontDoor:
         target = match_tables_read(path)
         if target is None or method in ("GET", "HEAD"):
             return target
-        if _WRITES[method] != (target[2] is not None) or (
+        if (target[2] is not None) not in _WRITES[method] or (
                 target[2] is None and target[1] == "reload"):
             return None  # the app answers (its reload route, or a 405)
         return target
@@ -127,27 +129,38 @@ class FrontDoor:
                      scope: Scope, receive: Receive, send: Send) -> None:
         db, table, key = target
         method = scope["method"]
-        status = 200
-        body = b""
+        query = scope["query_string"]
+        prefer = [v.decode("latin-1") for n, v in scope["headers"] if n == b"prefer"]
         try:
             principal = await authenticate(ctx, _authorization(scope))
             raw = await _body(receive)
             if len(raw) > LARGE_BODY and await client_gone(receive):
                 return  # nobody to answer: nothing written
-            if key is None:
-                body = await svc.create_rows(ctx, principal, db, table, raw)
-                status = 201
-            elif method == "DELETE":
-                await svc.delete_row(ctx, principal, db, table, key)
-                status = 204
+            if key is None and method == "POST":
+                kind = "create"
+                answer = await writes.create_rows(ctx, principal, db, table, raw, query,
+                                                  prefer)
+            elif key is None:
+                kind = "bulk"
+                if method == "PATCH":
+                    answer = await writes.update_rows(ctx, principal, db, table, raw, query,
+                                                      prefer)
+                else:
+                    answer = await writes.delete_rows(ctx, principal, db, table, query,
+                                                      prefer)
             else:
-                body = await svc.update_row(ctx, principal, db, table, key, raw)
+                kind = "record"
+                if method == "DELETE":
+                    answer = await writes.delete_row(ctx, principal, db, table, key, query,
+                                                     prefer)
+                else:
+                    answer = await writes.update_row(ctx, principal, db, table, key, raw,
+                                                     query, prefer)
         except Exception as exc:  # the app's handlers would answer it: answer it so
             await problem_response(exc)(scope, receive, send)
             return
-        headers = [(b"content-length", str(len(body)).encode())]
-        if status != 204:
-            headers.append(_JSON)
+        status, headers, body = write_answer(answer, kind, scope["path"])
+        headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -7,9 +7,36 @@ from typing import Any
 from urllib.parse import quote
 
 from dbplane.query.model import ColumnInfo, TableInfo
+from dbplane.services.table_writes import WriteAnswer
 from dbplane.services.tables import ReadableTables
 
-__all__ = ["content_range", "table_openapi"]
+__all__ = ["content_range", "table_openapi", "write_answer"]
+
+Headers = list[tuple[bytes, bytes]]
+_JSON = (b"content-type", b"application/json")
+
+
+def write_answer(answer: WriteAnswer, kind: str, path: str) -> tuple[int, Headers, bytes]:
+    """The status, headers and body of a write's answer. ``kind``: ``create``
+    (201, and ``Location`` of the one record created), ``record`` (an update or delete
+    by key: 200 with the record, or 204), ``bulk`` (a PATCH or DELETE of the collection:
+    200 with the rows, or 204; ``Content-Range`` gives how many). ``path``: the request's
+    path (the collection's, for a create)."""
+    headers: Headers = []
+    body = answer.body
+    if kind == "create":
+        status = 201
+        if answer.key is not None:
+            headers.append((b"location", f"{path}/{quote(answer.key, safe=',')}".encode()))
+    else:
+        status = 200 if body is not None else 204
+        if kind == "bulk" and answer.affected is not None:
+            n = answer.affected
+            span = f"0-{n - 1}/{n}" if body is not None and n else f"*/{n}"
+            headers.append((b"content-range", span.encode()))
+    if body is not None:
+        headers.append(_JSON)
+    return status, headers, body or b""
 
 
 def content_range(page: tuple[int, int | None, int]) -> str:

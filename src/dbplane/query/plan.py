@@ -31,8 +31,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any, Literal
 
 from dbplane.errors import (

@@ -52,9 +52,7 @@ def parse_prefer(values: Sequence[str]) -> WritePrefs:
             if name == "return":
                 if value == "representation":
                     return_ = "representation"
-                elif value == "minimal":
-                    return_ = "minimal"
-                elif value == "headers-only":
+                elif value == "minimal" or value == "headers-only":
                     return_ = "minimal"
                 else:
                     raise _malformed(f"return={value!r}: representation or minimal")

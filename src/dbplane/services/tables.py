@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -32,17 +31,13 @@ from dbplane.engines.sql.tables import (
     record_answer,
     run_read,
     schema_version,
-    write,
 )
 from dbplane.errors import (
-    MalformedBody,
-    MalformedParameter,
     NotGranted,
     ReadOnlyTable,
     RecordNotFound,
     SchemaChanged,
     TableNotFound,
-    TooManyRows,
     UnknownColumn,
     UnknownRelation,
     Unsupported,
@@ -52,29 +47,23 @@ from dbplane.query.keys import split_key
 from dbplane.query.model import ReadPlan, SchemaInfo, TableInfo, TableRequest
 from dbplane.query.params import parse_table_params
 from dbplane.query.plan import (
-    plan_delete,
-    plan_insert,
     plan_key,
     plan_read,
-    plan_update,
     relations,
 )
 from dbplane.services.auth import Principal
-from dbplane.services.context import AppContext, now_ms
+from dbplane.services.context import AppContext
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
 
 __all__ = [
     "ReadableTables",
     "RowsAnswer",
-    "create_rows",
-    "delete_row",
     "describe_tables",
     "forget_database",
     "get_row",
     "list_rows",
     "readable_tables",
     "reload_schema",
-    "update_row",
 ]
 
 log = logging.getLogger("dbplane.tables")
@@ -478,87 +467,6 @@ async def get_row(ctx: AppContext, principal: Principal, db_ref: str | None, tab
     if body is None:
         raise RecordNotFound(table=table, key=raw_key)
     return body
-
-
-# -- writes -----------------------------------------------------------------------------
-
-
-def _capped(ctx: AppContext, data: Any) -> Any:
-    """``data`` within DBPLANE_TABLES_MAX_WRITE_ROWS rows, checked before any planning:
-    a huge write would hold the database's write lock (SQLite's one lock) for minutes."""
-    limit = ctx.settings.tables_max_write_rows
-    if isinstance(data, list) and len(data) > limit:
-        raise TooManyRows(f"data has {len(data)} rows; one write may carry at most {limit} "
-                          "(DBPLANE_TABLES_MAX_WRITE_ROWS): send them in several requests",
-                          parameter="data", limit=limit, rows=len(data))
-    return data
-
-
-def _data(body: bytes) -> Any:
-    try:
-        parsed = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError as exc:
-        raise MalformedBody(f"the request body is not valid JSON: {exc.msg}") from exc
-    if not isinstance(parsed, dict) or "data" not in parsed:
-        raise MalformedBody('the request body must be {"data": {...}} (or {"data": [...]} '
-                            "to create several records)")
-    extra = sorted(set(parsed) - {"data"})
-    if extra:
-        raise MalformedParameter(f"the request body has fields besides data: {extra}",
-                                 parameter=extra[0])
-    return parsed["data"]
-
-
-async def create_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                      body: bytes) -> bytes:
-    """Insert one record (``{"data": {...}}``) or several in one transaction
-    (``{"data": [...]}``); answers the stored record(s)."""
-    data = _capped(ctx, _data(body))
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> bytes:
-        _require(principal, target, table, "create")
-        if info.kind == "table" and not info.primary_key:
-            raise ReadOnlyTable(f"the table {info.name!r} has no primary key: it can be "
-                                "listed, not written through the API", table=info.name)
-        plan = plan_insert(info, data, now_ms=now_ms(), new_uuid=lambda: str(uuid.uuid4()))
-        answer = await write(target.engine, plan)
-        assert answer is not None
-        if isinstance(data, list) and not answer.startswith(b"["):
-            answer = b"[" + answer + b"]"  # {"data": [one]} answers a list of one
-        return answer
-
-    created: bytes = await _with_fresh_schema(ctx, target, principal, table, run)
-    return created
-
-
-async def update_row(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                     raw_key: str, body: bytes) -> bytes:
-    """Change the given columns of one record; answers the record."""
-    data = _data(body)
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> bytes:
-        _require(principal, target, table, "update")
-        plan = plan_update(info, _key_parts(info, raw_key), data, now_ms=now_ms())
-        answer = await write(target.engine, plan)
-        if answer is None:
-            raise RecordNotFound(table=table, key=raw_key)
-        return answer
-
-    updated: bytes = await _with_fresh_schema(ctx, target, principal, table, run)
-    return updated
-
-
-async def delete_row(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                     raw_key: str) -> None:
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> None:
-        _require(principal, target, table, "delete")
-        await write(target.engine, plan_delete(info, _key_parts(info, raw_key)))
-
-    await _with_fresh_schema(ctx, target, principal, table, run)
 
 
 async def reload_schema(ctx: AppContext, principal: Principal,

@@ -187,6 +187,17 @@ class MariadbTables(TablesDialect):
     update_returning = False
     max_parameters = 60000
 
+    def upsert(self, t: Any, values: list[dict[str, Any]], names: tuple[str, ...],
+               conflict: tuple[str, ...], merge: bool) -> Any:
+        # ON DUPLICATE KEY UPDATE names no key: it fires on a conflict with any unique
+        # key of the table. "Ignore" sets the key to itself (INSERT IGNORE would turn
+        # every other error into a warning too); RETURNING then answers the stored row
+        insert = sa_mysql.insert(t).values(values)
+        changed = [n for n in names if n not in conflict]
+        if not merge or not changed:
+            return insert.on_duplicate_key_update({conflict[0]: t.c[conflict[0]]})
+        return insert.on_duplicate_key_update({n: insert.inserted[n] for n in changed})
+
     def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
         return statement.returning(self._object(pairs))
 

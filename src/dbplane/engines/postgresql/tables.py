@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
 from sqlalchemy.sql.expression import Select
 from sqlalchemy.types import TypeEngine
 
@@ -193,6 +194,9 @@ class PostgresTables(TablesDialect):
     def _aggregate(self, alias: str, rows: Rows) -> Expr:
         item = sql_text(f"{alias}.j") if not rows.pairs else sql_text(f"{alias}.*")
         return sa.func.coalesce(sa.func.json_agg(item), sql_text("'[]'"))
+
+    def insert_for_upsert(self, t: Any) -> Any:
+        return sa_postgresql.insert(t)
 
     def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
         # RETURNING the rendered columns under their names, then row_to_json over the

@@ -168,6 +168,22 @@ class TablesDialect:
         row: its JSON object (text) of ``pairs`` (JSON key, rendered column)."""
         raise NotImplementedError
 
+    def upsert(self, t: Any, values: list[dict[str, Any]], names: tuple[str, ...],
+               conflict: tuple[str, ...], merge: bool) -> Any:
+        """A multi-row INSERT of ``values`` whose rows conflicting on the unique key
+        ``conflict`` update the given columns of the existing row (``merge``) or leave it
+        (PostgreSQL's and SQLite's ``ON CONFLICT``, the default here)."""
+        insert = self.insert_for_upsert(t).values(values)
+        changed = [n for n in names if n not in conflict]
+        if not merge or not changed:
+            return insert.on_conflict_do_nothing(index_elements=list(conflict))
+        return insert.on_conflict_do_update(
+            index_elements=list(conflict), set_={n: insert.excluded[n] for n in changed})
+
+    def insert_for_upsert(self, t: Any) -> Any:
+        """The dialect's own ``insert`` (with ``on_conflict_do_*``)."""
+        raise NotImplementedError
+
     def written_operand(self, c: Expr) -> Expr:
         """A written column as ``written_rows`` renders it."""
         return c

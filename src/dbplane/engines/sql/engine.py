@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import text
@@ -170,11 +170,13 @@ class SqlEngine(Engine):
         connection of the engine's own read pool."""
         raise NotImplementedError
 
-    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]]
+    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]],
+                         check: Callable[[list[list[tuple[Any, ...]]]], None] | None = None,
                          ) -> list[list[tuple[Any, ...]]] | None:
         """Run write statements (driver placeholders) in one transaction on the engine's
         own fast path and answer each one's rows; None: this engine has none (they run on
-        SQLAlchemy's pool)."""
+        SQLAlchemy's pool). ``check`` sees the rows before the commit; what it raises
+        rolls the transaction back."""
         return None
 
     async def drop_read_connections(self) -> None:

@@ -105,6 +105,7 @@ from dbplane.engines.sql.dialect import MAX_SAFE_INTEGER, TablesDialect
 from dbplane.engines.sql.engine import SlowRead, SqlEngine
 from dbplane.engines.sql.introspect import introspect, schema_version
 from dbplane.engines.sql.writes import (
+    bulk_write,
     delete_statement,
     insert_statements,
     run_statements,
@@ -137,6 +138,7 @@ __all__ = [
     "run_read",
     "schema_version",
     "write",
+    "write_where",
 ]
 
 
@@ -417,12 +419,13 @@ async def _write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
     info = plan.table
     returning = plan.returning or info.columns
     if plan.action == "insert":
-        statements = insert_statements(engine, info, plan.rows, returning)
+        statements = insert_statements(engine, info, plan.rows, returning, plan.conflict,
+                                       plan.resolution)
         answers = [a for rows in await run_statements(engine, statements)
                    for a in _joined(rows)]
-        if len(answers) != len(plan.rows):
+        if len(answers) != len(plan.rows) and plan.resolution != "ignore-duplicates":
             raise DbplaneError(f"the records inserted into {info.name!r} cannot be read back")
-        if len(answers) == 1:
+        if len(answers) == 1 and len(plan.rows) == 1:
             return answers[0]
         return b"[" + b",".join(answers) + b"]"
     if plan.key is None:
@@ -475,12 +478,29 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
     RecordNotFound when the key matches nothing (update, delete); a ConstraintViolation
     subclass when the database refuses the write. Either way nothing is written.
     """
+    written: bytes | None = (await _guarded(engine, plan, False))[0]
+    return written
+
+
+async def write_where(engine: SqlEngine, plan: WritePlan,
+                      render: bool) -> tuple[bytes | None, int]:
+    """Run a bulk update or delete (``plan.where``; ``plan.key`` None) in one transaction:
+    the touched rows as one JSON array when ``render`` (as reads render them, ordered as
+    the database wrote them), and how many. More than ``plan.max_affected`` rows:
+    TooManyAffected, and nothing is changed."""
+    return await _guarded(engine, plan, render)
+
+
+async def _guarded(engine: SqlEngine, plan: WritePlan,
+                   render: bool) -> tuple[bytes | None, int]:
     info = plan.table
     if info.kind == "view" or not info.primary_key:
         raise ReadOnlyTable(f"{info.name!r} is a view or has no primary key: it can be "
                             "read, not written", table=info.name)
     try:
-        return await _write(engine, plan)
+        if plan.key is None and plan.action != "insert":
+            return await bulk_write(engine, plan, render)
+        return await _write(engine, plan), 1
     except Exception as exc:
         if _connection_lost(engine, exc):
             # not repeated: whether the server committed before it went is unknown

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,8 @@ class SqliteEngine(SqlEngine):
 
     _writer: sqlite3.Connection | None = None
 
-    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]]
+    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]],
+                         check: Callable[[list[list[tuple[Any, ...]]]], None] | None = None,
                          ) -> list[list[tuple[Any, ...]]] | None:
         """Writes run right on the event loop, on one read-write connection, one after
         the other: a write holds SQLite's one write lock for as long as its statements
@@ -158,6 +159,8 @@ class SqliteEngine(SqlEngine):
             raise
         try:
             out = [con.execute(sql, args).fetchall() for sql, args in statements]
+            if check is not None:
+                check(out)
         except BaseException:
             con.execute("ROLLBACK")
             raise
