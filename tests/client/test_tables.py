@@ -342,3 +342,22 @@ async def test_async_default_database(client: ApiClient, aclient: AsyncApiClient
         assert (await aclient.database.openapi())["paths"]
     finally:
         run_sql(client.database.get(), f"DROP TABLE {name};")
+
+
+def test_upsert_update_where_and_delete_where(shop: Database) -> None:
+    from dbplane.errors import MalformedParameter, TooManyAffected
+
+    table = shop.tables("memberships")
+    rows = [{"org": "acme", "member": "bob", "role": "admin"},
+            {"org": "acme", "member": "eve", "role": "viewer"}]
+    assert table.upsert(rows) == table.upsert(rows)
+    assert table.upsert({"org": "acme", "member": "bob", "role": "x"}, ignore=True) == []
+    assert table.get(("acme", "bob"))["role"] == "admin"
+    with pytest.raises(MalformedParameter):
+        table.upsert(rows, on_conflict="role")
+    with pytest.raises(TooManyAffected):
+        table.update_where({"role": "r"}, filters={"org": "acme"}, max_affected=1)
+    changed = table.update_where({"role": "r"}, filters={"org": "acme"})
+    assert sorted(r["member"] for r in changed) == ["bob", "eve"]
+    assert table.delete_where(filters={"org": "acme"}) == 2
+    assert table.delete_where(all=True) == 1

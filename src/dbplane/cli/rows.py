@@ -273,3 +273,83 @@ def delete_row(ctx: typer.Context, db: DbArg, table: TableArg, key: KeyArg,
         print_json({"deleted": key, "table": table})
     else:
         typer.echo(f"deleted {key!r} from {table!r}")
+
+
+FilterOption = Annotated[list[str] | None, typer.Option(
+    "--filter", "-f", help="The rows to touch: as for 'rows list --filter'. Repeat it: all "
+    "must hold.", show_default=False)]
+AllOption = Annotated[bool, typer.Option(
+    "--all", help="Touch every row of the table (no --filter).")]
+MaxAffectedOption = Annotated[int | None, typer.Option(
+    "--max-affected", min=0, help="Refuse (and change nothing) if more rows would be "
+    "touched.")]
+
+
+@app.command("upsert")
+def upsert_rows(ctx: typer.Context, db: DbArg, table: TableArg, data: DataOption,
+                on_conflict: Annotated[str | None, typer.Option(
+                    "--on-conflict", help="The unique key the rows are matched on, "
+                    "COLUMN[,COLUMN] (default: the primary key).")] = None,
+                ignore: Annotated[bool, typer.Option(
+                    "--ignore", help="Leave an existing record as it is (default: update "
+                    "the columns given).")] = False,
+                as_json: JsonOption = False) -> None:
+    """Create records, updating the existing record of a row whose key matches one;
+    prints what was written."""
+    body = parse_data(data, many=True)
+    with api(ctx) as client:
+        written = database(client, db).tables(table).upsert(
+            body, on_conflict=on_conflict, ignore=ignore)
+    if as_json:
+        print_json(written)
+    elif isinstance(written, dict):
+        _print_record(written)
+    else:
+        _print_rows(written)
+
+
+def _where(filters: list[str] | None, every: bool) -> dict[str, Any]:
+    where = parse_filters(filters or [])
+    if not where and not every:
+        raise typer.BadParameter("give --filter (repeatable) or --all",
+                                 param_hint="--filter")
+    return where
+
+
+@app.command("update-where")
+def update_rows(ctx: typer.Context, db: DbArg, table: TableArg, data: DataOption,
+                filters: FilterOption = None, every: AllOption = False,
+                max_affected: MaxAffectedOption = None, as_json: JsonOption = False) -> None:
+    """Change the given columns of every row the filters keep, in one transaction;
+    prints the changed rows."""
+    body = parse_data(data, many=False)
+    where = _where(filters, every)
+    with api(ctx) as client:
+        rows = database(client, db).tables(table).update_where(
+            body, filters=where or None, all=every, max_affected=max_affected)
+    if as_json:
+        print_json(rows)
+    else:
+        _print_rows(rows)
+
+
+@app.command("delete-where")
+def delete_rows(ctx: typer.Context, db: DbArg, table: TableArg,
+                filters: FilterOption = None, every: AllOption = False,
+                max_affected: MaxAffectedOption = None,
+                yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+                as_json: JsonOption = False) -> None:
+    """Delete every row the filters keep, in one transaction (asks first)."""
+    where = _where(filters, every)
+    if not yes:
+        what = "every row" if every else "the rows matching the filters"
+        if not typer.confirm(f"Delete {what} of {table!r}?", default=False):
+            typer.echo("nothing deleted", err=True)
+            raise typer.Exit(1)
+    with api(ctx) as client:
+        count = database(client, db).tables(table).delete_where(
+            filters=where or None, all=every, max_affected=max_affected)
+    if as_json:
+        print_json({"deleted": count, "table": table})
+    else:
+        typer.echo(f"deleted {count} row(s) from {table!r}")

@@ -16,6 +16,7 @@ from datetime import date, time
 from typing import Any, overload
 
 from dbplane.client._http import (
+    Answer,
     AsyncHttp,
     Params,
     SyncHttp,
@@ -248,6 +249,28 @@ def _body(data: Any) -> dict[str, Any]:
     return {"data": [dict(row) for row in data]}
 
 
+def _upsert(on_conflict: str | Sequence[str] | None, ignore: bool
+            ) -> tuple[builtins.list[tuple[str, str]], dict[str, str]]:
+    params = [("on_conflict", _names(on_conflict))] if on_conflict else []
+    resolution = "ignore-duplicates" if ignore else "merge-duplicates"
+    return params, {"Prefer": f"resolution={resolution}"}
+
+
+def _bulk(filters: Filters | None, all_rows: bool, max_affected: int | None,
+          prefer: str) -> tuple[builtins.list[tuple[str, str]], dict[str, str]]:
+    params = filter_params(filters) if filters else []
+    if all_rows:
+        params.append(("all", "true"))
+    if max_affected is not None:
+        prefer += f", max-affected={int(max_affected)}"
+    return params, {"Prefer": prefer}
+
+
+def _affected(answer: Answer) -> int:
+    total = answer.headers.get("content-range", "").rpartition("/")[2]
+    return int(total) if total.isdigit() else 0
+
+
 def _created(data: Any, answer: Any) -> Any:
     return as_object(answer) if isinstance(data, Mapping) else as_list(answer)
 
@@ -306,10 +329,40 @@ class Table:
         answer them in order. A rejected write writes nothing."""
         return _created(data, self._http.request("POST", self._path(), json=_body(data)))
 
+    def upsert(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+               on_conflict: str | Sequence[str] | None = None, ignore: bool = False) -> Any:
+        """Create records, updating the existing record of a row whose ``on_conflict``
+        columns (a unique key; default the primary key) match one (``ignore``: leaving
+        it); answers the records written. MalformedParameter when ``on_conflict`` is no
+        unique key. With ``ignore`` the answer is always a list: the rows written (on
+        MariaDB also the existing ones left as they were)."""
+        params, headers = _upsert(on_conflict, ignore)
+        answer = self._http.request("POST", self._path(), json=_body(data), params=params,
+                                    headers=headers)
+        return as_list(answer) if ignore else _created(data, answer)
+
     def update(self, key: Key, data: Mapping[str, Any]) -> dict[str, Any]:
         """Change the given columns of one record and answer the record (PATCH)."""
         return as_object(self._http.request("PATCH", self._path(key_segment(key)),
                                             json=_body(data)))
+
+    def update_where(self, data: Mapping[str, Any], *, filters: Filters | None = None,
+                     all: bool = False, max_affected: int | None = None
+                     ) -> builtins.list[dict[str, Any]]:
+        """Change the given columns of every row ``filters`` keep (``all=True``: every
+        row) in one transaction; answers the changed rows. ``max_affected``: refuse
+        (TooManyAffected, nothing changed) when more would change."""
+        params, headers = _bulk(filters, all, max_affected, "return=representation")
+        return as_list(self._http.request("PATCH", self._path(), json=_body(data),
+                                          params=params, headers=headers))
+
+    def delete_where(self, *, filters: Filters | None = None, all: bool = False,
+                     max_affected: int | None = None) -> int:
+        """Delete every row ``filters`` keep (``all=True``: every row) in one
+        transaction; answers how many were deleted."""
+        params, headers = _bulk(filters, all, max_affected, "return=minimal")
+        return _affected(self._http.request_with_headers("DELETE", self._path(),
+                                                         params=params, headers=headers))
 
     def delete(self, key: Key) -> None:
         """Delete one record; raises RecordNotFound when there is none."""
@@ -361,10 +414,34 @@ class AsyncTable:
         answer = await self._http.request("POST", self._path(), json=_body(data))
         return _created(data, answer)
 
+    async def upsert(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+                     on_conflict: str | Sequence[str] | None = None,
+                     ignore: bool = False) -> Any:
+        """Create or update records; see :meth:`Table.upsert`."""
+        params, headers = _upsert(on_conflict, ignore)
+        answer = await self._http.request("POST", self._path(), json=_body(data),
+                                          params=params, headers=headers)
+        return as_list(answer) if ignore else _created(data, answer)
+
     async def update(self, key: Key, data: Mapping[str, Any]) -> dict[str, Any]:
         """Change the given columns of one record and answer the record (PATCH)."""
         return as_object(await self._http.request("PATCH", self._path(key_segment(key)),
                                                   json=_body(data)))
+
+    async def update_where(self, data: Mapping[str, Any], *, filters: Filters | None = None,
+                           all: bool = False, max_affected: int | None = None
+                           ) -> builtins.list[dict[str, Any]]:
+        """Change every row ``filters`` keep; see :meth:`Table.update_where`."""
+        params, headers = _bulk(filters, all, max_affected, "return=representation")
+        return as_list(await self._http.request("PATCH", self._path(), json=_body(data),
+                                                params=params, headers=headers))
+
+    async def delete_where(self, *, filters: Filters | None = None, all: bool = False,
+                           max_affected: int | None = None) -> int:
+        """Delete every row ``filters`` keep; see :meth:`Table.delete_where`."""
+        params, headers = _bulk(filters, all, max_affected, "return=minimal")
+        return _affected(await self._http.request_with_headers(
+            "DELETE", self._path(), params=params, headers=headers))
 
     async def delete(self, key: Key) -> None:
         """Delete one record; raises RecordNotFound when there is none."""

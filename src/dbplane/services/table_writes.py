@@ -145,9 +145,12 @@ async def create_rows(ctx: AppContext, principal: Principal, db_ref: str | None,
                     "index)", parameter="on_conflict")
         answer = await write(target.engine, plan)
         assert answer is not None
-        if isinstance(data, list) and not answer.startswith(b"["):
-            answer = b"[" + answer + b"]"  # {"data": [one]} answers a list of one
-        key = None if isinstance(data, list) else _created_key(info, answer)
+        listed = isinstance(data, list) or prefs.resolution == "ignore-duplicates"
+        if listed and not answer.startswith(b"["):
+            # {"data": [one]} answers a list of one; ignore-duplicates always a list (of
+            # the rows it wrote, which may be none)
+            answer = b"[" + answer + b"]"
+        key = None if listed else _created_key(info, answer)
         if prefs.return_ == "minimal":
             return WriteAnswer(None, key=key)
         return WriteAnswer(answer, key=key)
