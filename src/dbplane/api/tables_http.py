@@ -108,8 +108,46 @@ def table_openapi(readable: ReadableTables, base_path: str) -> dict[str, Any]:
             "responses": {"200": {"description": "rows", "content": {"application/json": {
                 "schema": {"type": "array", "items": ref}}}}, **errors}}}
         if info.kind == "table":
+            prefer = {"name": "Prefer", "in": "header", "required": False,
+                      "schema": {"type": "string"}, "description":
+                      "return=representation|minimal, resolution=merge-duplicates|"
+                      "ignore-duplicates (upsert), missing=default, max-affected=N "
+                      "(bulk PATCH/DELETE)"}
+            filters = {"name": "filters", "in": "query", "required": False,
+                       "style": "deepObject", "explode": True,
+                       "schema": {"type": "object"},
+                       "description": "filters[column][$op]=value: the rows to touch"}
+            every = {"name": "all", "in": "query", "required": False,
+                     "schema": {"type": "boolean"},
+                     "description": "true: touch every row (instead of filters)"}
+            bulk_answer = {"description": "the rows touched (Content-Range: 0-(N-1)/N)",
+                           "content": {"application/json": {"schema": {
+                               "type": "array", "items": ref}}}}
+            ops["patch"] = {
+                "summary": f"Update the rows of {name} the filters keep",
+                "parameters": [filters, every, prefer],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["data"],
+                               "properties": {"data": ref}}}}},
+                "responses": {"200": bulk_answer,
+                              "204": {"description": "return=minimal: Content-Range */N"},
+                              **errors}}
+            ops["delete"] = {
+                "summary": f"Delete the rows of {name} the filters keep",
+                "parameters": [filters, every, prefer],
+                "responses": {"200": {**bulk_answer,
+                                      "description": "return=representation: the rows "
+                                                     "deleted"},
+                              "204": {"description": "deleted: Content-Range */N"},
+                              **errors}}
             ops["post"] = {
-                "summary": f"Create rows in {name}",
+                "summary": f"Create (or, with Prefer: resolution, upsert) rows in {name}",
+                "parameters": [
+                    prefer,
+                    {"name": "on_conflict", "in": "query", "required": False,
+                     "schema": {"type": "string"},
+                     "description": "an upsert's unique key, col,col (default: the "
+                                    "primary key)"}],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"type": "object", "required": ["data"], "properties": {
                         "data": {"oneOf": [ref, {"type": "array", "items": ref}]}}}}}},
@@ -120,6 +158,9 @@ def table_openapi(readable: ReadableTables, base_path: str) -> dict[str, Any]:
                                           "anyOf": [{**ref}, {"type": "array",
                                                               "items": ref}]}}}},
                               "413": problem, **errors}}
+            ops["post"]["responses"]["201"]["headers"] = {"Location": {
+                "description": "the created record (one record created)",
+                "schema": {"type": "string"}}}
         paths[path] = ops
         if info.primary_key:
             key_doc = ("the primary key" if len(info.primary_key) == 1 else
