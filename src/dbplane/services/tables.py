@@ -23,6 +23,7 @@ import orjson
 from starlette.datastructures import QueryParams
 
 from dbplane.engines import has_part, types_with
+from dbplane.engines.sql.aggregate import aggregate_statement
 from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
@@ -33,6 +34,7 @@ from dbplane.engines.sql.tables import (
     schema_version,
 )
 from dbplane.errors import (
+    DbplaneError,
     NotGranted,
     ReadOnlyTable,
     RecordNotFound,
@@ -43,6 +45,7 @@ from dbplane.errors import (
     Unsupported,
 )
 from dbplane.meta.records import DatabaseRecord
+from dbplane.query.aggregate import is_aggregate, parse_aggregate_params, plan_aggregate
 from dbplane.query.keys import split_key
 from dbplane.query.model import ReadPlan, SchemaInfo, TableInfo, TableRequest
 from dbplane.query.params import parse_table_params
@@ -438,7 +441,12 @@ async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, t
 async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
                     query: bytes) -> RowsAnswer:
     """A page of rows as the JSON array the database rendered; ``query``: the raw query
-    string."""
+    string. With ``aggregate[...]``, ``groupBy`` or ``distinct`` in it, the groups
+    (``query.aggregate``)."""
+    if b"aggregate" in query or b"groupBy" in query or b"distinct" in query:
+        params = _params(query)
+        if is_aggregate(params):
+            return await _aggregate(ctx, principal, db_ref, table, params)
     entry, row, known = await _run_kept(ctx, principal, db_ref, table, query, None)
     body, total, snapshot = list_answer(entry.read, row, known[1])
     if snapshot is not None and total is not None:
@@ -449,6 +457,28 @@ async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, t
     if entry.content_type is not None:
         body = b'{"data":' + body + b',"contentType":' + entry.content_type + b"}"
     return RowsAnswer(body=body, page=page)
+
+
+async def _aggregate(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
+                     params: list[tuple[str, str]]) -> RowsAnswer:
+    """Aggregates, groups or distinct rows: planned and compiled on every request (not
+    kept as plain lists are: they are rarer, and heavier to run than to plan)."""
+    request = parse_aggregate_params(params)
+    target = await _target(ctx, db_ref)
+    s = ctx.settings
+
+    async def run(schema: SchemaInfo, info: TableInfo) -> RowsAnswer:
+        plan = plan_aggregate(request, info, default_limit=s.tables_default_limit,
+                              max_limit=s.tables_max_limit)
+        sql, args = aggregate_statement(target.engine, plan)
+        row = await run_read(target.engine, sql, args)
+        if row is None or row[0] is None:
+            raise DbplaneError("the database answered no row for the groups")
+        body = row[0]
+        return RowsAnswer(body=body if isinstance(body, bytes) else str(body).encode())
+
+    answer: RowsAnswer = await _with_fresh_schema(ctx, target, principal, table, run)
+    return answer
 
 
 def _key_parts(info: TableInfo, raw_key: str) -> tuple[str, ...]:

@@ -198,6 +198,9 @@ class MariadbTables(TablesDialect):
             return insert.on_duplicate_key_update({conflict[0]: t.c[conflict[0]]})
         return insert.on_duplicate_key_update({n: insert.inserted[n] for n in changed})
 
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        return self._object(pairs)
+
     def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
         return statement.returning(self._object(pairs))
 

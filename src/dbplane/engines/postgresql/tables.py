@@ -198,6 +198,12 @@ class PostgresTables(TablesDialect):
     def insert_for_upsert(self, t: Any) -> Any:
         return sa_postgresql.insert(t)
 
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        args: list[Any] = []
+        for key, value in pairs:
+            args += [sa.literal(key, sa.String), value]
+        return sa.func.json_build_object(*args)
+
     def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
         # RETURNING the rendered columns under their names, then row_to_json over the
         # CTE (json_build_object would stop at 50 columns)

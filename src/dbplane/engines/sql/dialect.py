@@ -184,6 +184,10 @@ class TablesDialect:
         """The dialect's own ``insert`` (with ``on_conflict_do_*``)."""
         raise NotImplementedError
 
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        """A JSON object of ``pairs`` (key, value), embedded as an object in another."""
+        raise NotImplementedError
+
     def written_operand(self, c: Expr) -> Expr:
         """A written column as ``written_rows`` renders it."""
         return c

@@ -171,6 +171,9 @@ class SqliteTables(TablesDialect):
         # written with an explicit rowid key; through a function call it is right
         return sa.func.likely(c)
 
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        return self._object(pairs)
+
     def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
         return statement.returning(self._object(pairs))
 
