@@ -26,7 +26,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from dbplane.api.errors import problem_response
-from dbplane.api.tables_http import content_range, write_answer
+from dbplane.api.tables_http import content_range, link_next, write_answer
 from dbplane.services import table_writes as writes
 from dbplane.services import tables as svc
 from dbplane.services.auth import authenticate
@@ -112,6 +112,9 @@ class FrontDoor:
                 headers = [_JSON, (b"content-length", str(len(body)).encode())]
                 if answer.page is not None:
                     headers.append((b"content-range", content_range(answer.page).encode()))
+                if answer.next_after is not None:
+                    headers.append((b"link", link_next(scope["path"], scope["query_string"],
+                                                       answer.next_after).encode()))
             else:
                 body = await svc.get_row(ctx, principal, db, table, key,
                                          scope["query_string"])

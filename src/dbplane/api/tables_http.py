@@ -4,16 +4,24 @@ OpenAPI document of one database's tables (``/v1/databases/{db}/openapi.json``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from dbplane.query.model import ColumnInfo, TableInfo
 from dbplane.services.table_writes import WriteAnswer
 from dbplane.services.tables import ReadableTables
 
-__all__ = ["content_range", "table_openapi", "write_answer"]
+__all__ = ["content_range", "link_next", "table_openapi", "write_answer"]
 
 Headers = list[tuple[bytes, bytes]]
 _JSON = (b"content-type", b"application/json")
+
+
+def link_next(path: str, query: bytes, after: str) -> str:
+    """``Link: <path?…&after=cursor>; rel="next"``: the request's query string with its
+    ``after`` replaced."""
+    kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            if k != "after"]
+    return f'<{path}?{urlencode([*kept, ("after", after)])}>; rel="next"'
 
 
 def write_answer(answer: WriteAnswer, kind: str, path: str) -> tuple[int, Headers, bytes]:

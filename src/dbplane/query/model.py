@@ -147,6 +147,9 @@ class TableRequest:
     count_exact: bool = False
     include: tuple[IncludeRequest, ...] = ()
     include_content_type: bool = False
+    after: str | None = None
+    """Keyset pagination: the cursor of the previous page's last row ('' for the first
+    page); None for offset pagination."""
 
 
 # -- what will run ----------------------------------------------------------------------

@@ -53,11 +53,12 @@ __all__ = [
 ]
 
 ACCEPTED_PARAMETERS = ("limit", "offset", "sort", "fields", "filters", "include", "count",
-                       "includeContentType")
+                       "includeContentType", "after", "aggregate", "groupBy", "distinct",
+                       "export")
 MAX_FILTER_DEPTH = 16
 """How deeply ``$and`` / ``$or`` groups may nest (a bound on recursion, here and in SQL)."""
 
-_SCALARS = ("limit", "offset", "count", "includeContentType")
+_SCALARS = ("limit", "offset", "count", "includeContentType", "after")
 _INDEX = re.compile(r"[0-9]{1,9}")
 _UINT = re.compile(r"[0-9]+")
 _MAX_UINT = 2**63 - 1
@@ -360,4 +361,5 @@ def parse_table_params(params: Sequence[tuple[str, str]]) -> TableRequest:
         include=tuple(IncludeRequest(n, include_limits.get(n)) for n in include_order),
         include_content_type=_flag("includeContentType", scalars["includeContentType"])
         if "includeContentType" in scalars else False,
+        after=scalars.get("after"),
     )

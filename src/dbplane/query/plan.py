@@ -46,6 +46,7 @@ from dbplane.errors import (
 )
 from dbplane.query.convert import convert_json_value, convert_query_value
 from dbplane.query.keys import KEY_PARAMETER
+from dbplane.query.keyset import seek
 from dbplane.query.model import (
     ColumnInfo,
     Condition,
@@ -318,6 +319,8 @@ def plan_read(req: TableRequest, table: TableInfo, schema: SchemaInfo, *,
         key_col = table.column(name)
         if key_col is not None and name not in named:
             order.append(OrderBy(key_col, tie_descending))
+    if req.after is not None:
+        where = _keyset(req, table, columns, tuple(order), where)
     return ReadPlan(
         table=table,
         columns=columns,
@@ -328,6 +331,29 @@ def plan_read(req: TableRequest, table: TableInfo, schema: SchemaInfo, *,
         count_exact=req.count_exact,
         includes=tuple(includes),
     )
+
+
+def _keyset(req: TableRequest, table: TableInfo, columns: tuple[ColumnInfo, ...],
+            order: tuple[OrderBy, ...], where: PredicateGroup | None) -> PredicateGroup | None:
+    """``where`` and the rows after the cursor (``query.keyset``)."""
+    if req.after is None:
+        return where
+    if req.offset:
+        raise _malformed("after", "keyset pages (after=) and offset= do not mix")
+    if not table.primary_key:
+        raise _malformed("after", f"{table.name!r} has no primary key: keyset pages need "
+                                  "one to break ties")
+    shown = {c.name for c in columns}
+    missing = [o.column.name for o in order if o.column.name not in shown]
+    if missing:
+        raise _malformed("fields", f"keyset pages need the sort and key columns in the "
+                                   f"rows: add {', '.join(missing)}")
+    after = seek(order, req.after)
+    if after is None:
+        return where
+    if where is None:
+        return PredicateGroup("and", (after,))
+    return PredicateGroup("and", (where, after))
 
 
 # -- write -----------------------------------------------------------------------------

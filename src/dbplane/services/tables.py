@@ -47,7 +47,8 @@ from dbplane.errors import (
 from dbplane.meta.records import DatabaseRecord
 from dbplane.query.aggregate import is_aggregate, parse_aggregate_params, plan_aggregate
 from dbplane.query.keys import split_key
-from dbplane.query.model import ReadPlan, SchemaInfo, TableInfo, TableRequest
+from dbplane.query.keyset import encode_cursor
+from dbplane.query.model import OrderBy, ReadPlan, SchemaInfo, TableInfo, TableRequest
 from dbplane.query.params import parse_table_params
 from dbplane.query.plan import (
     plan_key,
@@ -81,6 +82,9 @@ class RowsAnswer:
     body: bytes
     page: tuple[int, int | None, int] | None = None
     """A counted list's (offset, limit, total), which the API answers as Content-Range."""
+    next_after: str | None = None
+    """Keyset pages: the cursor of the next page (None: this is the last), for the
+    API's ``Link: <…after=…>; rel="next"``."""
 
 
 @dataclass
@@ -310,6 +314,9 @@ class _Prepared:
     """Counted lists: (offset, limit), for the page the API answers as Content-Range."""
     content_type: bytes | None
     """includeContentType: the table's metadata, rendered once."""
+    keyset: tuple[OrderBy, ...] | None = None
+    """Keyset pages (``after=``): the page's sort, for the next page's cursor."""
+    limit: int | None = None
     total: tuple[str, int] = ("", 0)
     """Counted lists on PostgreSQL: the last (snapshot, total) counted ('' before any:
     no statement's snapshot is ''). Replaced whole, so a reader gets a matching pair."""
@@ -374,14 +381,16 @@ def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:
 
 
 def _prepare(ctx: AppContext, target: _Target, principal: Principal, schema: SchemaInfo,
-             info: TableInfo, plan: ReadPlan, include_content_type: bool) -> _Prepared:
+             info: TableInfo, plan: ReadPlan, include_content_type: bool,
+             keyset: bool = False) -> _Prepared:
     _check_includes(principal, target, plan)
     return _Prepared(
         schema=schema, engine=target.engine, table=info,
         read=prepare_read(target.engine, plan),
         includes=tuple((inc.name, inc.table.name) for inc in plan.includes),
         count=(plan.offset, plan.limit) if plan.count_exact else None,
-        content_type=_content_type(info) if include_content_type else None)
+        content_type=_content_type(info) if include_content_type else None,
+        keyset=plan.order if keyset else None, limit=plan.limit)
 
 
 async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
@@ -403,7 +412,8 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
         key = None if raw_key is None else _key_parts(info, raw_key)
         plan = _plan_read(ctx, parsed, info, schema, key=key)
         return _prepare(ctx, target, principal, schema, info, plan,
-                        parsed.include_content_type and raw_key is None)
+                        parsed.include_content_type and raw_key is None,
+                        parsed.after is not None and raw_key is None)
 
     entry = await _with_fresh_schema(ctx, target, principal, table, prepare)
     cache.put(cache_key, entry)
@@ -454,9 +464,14 @@ async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, t
     page = None
     if entry.count is not None and total is not None:
         page = (entry.count[0], entry.count[1], total)
+    next_after = None
+    if entry.keyset is not None:
+        rows = orjson.loads(body)
+        if rows and entry.limit is not None and len(rows) >= entry.limit:
+            next_after = encode_cursor(entry.keyset, rows[-1])
     if entry.content_type is not None:
         body = b'{"data":' + body + b',"contentType":' + entry.content_type + b"}"
-    return RowsAnswer(body=body, page=page)
+    return RowsAnswer(body=body, page=page, next_after=next_after)
 
 
 async def _aggregate(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,

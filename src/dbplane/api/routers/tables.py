@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from dbplane.api.deps import ContextDep, PrincipalDep
 from dbplane.api.fast import LARGE_BODY
-from dbplane.api.tables_http import content_range, table_openapi, write_answer
+from dbplane.api.tables_http import content_range, link_next, table_openapi, write_answer
 from dbplane.services import table_writes as writes
 from dbplane.services import tables as svc
 from dbplane.services.table_writes import WriteAnswer
@@ -102,7 +102,10 @@ def _routes(prefix: str, with_db: bool) -> None:
         (total in ``Content-Range``), ``includeContentType``. See docs/tables.md."""
         answer = await svc.list_rows(ctx, principal, db, table,
                                      request.scope["query_string"])
-        headers = {"Content-Range": content_range(answer.page)} if answer.page else None
+        headers = {"Content-Range": content_range(answer.page)} if answer.page else {}
+        if answer.next_after is not None:
+            headers["Link"] = link_next(request.url.path, request.scope["query_string"],
+                                        answer.next_after)
         return _json(answer.body, headers=headers)
 
     @router.post(f"{prefix}/{{table}}", status_code=201, openapi_extra=_WRITE_BODY,
