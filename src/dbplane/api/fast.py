@@ -31,6 +31,7 @@ from dbplane.services import table_writes as writes
 from dbplane.services import tables as svc
 from dbplane.services.auth import authenticate
 from dbplane.services.context import AppContext
+from dbplane.services.table_export import export_csv, wants_csv
 
 __all__ = ["FrontDoor", "match_tables_read"]
 
@@ -61,12 +62,16 @@ def match_tables_read(path: str) -> tuple[str | None, str, str | None] | None:
     return None
 
 
-def _authorization(scope: Scope) -> str | None:
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
-        if name == b"authorization":
+        if name == wanted:
             decoded: str = value.decode("latin-1")
             return decoded
     return None
+
+
+def _authorization(scope: Scope) -> str | None:
+    return _header(scope, b"authorization")
 
 
 class FrontDoor:
@@ -103,6 +108,9 @@ class FrontDoor:
         if scope["method"] not in ("GET", "HEAD"):
             await self._write(ctx, target, scope, receive, send)
             return
+        if key is None and wants_csv(scope["query_string"], _header(scope, b"accept")):
+            await self._export(ctx, table, db, scope, receive, send)
+            return
         try:
             principal = await authenticate(ctx, _authorization(scope))
             if key is None:
@@ -127,6 +135,31 @@ class FrontDoor:
         await send(start)
         await send({"type": "http.response.body",
                     "body": body if scope["method"] == "GET" else b""})
+
+    async def _export(self, ctx: AppContext, table: str, db: str | None, scope: Scope,
+                      receive: Receive, send: Send) -> None:
+        try:
+            principal = await authenticate(ctx, _authorization(scope))
+            export = await export_csv(ctx, principal, db, table, scope["query_string"])
+        except Exception as exc:
+            await problem_response(exc)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/csv; charset=utf-8"),
+            (b"content-disposition",
+             f'attachment; filename="{_filename(table)}.csv"'.encode())]})
+        head = scope["method"] == "HEAD"
+        try:
+            async for chunk in export.chunks:
+                if not head:
+                    await send({"type": "http.response.body", "body": chunk,
+                                "more_body": True})
+                if head:
+                    break
+        finally:
+            # the status is sent: a failure part way ends the body short (the client sees
+            # the stream cut, not a complete file)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _write(self, ctx: AppContext, target: tuple[str | None, str, str | None],
                      scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,6 +199,10 @@ class FrontDoor:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _filename(table: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in table) or "rows"
 
 
 async def _body(receive: Receive) -> bytes:
