@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api import tables_schema as ts
 from dbplane.services.auth import authenticate
 from dbplane.services.table_export import export_csv
+from tests.api import tables_schema as ts
 from tests.conftest import ADMIN_TOKEN, AppHandle
 from tests.fixtures.servers import SqlDatabase
 
