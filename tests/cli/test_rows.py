@@ -269,3 +269,20 @@ def test_rows_upsert_update_where_delete_where(cli: Cli, shop: Database) -> None
     gone = cli.json("rows", "delete-where", rid, "memberships", "--filter", "org=acme",
                     "--yes")
     assert gone == {"deleted": 2, "table": "memberships"}
+
+
+def test_rows_aggregate_and_export(cli: Cli, shop: Database, tmp_path: Path) -> None:
+    rid = shop["resource_id"]
+    grouped = cli.json("rows", "aggregate", rid, "articles", "-a", "count=*",
+                       "-g", "author_id", "--sort", "count:desc")
+    assert grouped == [{"author_id": 1, "count": 2}, {"author_id": 2, "count": 1}]
+    out = cli.ok("rows", "aggregate", rid, "items", "-a", "sum=score").stdout
+    assert "score=2400" in out
+    assert cli.fails("rows", "aggregate", rid, "items", "-a", "median=score",
+                     exit_code=2).exit_code == 2
+    csv_text = cli.ok("rows", "export", rid, "items", "--csv", "--sort", "id",
+                      "--fields", "id,score", "-f", "score>400").stdout
+    assert csv_text.replace("\r\n", "\n") == "id,score\n1,700\n4,900\n5,500\n"
+    target = tmp_path / "items.csv"
+    cli.ok("rows", "export", rid, "items", "--csv", "-o", str(target))
+    assert target.read_text().count("\n") == 6

@@ -110,11 +110,25 @@ def table_openapi(readable: ReadableTables, base_path: str) -> dict[str, Any]:
                 ("sort", "column[:asc|:desc], comma separated"), ("fields", "a,b"),
                 ("count", "exact: the total in Content-Range"),
                 ("include", "relations to embed"),
-                ("includeContentType", "true: answer {data, contentType}"))]
+                ("includeContentType", "true: answer {data, contentType}"),
+                ("after", "keyset pages: '' for the first, then the cursor of the Link "
+                          "rel=next header"),
+                ("groupBy", "group columns, a,b (or groupBy[]=a)"),
+                ("distinct", "a,b: the distinct combinations of these columns"),
+                ("export", "csv: every matching row as CSV, streamed"))]
+        list_params.append({
+            "name": "aggregate", "in": "query", "required": False, "style": "deepObject",
+            "explode": True, "schema": {"type": "object"},
+            "description": "aggregate[count|countDistinct|sum|avg|min|max]=col (count=*)"})
         ops: dict[str, Any] = {"get": {
             "summary": f"List rows of {name}", "parameters": list_params,
-            "responses": {"200": {"description": "rows", "content": {"application/json": {
-                "schema": {"type": "array", "items": ref}}}}, **errors}}}
+            "responses": {"200": {
+                "description": "rows (or, with aggregate/groupBy/distinct, the groups)",
+                "headers": {"Link": {"description": "keyset pages: the next page",
+                                     "schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": {"type": "array", "items": {
+                    "anyOf": [ref, {"type": "object"}]}}},
+                            "text/csv": {"schema": {"type": "string"}}}}, **errors}}}
         if info.kind == "table":
             prefer = {"name": "Prefer", "in": "header", "required": False,
                       "schema": {"type": "string"}, "description":

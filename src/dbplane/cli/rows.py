@@ -353,3 +353,90 @@ def delete_rows(ctx: typer.Context, db: DbArg, table: TableArg,
         print_json({"deleted": count, "table": table})
     else:
         typer.echo(f"deleted {count} row(s) from {table!r}")
+
+
+def _pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        fn, sep, cols = value.partition("=")
+        if not sep or not fn or not cols:
+            raise typer.BadParameter(f"{value!r}: write FUNCTION=COLUMN[,COLUMN] (count=*)",
+                                     param_hint=option)
+        out.append((fn, cols))
+    return out
+
+
+@app.command("aggregate")
+def aggregate_rows(
+    ctx: typer.Context, db: DbArg, table: TableArg,
+    aggregates: Annotated[list[str] | None, typer.Option(
+        "--aggregate", "-a", help="FUNCTION=COLUMN[,COLUMN] with FUNCTION one of count "
+        "(count=* counts rows), countDistinct, sum, avg, min, max; repeat it.",
+        show_default=False)] = None,
+    group_by: Annotated[list[str] | None, typer.Option(
+        "--group-by", "-g", help="A column to group by; repeat it.",
+        show_default=False)] = None,
+    filters: FilterOption = None,
+    sort: Annotated[list[str] | None, typer.Option(
+        "--sort", "-s", help="A group column or an aggregate (count, sum.COLUMN), "
+        ":desc for descending; repeat it.", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Aggregates of a table's rows, per group (Directus's aggregate and groupBy)."""
+    chosen: dict[str, list[str]] = {}
+    for fn, cols in _pairs(aggregates or [], "--aggregate"):
+        chosen.setdefault(fn, []).extend(cols.split(","))
+    functions = ("count", "countDistinct", "sum", "avg", "min", "max")
+    unknown = sorted(set(chosen) - set(functions))
+    if unknown:
+        raise typer.BadParameter(f"{unknown[0]!r}: one of {', '.join(functions)}",
+                                 param_hint="--aggregate")
+    if not chosen and not group_by:
+        raise typer.BadParameter("give --aggregate or --group-by", param_hint="--aggregate")
+    where = parse_filters(filters or [])
+    with api(ctx) as client:
+        rows = database(client, db).tables(table).aggregate(
+            count=chosen.get("count"), count_distinct=chosen.get("countDistinct"),
+            sum=chosen.get("sum"), avg=chosen.get("avg"), min=chosen.get("min"),
+            max=chosen.get("max"), group_by=group_by or None, filters=where or None,
+            sort=sort or None, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    flat = [{key: (",".join(f"{c}={v}" for c, v in value.items())
+                   if isinstance(value, dict) else value) for key, value in row.items()}
+            for row in rows]
+    _print_rows(flat)
+
+
+@app.command("export")
+def export_rows(
+    ctx: typer.Context, db: DbArg, table: TableArg,
+    csv_format: Annotated[bool, typer.Option(
+        "--csv", help="CSV (the one format; the option says so in scripts).")] = True,
+    filters: FilterOption = None,
+    sort: Annotated[list[str] | None, typer.Option(
+        "--sort", "-s", help="COLUMN or COLUMN:desc; repeat it.", show_default=False)] = None,
+    fields: Annotated[str | None, typer.Option(
+        "--fields", help="The columns to export, comma separated.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0)] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write to this file (default: standard output).",
+        dir_okay=False, writable=True)] = None,
+) -> None:
+    """Every row the filters keep as CSV (an admin gets them all), streamed as the server
+    sends it."""
+    where = parse_filters(filters or [])
+    with api(ctx) as client:
+        chunks = database(client, db).tables(table).export_csv(
+            filters=where or None, sort=sort or None, fields=fields, limit=limit)
+        if output is None:
+            out = sys.stdout.buffer
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+        else:
+            with output.open("wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)

@@ -11,7 +11,7 @@ for with ``count=True``.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import date, time
 from typing import Any, overload
 
@@ -205,6 +205,43 @@ def _list_params(*, filters: Filters | None, sort: str | Sequence[str] | None,
     return params
 
 
+Columns = str | Sequence[str]
+
+
+def _aggregate_params(*, count: Columns | None, count_distinct: Columns | None,
+                      sum: Columns | None, avg: Columns | None, min: Columns | None,
+                      max: Columns | None, group_by: Columns | None,
+                      filters: Filters | None, sort: str | Sequence[str] | None,
+                      limit: int | None, offset: int | None) -> Params:
+    params: builtins.list[tuple[str, str]] = []
+    for fn, cols in (("count", count), ("countDistinct", count_distinct), ("sum", sum),
+                     ("avg", avg), ("min", min), ("max", max)):
+        if cols:
+            params.append((f"aggregate[{fn}]", _names(cols)))
+    if group_by:
+        params.append(("groupBy", _names(group_by)))
+    params += _list_params(filters=filters, sort=sort, fields=None, limit=limit,
+                           offset=offset, include=None, count=False)
+    return params
+
+
+def _export_params(filters: Filters | None, sort: str | Sequence[str] | None,
+                   fields: Columns | None, limit: int | None) -> Params:
+    return [("export", "csv"), *_list_params(filters=filters, sort=sort, fields=fields,
+                                             limit=limit, offset=None, include=None,
+                                             count=False)]
+
+
+def _next_after(link: str | None) -> str | None:
+    """The ``after`` cursor of a ``Link: <…>; rel="next"`` header, if any."""
+    if not link or 'rel="next"' not in link:
+        return None
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(link.split(">", 1)[0].lstrip("<")).query)
+    return query.get("after", [None])[0]
+
+
 def _get_params(fields: str | Sequence[str] | None,
                 include: Include | None) -> Params:
     params: builtins.list[tuple[str, str]] = []
@@ -368,6 +405,57 @@ class Table:
         """Delete one record; raises RecordNotFound when there is none."""
         self._http.request("DELETE", self._path(key_segment(key)))
 
+    def aggregate(self, *, count: Columns | None = None, count_distinct: Columns | None = None,
+                  sum: Columns | None = None, avg: Columns | None = None,
+                  min: Columns | None = None, max: Columns | None = None,
+                  group_by: Columns | None = None, filters: Filters | None = None,
+                  sort: str | Sequence[str] | None = None, limit: int | None = None,
+                  offset: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Aggregates (Directus's shape), per group of ``group_by`` when given:
+        ``aggregate(count="*", sum="price", group_by="author")`` answers
+        ``[{"author": 1, "count": 3, "sum": {"price": 12}}, ...]``. ``sort`` may name an
+        aggregate (``"count:desc"``, ``"sum.price"``); ``filters`` apply before grouping."""
+        return as_list(self._http.request("GET", self._path(), params=_aggregate_params(
+            count=count, count_distinct=count_distinct, sum=sum, avg=avg, min=min, max=max,
+            group_by=group_by, filters=filters, sort=sort, limit=limit, offset=offset)))
+
+    def distinct(self, columns: Columns, *, filters: Filters | None = None,
+                 sort: str | Sequence[str] | None = None,
+                 limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """The distinct combinations of ``columns`` among the rows ``filters`` keep."""
+        params = [("distinct", _names(columns)), *_list_params(
+            filters=filters, sort=sort, fields=None, limit=limit, offset=None, include=None,
+            count=False)]
+        return as_list(self._http.request("GET", self._path(), params=params))
+
+    def iter_rows(self, *, filters: Filters | None = None,
+                  sort: str | Sequence[str] | None = None,
+                  fields: str | Sequence[str] | None = None,
+                  page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every matching row, page by page with keyset cursors (``after``): each row
+        once even while rows are inserted."""
+        after = ""
+        while True:
+            params = [*_list_params(filters=filters, sort=sort, fields=fields,
+                                    limit=page_size, offset=None, include=None,
+                                    count=False), ("after", after)]
+            answer = self._http.request_with_headers("GET", self._path(), params=params)
+            yield from as_list(answer.body)
+            following = _next_after(answer.headers.get("link"))
+            if following is None:
+                return
+            after = following
+
+    def export_csv(self, *, filters: Filters | None = None,
+                   sort: str | Sequence[str] | None = None,
+                   fields: Columns | None = None,
+                   limit: int | None = None) -> Iterator[bytes]:
+        """The matching rows as CSV, in pieces as the server streams them (every row for
+        an admin)."""
+        with self._http.stream("GET", self._path(),
+                               params=_export_params(filters, sort, fields, limit)) as r:
+            yield from r.iter_bytes()
+
     def __repr__(self) -> str:
         return f"Table({self.name!r})"
 
@@ -446,6 +534,56 @@ class AsyncTable:
     async def delete(self, key: Key) -> None:
         """Delete one record; raises RecordNotFound when there is none."""
         await self._http.request("DELETE", self._path(key_segment(key)))
+
+    async def aggregate(self, *, count: Columns | None = None,
+                        count_distinct: Columns | None = None, sum: Columns | None = None,
+                        avg: Columns | None = None, min: Columns | None = None,
+                        max: Columns | None = None, group_by: Columns | None = None,
+                        filters: Filters | None = None,
+                        sort: str | Sequence[str] | None = None, limit: int | None = None,
+                        offset: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Aggregates per group; see :meth:`Table.aggregate`."""
+        return as_list(await self._http.request("GET", self._path(), params=_aggregate_params(
+            count=count, count_distinct=count_distinct, sum=sum, avg=avg, min=min, max=max,
+            group_by=group_by, filters=filters, sort=sort, limit=limit, offset=offset)))
+
+    async def distinct(self, columns: Columns, *, filters: Filters | None = None,
+                       sort: str | Sequence[str] | None = None,
+                       limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """The distinct combinations of ``columns``; see :meth:`Table.distinct`."""
+        params = [("distinct", _names(columns)), *_list_params(
+            filters=filters, sort=sort, fields=None, limit=limit, offset=None, include=None,
+            count=False)]
+        return as_list(await self._http.request("GET", self._path(), params=params))
+
+    async def iter_rows(self, *, filters: Filters | None = None,
+                        sort: str | Sequence[str] | None = None,
+                        fields: str | Sequence[str] | None = None,
+                        page_size: int = 500) -> AsyncIterator[dict[str, Any]]:
+        """Every matching row by keyset pages; see :meth:`Table.iter_rows`."""
+        after = ""
+        while True:
+            params = [*_list_params(filters=filters, sort=sort, fields=fields,
+                                    limit=page_size, offset=None, include=None,
+                                    count=False), ("after", after)]
+            answer = await self._http.request_with_headers("GET", self._path(),
+                                                           params=params)
+            for row in as_list(answer.body):
+                yield row
+            following = _next_after(answer.headers.get("link"))
+            if following is None:
+                return
+            after = following
+
+    async def export_csv(self, *, filters: Filters | None = None,
+                         sort: str | Sequence[str] | None = None,
+                         fields: Columns | None = None,
+                         limit: int | None = None) -> AsyncIterator[bytes]:
+        """The matching rows as CSV, streamed; see :meth:`Table.export_csv`."""
+        async with self._http.stream("GET", self._path(), params=_export_params(
+                filters, sort, fields, limit)) as r:
+            async for chunk in r.aiter_bytes():
+                yield chunk
 
     def __repr__(self) -> str:
         return f"AsyncTable({self.name!r})"

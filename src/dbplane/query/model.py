@@ -147,6 +147,8 @@ class TableRequest:
     count_exact: bool = False
     include: tuple[IncludeRequest, ...] = ()
     include_content_type: bool = False
+    count_estimate: Literal["planned", "estimated"] | None = None
+    """``count=planned|estimated``: the total as the planner estimates it."""
     after: str | None = None
     """Keyset pagination: the cursor of the previous page's last row ('' for the first
     page); None for offset pagination."""

@@ -24,6 +24,7 @@ from starlette.datastructures import QueryParams
 
 from dbplane.engines import has_part, types_with
 from dbplane.engines.sql.aggregate import aggregate_statement
+from dbplane.engines.sql.counts import CountStatements, count_statements, estimated_count
 from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
@@ -314,9 +315,12 @@ class _Prepared:
     """Counted lists: (offset, limit), for the page the API answers as Content-Range."""
     content_type: bytes | None
     """includeContentType: the table's metadata, rendered once."""
+    estimate: tuple[str, CountStatements] | None = None
+    """``count=planned|estimated``: the mode and the statements that count."""
     keyset: tuple[OrderBy, ...] | None = None
     """Keyset pages (``after=``): the page's sort, for the next page's cursor."""
     limit: int | None = None
+    read_offset: int = 0
     total: tuple[str, int] = ("", 0)
     """Counted lists on PostgreSQL: the last (snapshot, total) counted ('' before any:
     no statement's snapshot is ''). Replaced whole, so a reader gets a matching pair."""
@@ -382,7 +386,7 @@ def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:
 
 def _prepare(ctx: AppContext, target: _Target, principal: Principal, schema: SchemaInfo,
              info: TableInfo, plan: ReadPlan, include_content_type: bool,
-             keyset: bool = False) -> _Prepared:
+             keyset: bool = False, estimate: str | None = None) -> _Prepared:
     _check_includes(principal, target, plan)
     return _Prepared(
         schema=schema, engine=target.engine, table=info,
@@ -390,7 +394,9 @@ def _prepare(ctx: AppContext, target: _Target, principal: Principal, schema: Sch
         includes=tuple((inc.name, inc.table.name) for inc in plan.includes),
         count=(plan.offset, plan.limit) if plan.count_exact else None,
         content_type=_content_type(info) if include_content_type else None,
-        keyset=plan.order if keyset else None, limit=plan.limit)
+        keyset=plan.order if keyset else None, limit=plan.limit, read_offset=plan.offset,
+        estimate=None if estimate is None else (estimate,
+                                                count_statements(target.engine, plan)))
 
 
 async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
@@ -413,7 +419,8 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
         plan = _plan_read(ctx, parsed, info, schema, key=key)
         return _prepare(ctx, target, principal, schema, info, plan,
                         parsed.include_content_type and raw_key is None,
-                        parsed.after is not None and raw_key is None)
+                        parsed.after is not None and raw_key is None,
+                        parsed.count_estimate if raw_key is None else None)
 
     entry = await _with_fresh_schema(ctx, target, principal, table, prepare)
     cache.put(cache_key, entry)
@@ -464,6 +471,12 @@ async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, t
     page = None
     if entry.count is not None and total is not None:
         page = (entry.count[0], entry.count[1], total)
+    elif entry.estimate is not None:
+        mode, counts = entry.estimate
+        target = await _target(ctx, db_ref)
+        estimated = await estimated_count(target.engine, counts, mode,
+                                          ctx.settings.tables_max_limit)
+        page = (entry.read_offset, entry.limit, estimated)
     next_after = None
     if entry.keyset is not None:
         rows = orjson.loads(body)

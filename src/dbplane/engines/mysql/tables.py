@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -197,6 +198,18 @@ class MariadbTables(TablesDialect):
         if not merge or not changed:
             return insert.on_duplicate_key_update({conflict[0]: t.c[conflict[0]]})
         return insert.on_duplicate_key_update({n: insert.inserted[n] for n in changed})
+
+    async def estimate_rows(self, engine: Any, sql: str, args: tuple[Any, ...]) -> int | None:
+        async with engine.sa_engine.connect() as conn:
+            row = (await conn.exec_driver_sql("EXPLAIN FORMAT=JSON " + sql, args)).first()
+        if row is None:
+            return None
+        block = json.loads(row[0]).get("query_block", {})
+        table = block.get("table") or {}
+        rows = table.get("rows")
+        if rows is None:
+            return None
+        return int(float(rows) * float(table.get("filtered", 100)) / 100)
 
     def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
         return self._object(pairs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import replace
 from decimal import Decimal
@@ -197,6 +198,13 @@ class PostgresTables(TablesDialect):
 
     def insert_for_upsert(self, t: Any) -> Any:
         return sa_postgresql.insert(t)
+
+    async def estimate_rows(self, engine: Any, sql: str, args: tuple[Any, ...]) -> int | None:
+        row = await engine.direct_read("EXPLAIN (FORMAT JSON) " + sql, args)
+        if row is None:
+            return None
+        plan = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+        return int(plan[0]["Plan"]["Plan Rows"])
 
     def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
         args: list[Any] = []

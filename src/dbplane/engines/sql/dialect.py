@@ -184,6 +184,11 @@ class TablesDialect:
         """The dialect's own ``insert`` (with ``on_conflict_do_*``)."""
         raise NotImplementedError
 
+    async def estimate_rows(self, engine: Any, sql: str, args: tuple[Any, ...]) -> int | None:
+        """The planner's estimate of the rows ``sql`` answers, or None where the database
+        keeps none (``sql.counts``)."""
+        return None
+
     def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
         """A JSON object of ``pairs`` (key, value), embedded as an object in another."""
         raise NotImplementedError
