@@ -149,7 +149,9 @@ def lua(scenario: str, prefix: str, thread_ids: int) -> str:
     body_bulk = json.dumps({"data": [row(i) for i in range(BULK)]})
     head = (f'local prefix = "{prefix}"\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
-            "local counter = 0\nlocal tid = 0\n"
+            # tid is a global: thread:set() sets the thread state's global, which a
+            # `local tid` in the chunk would hide (both threads then wrote the same ids)
+            "local counter = 0\ntid = 0\n"
             "setup = function(thread)\n  thread:set('tid', counter)\n"
             "  counter = counter + 1\nend\n"
             "init = function(args)\n  base = tid * "
