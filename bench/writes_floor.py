@@ -209,6 +209,7 @@ def mysql_write_runner(url: str, table: str) -> tuple[Run, Run, Callable[[], Any
     """MariaDB: statements on an asyncmy pool; an UPDATE is followed by the row's read in
     the same transaction (MariaDB has INSERT/DELETE ... RETURNING, not UPDATE's)."""
     import asyncmy
+    from asyncmy.constants.CLIENT import FOUND_ROWS
 
     parts = urlsplit(url)
     holder: dict[str, Any] = {}
@@ -218,7 +219,8 @@ def mysql_write_runner(url: str, table: str) -> tuple[Run, Run, Callable[[], Any
         holder["pool"] = await asyncmy.create_pool(
             host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
             password=parts.password or "", db=parts.path.lstrip("/"), minsize=5, maxsize=20,
-            autocommit=False, init_command="SET time_zone = '+00:00'")
+            autocommit=False, init_command="SET time_zone = '+00:00'",
+            client_flag=FOUND_ROWS)  # an UPDATE counts the rows it matched, as dbplane's
 
     async def write(sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
         async with holder["pool"].acquire() as con:
