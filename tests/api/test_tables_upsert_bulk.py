@@ -49,6 +49,18 @@ async def test_upsert_twice_gives_the_same_table(app_client: httpx.AsyncClient,
     assert ("acme", "bob", "admin") in after_one and len(after_one) == 3
 
 
+async def test_an_upsert_naming_one_key_twice_is_4xx_and_writes_nothing(
+        app_client: httpx.AsyncClient, db: SqlDatabase) -> None:
+    rows = [{"org": "x", "member": "y", "role": "a"}, {"org": "x", "member": "y", "role": "b"}]
+    answer = await app_client.post(f"{T}/memberships", json={"data": rows}, headers=MERGE)
+    if db.engine == "postgresql":  # a row cannot be changed twice by one statement
+        assert answer.status_code == 400, answer.text
+        assert ts.count_rows(db, ts.memberships) == 2
+    else:  # SQLite and MariaDB apply the rows in order: the last one wins
+        assert answer.status_code == 201, answer.text
+        assert ("x", "y", "b") in _table(db, ts.memberships)
+
+
 async def test_upsert_on_a_unique_column_merges_or_ignores(app_client: httpx.AsyncClient,
                                                            db: SqlDatabase) -> None:
     ignored = await app_client.post(f"{T}/authors", params={"on_conflict": "name"},
