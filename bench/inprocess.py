@@ -1,7 +1,7 @@
 """The Tables API's cost per request inside the process: raw ASGI calls to the app (no
 HTTP server, no load generator), timed in CPU seconds, so the figure holds on a busy
 machine. The same table as bench/tables.py, 20,000 rows, on SQLite and (with a server)
-PostgreSQL.
+PostgreSQL; the reads, then a create, an update and a delete by key.
 
     python bench/inprocess.py                       # SQLite, then PostgreSQL if it answers
     python bench/inprocess.py --profile get         # and a cProfile of one endpoint
@@ -34,6 +34,14 @@ REQUESTS = {
     "filter": ("/v1/databases/bench/tables/items",
                b"filters[score][$gt]=500&sort=score:desc&limit=50"),
     "count": ("/v1/databases/bench/tables/items", b"limit=50&count=exact"),
+}
+WRITES = {
+    "create": ("POST", "/v1/databases/bench/tables/items", orjson.dumps({"data": {
+        "title": "new", "body": "b" * 50, "score": 5, "active": True,
+        "created_on": 1_700_000_000_000}})),
+    "update": ("PATCH", "/v1/databases/bench/tables/items/777",
+               orjson.dumps({"data": {"score": 6}})),
+    "delete": ("DELETE", "/v1/databases/bench/tables/items/{n}", b""),
 }
 Call = Callable[[str, str, bytes, bytes], Awaitable[tuple[int, bytes]]]
 
@@ -130,7 +138,29 @@ async def measure(engine: str, url: str, n: int, profile: str | None) -> None:
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 print(f"{engine:<10} {name:<7} {1e6 * cpu / n:7.1f} us CPU per request "
                       f"({1e6 * wall / n:7.1f} us wall)", flush=True)
-            if profile:
+            deleted = iter(range(1, ROWS + 1))
+            for name, (method, path, body) in WRITES.items():
+                def one(method: str = method, path: str = path, body: bytes = body
+                        ) -> Awaitable[tuple[int, bytes]]:
+                    return call(method, path.format(n=next(deleted)), b"", body)
+                for _ in range(100):
+                    await one()
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(n):
+                    status, _ = await one()
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                print(f"{engine:<10} {name:<7} {1e6 * cpu / n:7.1f} us CPU per request "
+                      f"({1e6 * wall / n:7.1f} us wall, last {status})", flush=True)
+            if profile in WRITES:
+                method, path, body = WRITES[profile]
+                prof = cProfile.Profile()
+                prof.enable()
+                for _ in range(n):
+                    await call(method, path.format(n=next(deleted)), b"", body)
+                prof.disable()
+                pstats.Stats(prof).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")
+                                              ).print_stats(45)
+            elif profile:
                 path, query = REQUESTS[profile]
                 prof = cProfile.Profile()
                 prof.enable()
@@ -144,7 +174,8 @@ async def measure(engine: str, url: str, n: int, profile: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=3000, help="requests per endpoint")
-    parser.add_argument("--profile", choices=sorted(REQUESTS), help="cProfile one endpoint")
+    parser.add_argument("--profile", choices=sorted([*REQUESTS, *WRITES]),
+                        help="cProfile one endpoint")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
                         help="the event loop (default uvloop, as `dbplane serve` runs)")
     parser.add_argument("--pg-dsn", default=os.environ.get(

@@ -128,6 +128,8 @@ __all__ = [
     "StatStatementsUnavailable",
     "TableNotFound",
     "TokenNotFound",
+    "TooManyAffected",
+    "TooManyRows",
     "Unauthorized",
     "Unavailable",
     "UniqueViolation",
@@ -550,6 +552,20 @@ class ValueRejected(Invalid):
     """The database refused a value (too long, out of range for the column's type)."""
 
     code = "DBP-Q109"
+    status = 400
+
+
+class TooManyRows(Invalid):
+    """The write has more rows than one request may carry (DBPLANE_TABLES_MAX_WRITE_ROWS)."""
+
+    code = "DBP-Q120"
+    status = 413
+
+
+class TooManyAffected(Invalid):
+    """The bulk update or delete would touch more rows than Prefer: max-affected allows."""
+
+    code = "DBP-Q121"
     status = 400
 
 

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     tables_default_limit: int = Field(100, gt=0, description="Rows per page when a list "
                                       "asks for no limit.")
     tables_max_limit: int = Field(1000, gt=0, description="The largest limit a list may ask.")
+    tables_max_write_rows: int = Field(10000, gt=0, description="The most rows one write "
+                                       "of the Tables API may carry (a 413 past it).")
     tables_include_limit: int = Field(10, gt=0, description="Rows embedded per one-to-many "
                                       "relation unless include[name][limit] says otherwise.")
     archive_dir: Path | None = Field(None, description="Where backup archives are kept; "

@@ -244,3 +244,47 @@ def test_help_lists_the_groups(cli: Cli) -> None:
     out = cli.ok("rows", "--help").stdout
     for command in ("list", "get", "create", "update", "delete"):
         assert re.search(rf"^\W*{command}\s", out, re.M), command
+
+
+def test_rows_upsert_update_where_delete_where(cli: Cli, shop: Database) -> None:
+    rid = shop["resource_id"]
+    data = '[{"org": "acme", "member": "bob", "role": "admin"}, ' \
+           '{"org": "acme", "member": "eve", "role": "viewer"}]'
+    first = cli.json("rows", "upsert", rid, "memberships", "--data", data)
+    assert [r["role"] for r in first] == ["admin", "viewer"]
+    assert cli.json("rows", "upsert", rid, "memberships", "--data", data) == first
+    kept = cli.json("rows", "upsert", rid, "authors", "--on-conflict", "name", "--ignore",
+                    "--data", '{"name": "Zora"}')
+    assert [r["name"] for r in kept] == ["Zora"]
+    refused = cli.fails("rows", "upsert", rid, "items", "--on-conflict", "title",
+                        "--data", '{"title": "x"}')
+    assert "on_conflict" in refused.stderr and "DBP-Q106" in refused.stderr
+
+    changed = cli.json("rows", "update-where", rid, "memberships", "--filter", "org=acme",
+                       "--data", '{"role": "member"}')
+    assert {r["role"] for r in changed} == {"member"} and len(changed) == 2
+    assert "--filter" in cli.fails("rows", "update-where", rid, "memberships",
+                                   "--data", '{"role": "x"}', exit_code=2).stderr
+    declined = cli("rows", "delete-where", rid, "memberships", "--filter", "org=acme",
+                   input="n\n")
+    assert declined.exit_code == 1 and "nothing deleted" in declined.stderr
+    gone = cli.json("rows", "delete-where", rid, "memberships", "--filter", "org=acme",
+                    "--yes")
+    assert gone == {"deleted": 2, "table": "memberships"}
+
+
+def test_rows_aggregate_and_export(cli: Cli, shop: Database, tmp_path: Path) -> None:
+    rid = shop["resource_id"]
+    grouped = cli.json("rows", "aggregate", rid, "articles", "-a", "count=*",
+                       "-g", "author_id", "--sort", "count:desc")
+    assert grouped == [{"author_id": 1, "count": 2}, {"author_id": 2, "count": 1}]
+    out = cli.ok("rows", "aggregate", rid, "items", "-a", "sum=score").stdout
+    assert "score=2400" in out
+    assert cli.fails("rows", "aggregate", rid, "items", "-a", "median=score",
+                     exit_code=2).exit_code == 2
+    csv_text = cli.ok("rows", "export", rid, "items", "--csv", "--sort", "id",
+                      "--fields", "id,score", "-f", "score>400").stdout
+    assert csv_text.replace("\r\n", "\n") == "id,score\n1,700\n4,900\n5,500\n"
+    target = tmp_path / "items.csv"
+    cli.ok("rows", "export", rid, "items", "--csv", "-o", str(target))
+    assert target.read_text().count("\n") == 6

@@ -342,3 +342,38 @@ async def test_async_default_database(client: ApiClient, aclient: AsyncApiClient
         assert (await aclient.database.openapi())["paths"]
     finally:
         run_sql(client.database.get(), f"DROP TABLE {name};")
+
+
+def test_upsert_update_where_and_delete_where(shop: Database) -> None:
+    from dbplane.errors import MalformedParameter, TooManyAffected
+
+    table = shop.tables("memberships")
+    rows = [{"org": "acme", "member": "bob", "role": "admin"},
+            {"org": "acme", "member": "eve", "role": "viewer"}]
+    assert table.upsert(rows) == table.upsert(rows)
+    assert table.upsert({"org": "acme", "member": "bob", "role": "x"}, ignore=True) == []
+    assert table.get(("acme", "bob"))["role"] == "admin"
+    with pytest.raises(MalformedParameter):
+        table.upsert(rows, on_conflict="role")
+    with pytest.raises(TooManyAffected):
+        table.update_where({"role": "r"}, filters={"org": "acme"}, max_affected=1)
+    changed = table.update_where({"role": "r"}, filters={"org": "acme"})
+    assert sorted(r["member"] for r in changed) == ["bob", "eve"]
+    assert table.delete_where(filters={"org": "acme"}) == 2
+    assert table.delete_where(all=True) == 1
+
+
+def test_aggregate_distinct_iter_rows_and_export(shop: Database) -> None:
+    articles = shop.tables("articles")
+    assert articles.aggregate(count="*", group_by="author_id", sort="count:desc") == [
+        {"author_id": 1, "count": 2}, {"author_id": 2, "count": 1}]
+    items = shop.tables("items")
+    assert items.aggregate(sum="score", max=["score", "title"]) == [
+        {"sum": {"score": 2400}, "max": {"score": 900, "title": "Notes"}}]
+    assert articles.distinct("author_id", sort="author_id") == [{"author_id": 1},
+                                                                {"author_id": 2}]
+    assert [r["id"] for r in items.iter_rows(sort="score:desc", page_size=2)] == [
+        4, 1, 5, 2, 3]
+    text = b"".join(items.export_csv(filters={"score": {"$gte": 500}}, sort="id",
+                                     fields="id,title")).decode()
+    assert text == 'id,title\r\n1,Engines\r\n4,"Engines, again"\r\n5,Networks\r\n'

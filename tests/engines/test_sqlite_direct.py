@@ -78,3 +78,34 @@ async def test_a_file_name_with_uri_characters_is_read_from_that_file(tmp_path: 
         assert eng.read_direct("SELECT v FROM t", ()) == (42,)
     finally:
         await eng.close()
+
+
+async def test_writes_wait_in_order_for_another_process_lock_and_reads_go_on(
+        engine: SqliteEngine) -> None:
+    import asyncio
+    import time
+
+    info = (await introspect(engine)).tables["t"]
+    other = sqlite3.connect(engine.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write lock
+
+    async def insert(i: int) -> bytes | None:
+        return await write(engine, WritePlan(table=info, action="insert",
+                                             rows=({"id": 40000 + i, "v": i},),
+                                             returning=info.columns))
+
+    writes = [asyncio.create_task(insert(i)) for i in range(20)]
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    record = ReadPlan(table=info, columns=info.columns, limit=1)
+    body, _ = await read_rows(engine, record)  # a read does not wait behind the writes
+    assert time.perf_counter() - started < 0.05 and orjson.loads(body)[0]["id"] == 1
+    assert not any(w.done() for w in writes)
+    await asyncio.sleep(0.2)
+    other.execute("COMMIT")
+    other.close()
+    answers = [orjson.loads(a or b"null") for a in await asyncio.gather(*writes)]
+    assert [a["id"] for a in answers] == [40000 + i for i in range(20)]
+    con = sqlite3.connect(engine.path)
+    assert con.execute("SELECT count(*) FROM t WHERE id >= 40000").fetchone() == (20,)
+    con.close()

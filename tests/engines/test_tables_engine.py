@@ -874,7 +874,11 @@ async def test_updating_a_key_column_answers_the_record_at_its_new_key(
 
 
 def assert_cause_is_the_driver_error(err: ConstraintViolation) -> None:
-    assert isinstance(err.__cause__, DBAPIError)
+    # the driver's own exception (writes run on the driver's connection where the engine
+    # has a fast path), or SQLAlchemy's wrapping of it
+    cause = err.__cause__
+    assert isinstance(cause, DBAPIError) or type(cause).__module__.split(".")[0] in (
+        "sqlite3", "asyncpg", "asyncmy", "pymysql")
     assert err.fields["table"]
 
 

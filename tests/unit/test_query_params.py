@@ -224,7 +224,7 @@ def test_groups_nest_to_the_maximum_depth() -> None:
         ([("limit", "1"), ("limit", "2")], "limit", "more than once"),
         ([("count", "exact"), ("count", "exact")], "count", "more than once"),
         ([("limit[0]", "1")], "limit[0]", "no brackets"),
-        ([("count", "estimated")], "count", "count=exact"),
+        ([("count", "roughly")], "count", "count=exact"),
         ([("count", "")], "count", "count=exact"),
         ([("count", "EXACT")], "count", "count=exact"),
         ([("includeContentType", "yes")], "includeContentType", "true or false"),

@@ -283,3 +283,170 @@ def delete_row(ctx: typer.Context, db: DbArg, table: TableArg, key: KeyArg,
         print_json({"deleted": key, "table": table})
     else:
         typer.echo(f"deleted {key!r} from {table!r}")
+
+
+FilterOption = Annotated[list[str] | None, typer.Option(
+    "--filter", "-f", help="The rows to touch: as for 'rows list --filter'. Repeat it: all "
+    "must hold.", show_default=False)]
+AllOption = Annotated[bool, typer.Option(
+    "--all", help="Touch every row of the table (no --filter).")]
+MaxAffectedOption = Annotated[int | None, typer.Option(
+    "--max-affected", min=0, help="Refuse (and change nothing) if more rows would be "
+    "touched.")]
+
+
+@app.command("upsert")
+def upsert_rows(ctx: typer.Context, db: DbArg, table: TableArg, data: DataOption,
+                on_conflict: Annotated[str | None, typer.Option(
+                    "--on-conflict", help="The unique key the rows are matched on, "
+                    "COLUMN[,COLUMN] (default: the primary key).")] = None,
+                ignore: Annotated[bool, typer.Option(
+                    "--ignore", help="Leave an existing record as it is (default: update "
+                    "the columns given).")] = False,
+                as_json: JsonOption = False) -> None:
+    """Create records, updating the existing record of a row whose key matches one;
+    prints what was written."""
+    body = parse_data(data, many=True)
+    with api(ctx) as client:
+        written = database(client, db).tables(table).upsert(
+            body, on_conflict=on_conflict, ignore=ignore)
+    if as_json:
+        print_json(written)
+    elif isinstance(written, dict):
+        _print_record(written)
+    else:
+        _print_rows(written)
+
+
+def _where(filters: list[str] | None, every: bool) -> dict[str, Any]:
+    where = parse_filters(filters or [])
+    if not where and not every:
+        raise typer.BadParameter("give --filter (repeatable) or --all",
+                                 param_hint="--filter")
+    return where
+
+
+@app.command("update-where")
+def update_rows(ctx: typer.Context, db: DbArg, table: TableArg, data: DataOption,
+                filters: FilterOption = None, every: AllOption = False,
+                max_affected: MaxAffectedOption = None, as_json: JsonOption = False) -> None:
+    """Change the given columns of every row the filters keep, in one transaction;
+    prints the changed rows."""
+    body = parse_data(data, many=False)
+    where = _where(filters, every)
+    with api(ctx) as client:
+        rows = database(client, db).tables(table).update_where(
+            body, filters=where or None, all=every, max_affected=max_affected)
+    if as_json:
+        print_json(rows)
+    else:
+        _print_rows(rows)
+
+
+@app.command("delete-where")
+def delete_rows(ctx: typer.Context, db: DbArg, table: TableArg,
+                filters: FilterOption = None, every: AllOption = False,
+                max_affected: MaxAffectedOption = None,
+                yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+                as_json: JsonOption = False) -> None:
+    """Delete every row the filters keep, in one transaction (asks first)."""
+    where = _where(filters, every)
+    if not yes:
+        what = "every row" if every else "the rows matching the filters"
+        if not typer.confirm(f"Delete {what} of {table!r}?", default=False):
+            typer.echo("nothing deleted", err=True)
+            raise typer.Exit(1)
+    with api(ctx) as client:
+        count = database(client, db).tables(table).delete_where(
+            filters=where or None, all=every, max_affected=max_affected)
+    if as_json:
+        print_json({"deleted": count, "table": table})
+    else:
+        typer.echo(f"deleted {count} row(s) from {table!r}")
+
+
+def _pairs(values: Sequence[str], option: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        fn, sep, cols = value.partition("=")
+        if not sep or not fn or not cols:
+            raise typer.BadParameter(f"{value!r}: write FUNCTION=COLUMN[,COLUMN] (count=*)",
+                                     param_hint=option)
+        out.append((fn, cols))
+    return out
+
+
+@app.command("aggregate")
+def aggregate_rows(
+    ctx: typer.Context, db: DbArg, table: TableArg,
+    aggregates: Annotated[list[str] | None, typer.Option(
+        "--aggregate", "-a", help="FUNCTION=COLUMN[,COLUMN] with FUNCTION one of count "
+        "(count=* counts rows), countDistinct, sum, avg, min, max; repeat it.",
+        show_default=False)] = None,
+    group_by: Annotated[list[str] | None, typer.Option(
+        "--group-by", "-g", help="A column to group by; repeat it.",
+        show_default=False)] = None,
+    filters: FilterOption = None,
+    sort: Annotated[list[str] | None, typer.Option(
+        "--sort", "-s", help="A group column or an aggregate (count, sum.COLUMN), "
+        ":desc for descending; repeat it.", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Aggregates of a table's rows, per group (Directus's aggregate and groupBy)."""
+    chosen: dict[str, list[str]] = {}
+    for fn, cols in _pairs(aggregates or [], "--aggregate"):
+        chosen.setdefault(fn, []).extend(cols.split(","))
+    functions = ("count", "countDistinct", "sum", "avg", "min", "max")
+    unknown = sorted(set(chosen) - set(functions))
+    if unknown:
+        raise typer.BadParameter(f"{unknown[0]!r}: one of {', '.join(functions)}",
+                                 param_hint="--aggregate")
+    if not chosen and not group_by:
+        raise typer.BadParameter("give --aggregate or --group-by", param_hint="--aggregate")
+    where = parse_filters(filters or [])
+    with api(ctx) as client:
+        rows = database(client, db).tables(table).aggregate(
+            count=chosen.get("count"), count_distinct=chosen.get("countDistinct"),
+            sum=chosen.get("sum"), avg=chosen.get("avg"), min=chosen.get("min"),
+            max=chosen.get("max"), group_by=group_by or None, filters=where or None,
+            sort=sort or None, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    flat = [{key: (",".join(f"{c}={v}" for c, v in value.items())
+                   if isinstance(value, dict) else value) for key, value in row.items()}
+            for row in rows]
+    _print_rows(flat)
+
+
+@app.command("export")
+def export_rows(
+    ctx: typer.Context, db: DbArg, table: TableArg,
+    csv_format: Annotated[bool, typer.Option(
+        "--csv", help="CSV (the one format; the option says so in scripts).")] = True,
+    filters: FilterOption = None,
+    sort: Annotated[list[str] | None, typer.Option(
+        "--sort", "-s", help="COLUMN or COLUMN:desc; repeat it.", show_default=False)] = None,
+    fields: Annotated[str | None, typer.Option(
+        "--fields", help="The columns to export, comma separated.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0)] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write to this file (default: standard output).",
+        dir_okay=False, writable=True)] = None,
+) -> None:
+    """Every row the filters keep as CSV (an admin gets them all), streamed as the server
+    sends it."""
+    where = parse_filters(filters or [])
+    with api(ctx) as client:
+        chunks = database(client, db).tables(table).export_csv(
+            filters=where or None, sort=sort or None, fields=fields, limit=limit)
+        if output is None:
+            out = sys.stdout.buffer
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+        else:
+            with output.open("wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)

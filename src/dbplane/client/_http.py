@@ -147,23 +147,28 @@ class SyncHttp:
 
     def request(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
                 params: Params | None = None, authenticated: bool = True,
-                request_timeout: Timeout = CLIENT_TIMEOUT) -> Any:
+                request_timeout: Timeout = CLIENT_TIMEOUT,
+                headers: Mapping[str, str] | None = None) -> Any:
         """The decoded JSON answer (None for 204); raises the error the server answered.
         ``request_timeout`` overrides the client's for this request (None: wait as long as the
         server works, for requests that run long work to its end)."""
         return self.request_with_headers(method, url, json=json, params=params,
                                          authenticated=authenticated,
-                                         request_timeout=request_timeout).body
+                                         request_timeout=request_timeout,
+                                         headers=headers).body
 
     def request_with_headers(self, method: str, url: str, *,
                              json: Mapping[str, Any] | None = None,
                              params: Params | None = None,
                              authenticated: bool = True,
-                             request_timeout: Timeout = CLIENT_TIMEOUT) -> Answer:
-        """As :meth:`request`, with the answer's headers."""
+                             request_timeout: Timeout = CLIENT_TIMEOUT,
+                             headers: Mapping[str, str] | None = None) -> Answer:
+        """As :meth:`request`, with the answer's headers; ``headers``: more to send
+        (``Prefer``)."""
         try:
             response = self._client.request(method, url, json=json, params=_query(params),
-                                            headers=_headers(self._token, authenticated),
+                                            headers={**_headers(self._token, authenticated),
+                                                     **(headers or {})},
                                             timeout=request_timeout)
         except httpx.TransportError as exc:
             raise _connection_failed(self.base_url, exc) from exc
@@ -224,24 +229,28 @@ class AsyncHttp:
 
     async def request(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
                       params: Params | None = None, authenticated: bool = True,
-                      request_timeout: Timeout = CLIENT_TIMEOUT) -> Any:
+                      request_timeout: Timeout = CLIENT_TIMEOUT,
+                      headers: Mapping[str, str] | None = None) -> Any:
         """The decoded JSON answer (None for 204); raises the error the server answered.
         ``request_timeout``: see :meth:`SyncHttp.request`."""
         answer = await self.request_with_headers(method, url, json=json, params=params,
                                                  authenticated=authenticated,
-                                         request_timeout=request_timeout)
+                                                 request_timeout=request_timeout,
+                                                 headers=headers)
         return answer.body
 
     async def request_with_headers(self, method: str, url: str, *,
                                    json: Mapping[str, Any] | None = None,
                                    params: Params | None = None,
                                    authenticated: bool = True,
-                                   request_timeout: Timeout = CLIENT_TIMEOUT) -> Answer:
-        """As :meth:`request`, with the answer's headers."""
+                                   request_timeout: Timeout = CLIENT_TIMEOUT,
+                                   headers: Mapping[str, str] | None = None) -> Answer:
+        """As :meth:`request`, with the answer's headers; ``headers``: more to send."""
         try:
             response = await self._client.request(
                 method, url, json=json, params=_query(params),
-                headers=_headers(self._token, authenticated), timeout=request_timeout)
+                headers={**_headers(self._token, authenticated), **(headers or {})},
+                timeout=request_timeout)
         except httpx.TransportError as exc:
             raise _connection_failed(self.base_url, exc) from exc
         return Answer(_answer(response), response.headers)

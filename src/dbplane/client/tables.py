@@ -11,11 +11,12 @@ for with ``count=True``.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import date, time
 from typing import Any, overload
 
 from dbplane.client._http import (
+    Answer,
     AsyncHttp,
     Params,
     SyncHttp,
@@ -204,6 +205,43 @@ def _list_params(*, filters: Filters | None, sort: str | Sequence[str] | None,
     return params
 
 
+Columns = str | Sequence[str]
+
+
+def _aggregate_params(*, count: Columns | None, count_distinct: Columns | None,
+                      sum: Columns | None, avg: Columns | None, min: Columns | None,
+                      max: Columns | None, group_by: Columns | None,
+                      filters: Filters | None, sort: str | Sequence[str] | None,
+                      limit: int | None, offset: int | None) -> Params:
+    params: builtins.list[tuple[str, str]] = []
+    for fn, cols in (("count", count), ("countDistinct", count_distinct), ("sum", sum),
+                     ("avg", avg), ("min", min), ("max", max)):
+        if cols:
+            params.append((f"aggregate[{fn}]", _names(cols)))
+    if group_by:
+        params.append(("groupBy", _names(group_by)))
+    params += _list_params(filters=filters, sort=sort, fields=None, limit=limit,
+                           offset=offset, include=None, count=False)
+    return params
+
+
+def _export_params(filters: Filters | None, sort: str | Sequence[str] | None,
+                   fields: Columns | None, limit: int | None) -> Params:
+    return [("export", "csv"), *_list_params(filters=filters, sort=sort, fields=fields,
+                                             limit=limit, offset=None, include=None,
+                                             count=False)]
+
+
+def _next_after(link: str | None) -> str | None:
+    """The ``after`` cursor of a ``Link: <…>; rel="next"`` header, if any."""
+    if not link or 'rel="next"' not in link:
+        return None
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(link.split(">", 1)[0].lstrip("<")).query)
+    return query.get("after", [None])[0]
+
+
 def _get_params(fields: str | Sequence[str] | None,
                 include: Include | None) -> Params:
     params: builtins.list[tuple[str, str]] = []
@@ -246,6 +284,28 @@ def _body(data: Any) -> dict[str, Any]:
     if isinstance(data, str | bytes) or not isinstance(data, Sequence):
         raise TypeError(f"data is a dict, or a list of dicts, not {type(data).__name__}")
     return {"data": [dict(row) for row in data]}
+
+
+def _upsert(on_conflict: str | Sequence[str] | None, ignore: bool
+            ) -> tuple[builtins.list[tuple[str, str]], dict[str, str]]:
+    params = [("on_conflict", _names(on_conflict))] if on_conflict else []
+    resolution = "ignore-duplicates" if ignore else "merge-duplicates"
+    return params, {"Prefer": f"resolution={resolution}"}
+
+
+def _bulk(filters: Filters | None, all_rows: bool, max_affected: int | None,
+          prefer: str) -> tuple[builtins.list[tuple[str, str]], dict[str, str]]:
+    params = filter_params(filters) if filters else []
+    if all_rows:
+        params.append(("all", "true"))
+    if max_affected is not None:
+        prefer += f", max-affected={int(max_affected)}"
+    return params, {"Prefer": prefer}
+
+
+def _affected(answer: Answer) -> int:
+    total = answer.headers.get("content-range", "").rpartition("/")[2]
+    return int(total) if total.isdigit() else 0
 
 
 def _created(data: Any, answer: Any) -> Any:
@@ -306,14 +366,95 @@ class Table:
         answer them in order. A rejected write writes nothing."""
         return _created(data, self._http.request("POST", self._path(), json=_body(data)))
 
+    def upsert(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+               on_conflict: str | Sequence[str] | None = None, ignore: bool = False) -> Any:
+        """Create records, updating the existing record of a row whose ``on_conflict``
+        columns (a unique key; default the primary key) match one (``ignore``: leaving
+        it); answers the records written. MalformedParameter when ``on_conflict`` is no
+        unique key. With ``ignore`` the answer is always a list: the rows written (on
+        MariaDB also the existing ones left as they were)."""
+        params, headers = _upsert(on_conflict, ignore)
+        answer = self._http.request("POST", self._path(), json=_body(data), params=params,
+                                    headers=headers)
+        return as_list(answer) if ignore else _created(data, answer)
+
     def update(self, key: Key, data: Mapping[str, Any]) -> dict[str, Any]:
         """Change the given columns of one record and answer the record (PATCH)."""
         return as_object(self._http.request("PATCH", self._path(key_segment(key)),
                                             json=_body(data)))
 
+    def update_where(self, data: Mapping[str, Any], *, filters: Filters | None = None,
+                     all: bool = False, max_affected: int | None = None
+                     ) -> builtins.list[dict[str, Any]]:
+        """Change the given columns of every row ``filters`` keep (``all=True``: every
+        row) in one transaction; answers the changed rows. ``max_affected``: refuse
+        (TooManyAffected, nothing changed) when more would change."""
+        params, headers = _bulk(filters, all, max_affected, "return=representation")
+        return as_list(self._http.request("PATCH", self._path(), json=_body(data),
+                                          params=params, headers=headers))
+
+    def delete_where(self, *, filters: Filters | None = None, all: bool = False,
+                     max_affected: int | None = None) -> int:
+        """Delete every row ``filters`` keep (``all=True``: every row) in one
+        transaction; answers how many were deleted."""
+        params, headers = _bulk(filters, all, max_affected, "return=minimal")
+        return _affected(self._http.request_with_headers("DELETE", self._path(),
+                                                         params=params, headers=headers))
+
     def delete(self, key: Key) -> None:
         """Delete one record; raises RecordNotFound when there is none."""
         self._http.request("DELETE", self._path(key_segment(key)))
+
+    def aggregate(self, *, count: Columns | None = None, count_distinct: Columns | None = None,
+                  sum: Columns | None = None, avg: Columns | None = None,
+                  min: Columns | None = None, max: Columns | None = None,
+                  group_by: Columns | None = None, filters: Filters | None = None,
+                  sort: str | Sequence[str] | None = None, limit: int | None = None,
+                  offset: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Aggregates (Directus's shape), per group of ``group_by`` when given:
+        ``aggregate(count="*", sum="price", group_by="author")`` answers
+        ``[{"author": 1, "count": 3, "sum": {"price": 12}}, ...]``. ``sort`` may name an
+        aggregate (``"count:desc"``, ``"sum.price"``); ``filters`` apply before grouping."""
+        return as_list(self._http.request("GET", self._path(), params=_aggregate_params(
+            count=count, count_distinct=count_distinct, sum=sum, avg=avg, min=min, max=max,
+            group_by=group_by, filters=filters, sort=sort, limit=limit, offset=offset)))
+
+    def distinct(self, columns: Columns, *, filters: Filters | None = None,
+                 sort: str | Sequence[str] | None = None,
+                 limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """The distinct combinations of ``columns`` among the rows ``filters`` keep."""
+        params = [("distinct", _names(columns)), *_list_params(
+            filters=filters, sort=sort, fields=None, limit=limit, offset=None, include=None,
+            count=False)]
+        return as_list(self._http.request("GET", self._path(), params=params))
+
+    def iter_rows(self, *, filters: Filters | None = None,
+                  sort: str | Sequence[str] | None = None,
+                  fields: str | Sequence[str] | None = None,
+                  page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every matching row, page by page with keyset cursors (``after``): each row
+        once even while rows are inserted."""
+        after = ""
+        while True:
+            params = [*_list_params(filters=filters, sort=sort, fields=fields,
+                                    limit=page_size, offset=None, include=None,
+                                    count=False), ("after", after)]
+            answer = self._http.request_with_headers("GET", self._path(), params=params)
+            yield from as_list(answer.body)
+            following = _next_after(answer.headers.get("link"))
+            if following is None:
+                return
+            after = following
+
+    def export_csv(self, *, filters: Filters | None = None,
+                   sort: str | Sequence[str] | None = None,
+                   fields: Columns | None = None,
+                   limit: int | None = None) -> Iterator[bytes]:
+        """The matching rows as CSV, in pieces as the server streams them (every row for
+        an admin)."""
+        with self._http.stream("GET", self._path(),
+                               params=_export_params(filters, sort, fields, limit)) as r:
+            yield from r.iter_bytes()
 
     def __repr__(self) -> str:
         return f"Table({self.name!r})"
@@ -361,14 +502,88 @@ class AsyncTable:
         answer = await self._http.request("POST", self._path(), json=_body(data))
         return _created(data, answer)
 
+    async def upsert(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+                     on_conflict: str | Sequence[str] | None = None,
+                     ignore: bool = False) -> Any:
+        """Create or update records; see :meth:`Table.upsert`."""
+        params, headers = _upsert(on_conflict, ignore)
+        answer = await self._http.request("POST", self._path(), json=_body(data),
+                                          params=params, headers=headers)
+        return as_list(answer) if ignore else _created(data, answer)
+
     async def update(self, key: Key, data: Mapping[str, Any]) -> dict[str, Any]:
         """Change the given columns of one record and answer the record (PATCH)."""
         return as_object(await self._http.request("PATCH", self._path(key_segment(key)),
                                                   json=_body(data)))
 
+    async def update_where(self, data: Mapping[str, Any], *, filters: Filters | None = None,
+                           all: bool = False, max_affected: int | None = None
+                           ) -> builtins.list[dict[str, Any]]:
+        """Change every row ``filters`` keep; see :meth:`Table.update_where`."""
+        params, headers = _bulk(filters, all, max_affected, "return=representation")
+        return as_list(await self._http.request("PATCH", self._path(), json=_body(data),
+                                                params=params, headers=headers))
+
+    async def delete_where(self, *, filters: Filters | None = None, all: bool = False,
+                           max_affected: int | None = None) -> int:
+        """Delete every row ``filters`` keep; see :meth:`Table.delete_where`."""
+        params, headers = _bulk(filters, all, max_affected, "return=minimal")
+        return _affected(await self._http.request_with_headers(
+            "DELETE", self._path(), params=params, headers=headers))
+
     async def delete(self, key: Key) -> None:
         """Delete one record; raises RecordNotFound when there is none."""
         await self._http.request("DELETE", self._path(key_segment(key)))
+
+    async def aggregate(self, *, count: Columns | None = None,
+                        count_distinct: Columns | None = None, sum: Columns | None = None,
+                        avg: Columns | None = None, min: Columns | None = None,
+                        max: Columns | None = None, group_by: Columns | None = None,
+                        filters: Filters | None = None,
+                        sort: str | Sequence[str] | None = None, limit: int | None = None,
+                        offset: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Aggregates per group; see :meth:`Table.aggregate`."""
+        return as_list(await self._http.request("GET", self._path(), params=_aggregate_params(
+            count=count, count_distinct=count_distinct, sum=sum, avg=avg, min=min, max=max,
+            group_by=group_by, filters=filters, sort=sort, limit=limit, offset=offset)))
+
+    async def distinct(self, columns: Columns, *, filters: Filters | None = None,
+                       sort: str | Sequence[str] | None = None,
+                       limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """The distinct combinations of ``columns``; see :meth:`Table.distinct`."""
+        params = [("distinct", _names(columns)), *_list_params(
+            filters=filters, sort=sort, fields=None, limit=limit, offset=None, include=None,
+            count=False)]
+        return as_list(await self._http.request("GET", self._path(), params=params))
+
+    async def iter_rows(self, *, filters: Filters | None = None,
+                        sort: str | Sequence[str] | None = None,
+                        fields: str | Sequence[str] | None = None,
+                        page_size: int = 500) -> AsyncIterator[dict[str, Any]]:
+        """Every matching row by keyset pages; see :meth:`Table.iter_rows`."""
+        after = ""
+        while True:
+            params = [*_list_params(filters=filters, sort=sort, fields=fields,
+                                    limit=page_size, offset=None, include=None,
+                                    count=False), ("after", after)]
+            answer = await self._http.request_with_headers("GET", self._path(),
+                                                           params=params)
+            for row in as_list(answer.body):
+                yield row
+            following = _next_after(answer.headers.get("link"))
+            if following is None:
+                return
+            after = following
+
+    async def export_csv(self, *, filters: Filters | None = None,
+                         sort: str | Sequence[str] | None = None,
+                         fields: Columns | None = None,
+                         limit: int | None = None) -> AsyncIterator[bytes]:
+        """The matching rows as CSV, streamed; see :meth:`Table.export_csv`."""
+        async with self._http.stream("GET", self._path(), params=_export_params(
+                filters, sort, fields, limit)) as r:
+            async for chunk in r.aiter_bytes():
+                yield chunk
 
     def __repr__(self) -> str:
         return f"AsyncTable({self.name!r})"

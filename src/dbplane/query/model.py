@@ -147,6 +147,11 @@ class TableRequest:
     count_exact: bool = False
     include: tuple[IncludeRequest, ...] = ()
     include_content_type: bool = False
+    count_estimate: Literal["planned", "estimated"] | None = None
+    """``count=planned|estimated``: the total as the planner estimates it."""
+    after: str | None = None
+    """Keyset pagination: the cursor of the previous page's last row ('' for the first
+    page); None for offset pagination."""
 
 
 # -- what will run ----------------------------------------------------------------------
@@ -246,3 +251,11 @@ class WritePlan:
     key: tuple[tuple[ColumnInfo, Any], ...] | None = None
     returning: tuple[ColumnInfo, ...] = field(default=())
     """The columns of the record answered after the write."""
+    where: PredicateGroup | None = None
+    """A bulk update or delete: the rows it touches (``key`` None); None with ``key``
+    None too: every row (``all=true``)."""
+    conflict: tuple[str, ...] = ()
+    """An upsert (``insert``): the unique key whose conflict ``resolution`` resolves."""
+    resolution: Literal["merge-duplicates", "ignore-duplicates"] | None = None
+    max_affected: int | None = None
+    """A bulk update or delete touching more rows than this is refused (rolled back)."""

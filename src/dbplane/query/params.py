@@ -9,7 +9,8 @@ The parameters (``[...]`` keys may hold any character but ``[`` and ``]``; names
 case-sensitive):
 
 - ``limit``, ``offset``: non-negative integers (at most 2**63 - 1).
-- ``count=exact``: count every matching row (``Content-Range``).
+- ``count=exact``: count every matching row (``Content-Range``); ``count=planned`` the
+  planner's estimate, ``count=estimated`` exact below a threshold, else the estimate.
 - ``includeContentType=true|false`` (also ``1``/``0``; a bare ``includeContentType``
   is true).
 - ``sort=title``, ``sort=title:desc``, ``sort=a:asc,b:desc``, ``sort=a&sort=b``, or
@@ -53,11 +54,12 @@ __all__ = [
 ]
 
 ACCEPTED_PARAMETERS = ("limit", "offset", "sort", "fields", "filters", "include", "count",
-                       "includeContentType")
+                       "includeContentType", "after", "aggregate", "groupBy", "distinct",
+                       "export")
 MAX_FILTER_DEPTH = 16
 """How deeply ``$and`` / ``$or`` groups may nest (a bound on recursion, here and in SQL)."""
 
-_SCALARS = ("limit", "offset", "count", "includeContentType")
+_SCALARS = ("limit", "offset", "count", "includeContentType", "after")
 _INDEX = re.compile(r"[0-9]{1,9}")
 _UINT = re.compile(r"[0-9]+")
 _MAX_UINT = 2**63 - 1
@@ -347,8 +349,8 @@ def parse_table_params(params: Sequence[tuple[str, str]]) -> TableRequest:
                                   + ", ".join(ACCEPTED_PARAMETERS))
 
     count = scalars.get("count")
-    if count is not None and count != "exact":
-        raise _malformed("count", f"{count!r}: the only count is count=exact")
+    if count is not None and count not in ("exact", "planned", "estimated"):
+        raise _malformed("count", f"{count!r}: count=exact, planned or estimated")
     filters = _level(filter_entries, 0) if filter_entries else None
     return TableRequest(
         limit=_uint("limit", scalars["limit"]) if "limit" in scalars else None,
@@ -356,8 +358,11 @@ def parse_table_params(params: Sequence[tuple[str, str]]) -> TableRequest:
         sort=tuple(_sort_key(k, item) for k, item in sort.items()),
         fields=tuple(item for _, item in fields.items()) or None,
         filters=FilterGroup("and", tuple(filters)) if filters else None,
-        count_exact=count is not None,
+        count_exact=count == "exact",
+        count_estimate="planned" if count == "planned" else
+        "estimated" if count == "estimated" else None,
         include=tuple(IncludeRequest(n, include_limits.get(n)) for n in include_order),
         include_content_type=_flag("includeContentType", scalars["includeContentType"])
         if "includeContentType" in scalars else False,
+        after=scalars.get("after"),
     )

@@ -31,8 +31,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from dbplane.errors import (
     DbplaneError,
@@ -45,6 +46,7 @@ from dbplane.errors import (
 )
 from dbplane.query.convert import convert_json_value, convert_query_value
 from dbplane.query.keys import KEY_PARAMETER
+from dbplane.query.keyset import seek
 from dbplane.query.model import (
     ColumnInfo,
     Condition,
@@ -71,10 +73,14 @@ __all__ = [
     "CREATED_ON",
     "UPDATED_ON",
     "plan_delete",
+    "plan_delete_where",
+    "plan_filter",
     "plan_insert",
     "plan_key",
     "plan_read",
     "plan_update",
+    "plan_update_where",
+    "plan_upsert",
     "relations",
     "timestamp_value",
 ]
@@ -313,6 +319,8 @@ def plan_read(req: TableRequest, table: TableInfo, schema: SchemaInfo, *,
         key_col = table.column(name)
         if key_col is not None and name not in named:
             order.append(OrderBy(key_col, tie_descending))
+    if req.after is not None:
+        where = _keyset(req, table, columns, tuple(order), where)
     return ReadPlan(
         table=table,
         columns=columns,
@@ -323,6 +331,29 @@ def plan_read(req: TableRequest, table: TableInfo, schema: SchemaInfo, *,
         count_exact=req.count_exact,
         includes=tuple(includes),
     )
+
+
+def _keyset(req: TableRequest, table: TableInfo, columns: tuple[ColumnInfo, ...],
+            order: tuple[OrderBy, ...], where: PredicateGroup | None) -> PredicateGroup | None:
+    """``where`` and the rows after the cursor (``query.keyset``)."""
+    if req.after is None:
+        return where
+    if req.offset:
+        raise _malformed("after", "keyset pages (after=) and offset= do not mix")
+    if not table.primary_key:
+        raise _malformed("after", f"{table.name!r} has no primary key: keyset pages need "
+                                  "one to break ties")
+    shown = {c.name for c in columns}
+    missing = [o.column.name for o in order if o.column.name not in shown]
+    if missing:
+        raise _malformed("fields", f"keyset pages need the sort and key columns in the "
+                                   f"rows: add {', '.join(missing)}")
+    after = seek(order, req.after)
+    if after is None:
+        return where
+    if where is None:
+        return PredicateGroup("and", (after,))
+    return PredicateGroup("and", (where, after))
 
 
 # -- write -----------------------------------------------------------------------------
@@ -443,12 +474,12 @@ def plan_insert(table: TableInfo, data: Any, *, now_ms: int,
 
 
 def plan_update(table: TableInfo, key_parts: Sequence[str], data: Any, *,
-                now_ms: int) -> WritePlan:
+                now_ms: int, key: bool = True) -> WritePlan:
     """Check an update (``PUT`` / ``PATCH``: only the given columns change, primary key
     columns included) and resolve it into a ``WritePlan`` with one row of changes and the
     record's key. ``updated_on`` is set to ``now_ms`` (``timestamp_value``) unless given."""
     _writable(table)
-    key = plan_key(table, key_parts)
+    planned_key = plan_key(table, key_parts) if key else None
     if not isinstance(data, dict):
         raise _malformed("data", "data is a JSON object of the columns to change")
     if not data:
@@ -469,7 +500,7 @@ def plan_update(table: TableInfo, key_parts: Sequence[str], data: Any, *,
             stamp = timestamp_value(col, now_ms)
             if stamp is not None:
                 out[col.name] = stamp
-    return WritePlan(table=table, action="update", rows=(out,), key=key,
+    return WritePlan(table=table, action="update", rows=(out,), key=planned_key,
                      returning=table.columns)
 
 
@@ -478,3 +509,48 @@ def plan_delete(table: TableInfo, key_parts: Sequence[str]) -> WritePlan:
     _writable(table)
     return WritePlan(table=table, action="delete", key=plan_key(table, key_parts))
 
+
+
+# -- upserts and bulk writes -------------------------------------------------------------
+
+
+def plan_upsert(table: TableInfo, data: Any, conflict: Sequence[str],
+                resolution: Literal["merge-duplicates", "ignore-duplicates"], *, now_ms: int,
+                new_uuid: Callable[[], str]) -> WritePlan:
+    """An insert whose rows that conflict on the unique key ``conflict`` (the primary key
+    when empty) update the existing row (``merge-duplicates``: the columns each row
+    gives) or leave it (``ignore-duplicates``). Whether ``conflict`` is a unique key is
+    the engine's to check (the schema read for the Tables API has no unique keys)."""
+    plan = plan_insert(table, data, now_ms=now_ms, new_uuid=new_uuid)
+    names = tuple(conflict) or table.primary_key
+    seen: set[str] = set()
+    for name in names:
+        _column(table, name, "on_conflict")
+        if name in seen:
+            raise _malformed("on_conflict", f"{name!r} is named twice")
+        seen.add(name)
+    return replace(plan, conflict=names, resolution=resolution)
+
+
+def plan_filter(table: TableInfo, filters: FilterGroup | None) -> PredicateGroup | None:
+    """The checked filters of a bulk update or delete (UnknownColumn, UnknownOperator,
+    InvalidValue naming the ``filters[...]`` parameter)."""
+    if filters is None or not filters.items:
+        return None
+    return PredicateGroup(filters.kind, _level(filters.items, table, "filters"))
+
+
+def plan_update_where(table: TableInfo, where: PredicateGroup | None, data: Any, *,
+                      now_ms: int, max_affected: int | None = None) -> WritePlan:
+    """An update of every row ``where`` keeps (every row when None): the given columns,
+    and ``updated_on`` as ``plan_update`` sets it."""
+    one = plan_update(table, (), data, now_ms=now_ms, key=False)
+    return replace(one, where=where, max_affected=max_affected)
+
+
+def plan_delete_where(table: TableInfo, where: PredicateGroup | None, *,
+                      max_affected: int | None = None) -> WritePlan:
+    """A delete of every row ``where`` keeps (every row when None)."""
+    _writable(table)
+    return WritePlan(table=table, action="delete", where=where, max_affected=max_affected,
+                     returning=table.columns)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from dbplane.engines import has_part, types_with
+from dbplane.engines.sql.aggregate import aggregate_statement
+from dbplane.engines.sql.counts import CountStatements, count_statements, estimated_count
 from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
@@ -32,11 +33,9 @@ from dbplane.engines.sql.tables import (
     record_answer,
     run_read,
     schema_version,
-    write,
 )
 from dbplane.errors import (
-    MalformedBody,
-    MalformedParameter,
+    DbplaneError,
     NotGranted,
     ReadOnlyTable,
     RecordNotFound,
@@ -47,33 +46,29 @@ from dbplane.errors import (
     Unsupported,
 )
 from dbplane.meta.records import DatabaseRecord
+from dbplane.query.aggregate import is_aggregate, parse_aggregate_params, plan_aggregate
 from dbplane.query.keys import split_key
-from dbplane.query.model import ReadPlan, SchemaInfo, TableInfo, TableRequest
+from dbplane.query.keyset import encode_cursor
+from dbplane.query.model import OrderBy, ReadPlan, SchemaInfo, TableInfo, TableRequest
 from dbplane.query.params import parse_table_params
 from dbplane.query.plan import (
-    plan_delete,
-    plan_insert,
     plan_key,
     plan_read,
-    plan_update,
     relations,
 )
 from dbplane.services.auth import Principal
-from dbplane.services.context import AppContext, now_ms
+from dbplane.services.context import AppContext
 from dbplane.services.databases import DEFAULT_RESOURCE_ID, resolve_database
 
 __all__ = [
     "ReadableTables",
     "RowsAnswer",
-    "create_rows",
-    "delete_row",
     "describe_tables",
     "forget_database",
     "get_row",
     "list_rows",
     "readable_tables",
     "reload_schema",
-    "update_row",
 ]
 
 log = logging.getLogger("dbplane.tables")
@@ -88,6 +83,9 @@ class RowsAnswer:
     body: bytes
     page: tuple[int, int | None, int] | None = None
     """A counted list's (offset, limit, total), which the API answers as Content-Range."""
+    next_after: str | None = None
+    """Keyset pages: the cursor of the next page (None: this is the last), for the
+    API's ``Link: <…after=…>; rel="next"``."""
 
 
 @dataclass
@@ -317,6 +315,12 @@ class _Prepared:
     """Counted lists: (offset, limit), for the page the API answers as Content-Range."""
     content_type: bytes | None
     """includeContentType: the table's metadata, rendered once."""
+    estimate: tuple[str, CountStatements] | None = None
+    """``count=planned|estimated``: the mode and the statements that count."""
+    keyset: tuple[OrderBy, ...] | None = None
+    """Keyset pages (``after=``): the page's sort, for the next page's cursor."""
+    limit: int | None = None
+    read_offset: int = 0
     total: tuple[str, int] = ("", 0)
     """Counted lists on PostgreSQL: the last (snapshot, total) counted ('' before any:
     no statement's snapshot is ''). Replaced whole, so a reader gets a matching pair."""
@@ -382,14 +386,18 @@ def _granted(principal: Principal, target: _Target, entry: _Prepared) -> None:
 
 
 def _prepare(ctx: AppContext, target: _Target, principal: Principal, schema: SchemaInfo,
-             info: TableInfo, plan: ReadPlan, include_content_type: bool) -> _Prepared:
+             info: TableInfo, plan: ReadPlan, include_content_type: bool,
+             keyset: bool = False, estimate: str | None = None) -> _Prepared:
     _check_includes(principal, target, plan)
     return _Prepared(
         schema=schema, engine=target.engine, table=info,
         read=prepare_read(target.engine, plan),
         includes=tuple((inc.name, inc.table.name) for inc in plan.includes),
         count=(plan.offset, plan.limit) if plan.count_exact else None,
-        content_type=_content_type(info) if include_content_type else None)
+        content_type=_content_type(info) if include_content_type else None,
+        keyset=plan.order if keyset else None, limit=plan.limit, read_offset=plan.offset,
+        estimate=None if estimate is None else (estimate,
+                                                count_statements(target.engine, plan)))
 
 
 async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
@@ -411,7 +419,9 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
         key = None if raw_key is None else _key_parts(info, raw_key)
         plan = _plan_read(ctx, parsed, info, schema, key=key)
         return _prepare(ctx, target, principal, schema, info, plan,
-                        parsed.include_content_type and raw_key is None)
+                        parsed.include_content_type and raw_key is None,
+                        parsed.after is not None and raw_key is None,
+                        parsed.count_estimate if raw_key is None else None)
 
     entry = await _with_fresh_schema(ctx, target, principal, table, prepare)
     cache.put(cache_key, entry)
@@ -449,7 +459,12 @@ async def _run_kept(ctx: AppContext, principal: Principal, db_ref: str | None, t
 async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
                     query: bytes) -> RowsAnswer:
     """A page of rows as the JSON array the database rendered; ``query``: the raw query
-    string."""
+    string. With ``aggregate[...]``, ``groupBy`` or ``distinct`` in it, the groups
+    (``query.aggregate``)."""
+    if b"aggregate" in query or b"groupBy" in query or b"distinct" in query:
+        params = _params(query)
+        if is_aggregate(params):
+            return await _aggregate(ctx, principal, db_ref, table, params)
     entry, row, known = await _run_kept(ctx, principal, db_ref, table, query, None)
     body, total, snapshot = list_answer(entry.read, row, known[1])
     if snapshot is not None and total is not None:
@@ -457,9 +472,42 @@ async def list_rows(ctx: AppContext, principal: Principal, db_ref: str | None, t
     page = None
     if entry.count is not None and total is not None:
         page = (entry.count[0], entry.count[1], total)
+    elif entry.estimate is not None:
+        mode, counts = entry.estimate
+        target = await _target(ctx, db_ref)
+        estimated = await estimated_count(target.engine, counts, mode,
+                                          ctx.settings.tables_max_limit)
+        page = (entry.read_offset, entry.limit, estimated)
+    next_after = None
+    if entry.keyset is not None:
+        rows = orjson.loads(body)
+        if rows and entry.limit is not None and len(rows) >= entry.limit:
+            next_after = encode_cursor(entry.keyset, rows[-1])
     if entry.content_type is not None:
         body = b'{"data":' + body + b',"contentType":' + entry.content_type + b"}"
-    return RowsAnswer(body=body, page=page)
+    return RowsAnswer(body=body, page=page, next_after=next_after)
+
+
+async def _aggregate(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
+                     params: list[tuple[str, str]]) -> RowsAnswer:
+    """Aggregates, groups or distinct rows: planned and compiled on every request (not
+    kept as plain lists are: they are rarer, and heavier to run than to plan)."""
+    request = parse_aggregate_params(params)
+    target = await _target(ctx, db_ref)
+    s = ctx.settings
+
+    async def run(schema: SchemaInfo, info: TableInfo) -> RowsAnswer:
+        plan = plan_aggregate(request, info, default_limit=s.tables_default_limit,
+                              max_limit=s.tables_max_limit)
+        sql, args = aggregate_statement(target.engine, plan)
+        row = await run_read(target.engine, sql, args)
+        if row is None or row[0] is None:
+            raise DbplaneError("the database answered no row for the groups")
+        body = row[0]
+        return RowsAnswer(body=body if isinstance(body, bytes) else str(body).encode())
+
+    answer: RowsAnswer = await _with_fresh_schema(ctx, target, principal, table, run)
+    return answer
 
 
 def _key_parts(info: TableInfo, raw_key: str) -> tuple[str, ...]:
@@ -478,76 +526,6 @@ async def get_row(ctx: AppContext, principal: Principal, db_ref: str | None, tab
     if body is None:
         raise RecordNotFound(table=table, key=raw_key)
     return body
-
-
-# -- writes -----------------------------------------------------------------------------
-
-
-def _data(body: bytes) -> Any:
-    try:
-        parsed = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError as exc:
-        raise MalformedBody(f"the request body is not valid JSON: {exc.msg}") from exc
-    if not isinstance(parsed, dict) or "data" not in parsed:
-        raise MalformedBody('the request body must be {"data": {...}} (or {"data": [...]} '
-                            "to create several records)")
-    extra = sorted(set(parsed) - {"data"})
-    if extra:
-        raise MalformedParameter(f"the request body has fields besides data: {extra}",
-                                 parameter=extra[0])
-    return parsed["data"]
-
-
-async def create_rows(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                      body: bytes) -> bytes:
-    """Insert one record (``{"data": {...}}``) or several in one transaction
-    (``{"data": [...]}``); answers the stored record(s)."""
-    data = _data(body)
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> bytes:
-        _require(principal, target, table, "create")
-        if info.kind == "table" and not info.primary_key:
-            raise ReadOnlyTable(f"the table {info.name!r} has no primary key: it can be "
-                                "listed, not written through the API", table=info.name)
-        plan = plan_insert(info, data, now_ms=now_ms(), new_uuid=lambda: str(uuid.uuid4()))
-        answer = await write(target.engine, plan)
-        assert answer is not None
-        if isinstance(data, list) and not answer.startswith(b"["):
-            answer = b"[" + answer + b"]"  # {"data": [one]} answers a list of one
-        return answer
-
-    created: bytes = await _with_fresh_schema(ctx, target, principal, table, run)
-    return created
-
-
-async def update_row(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                     raw_key: str, body: bytes) -> bytes:
-    """Change the given columns of one record; answers the record."""
-    data = _data(body)
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> bytes:
-        _require(principal, target, table, "update")
-        plan = plan_update(info, _key_parts(info, raw_key), data, now_ms=now_ms())
-        answer = await write(target.engine, plan)
-        if answer is None:
-            raise RecordNotFound(table=table, key=raw_key)
-        return answer
-
-    updated: bytes = await _with_fresh_schema(ctx, target, principal, table, run)
-    return updated
-
-
-async def delete_row(ctx: AppContext, principal: Principal, db_ref: str | None, table: str,
-                     raw_key: str) -> None:
-    target = await _target(ctx, db_ref)
-
-    async def run(schema: SchemaInfo, info: TableInfo) -> None:
-        _require(principal, target, table, "delete")
-        await write(target.engine, plan_delete(info, _key_parts(info, raw_key)))
-
-    await _with_fresh_schema(ctx, target, principal, table, run)
 
 
 async def reload_schema(ctx: AppContext, principal: Principal,

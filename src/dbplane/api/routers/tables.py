@@ -12,8 +12,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from dbplane.api.deps import ContextDep, PrincipalDep
-from dbplane.api.tables_http import content_range, table_openapi
+from dbplane.api.fast import LARGE_BODY
+from dbplane.api.tables_http import content_range, link_next, table_openapi, write_answer
+from dbplane.services import table_writes as writes
 from dbplane.services import tables as svc
+from dbplane.services.table_writes import WriteAnswer
 
 router = APIRouter(tags=["tables"])
 
@@ -25,6 +28,14 @@ _ROW_ARRAY: dict[int | str, dict[str, Any]] = {"200": {
                                     {"type": "object"}]}}}}}
 _RECORD: dict[str, Any] = {"description": "the record", "content": {"application/json": {"schema": {
     "type": "object"}}}}
+_CREATED: dict[str, Any] = {"description": "the stored record, or for {\"data\": [...]} "
+                            "the stored records as an array in the order given",
+                            "content": {"application/json": {"schema": {"anyOf": [
+                                {"type": "object"},
+                                {"type": "array", "items": {"type": "object"}}]}}}}
+_TOO_MANY: dict[str, Any] = {"description": "more rows than DBPLANE_TABLES_MAX_WRITE_ROWS",
+                             "content": {"application/problem+json": {"schema": {
+                                 "type": "object"}}}}
 _WRITE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "object", "required": ["data"], "properties": {
         "data": {"anyOf": [{"type": "object"},
@@ -33,6 +44,16 @@ _WRITE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"ap
 
 class TablesReloaded(BaseModel):
     tables: int
+
+
+def _prefer(request: Request) -> list[str]:
+    return request.headers.getlist("prefer")
+
+
+def _answer(answer: WriteAnswer, kind: str, request: Request) -> Response:
+    status, headers, body = write_answer(answer, kind, request.url.path)
+    return Response(content=body, status_code=status,
+                    headers={k.decode(): v.decode() for k, v in headers})
 
 
 def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -81,19 +102,56 @@ def _routes(prefix: str, with_db: bool) -> None:
         (total in ``Content-Range``), ``includeContentType``. See docs/tables.md."""
         answer = await svc.list_rows(ctx, principal, db, table,
                                      request.scope["query_string"])
-        headers = {"Content-Range": content_range(answer.page)} if answer.page else None
+        headers = {"Content-Range": content_range(answer.page)} if answer.page else {}
+        if answer.next_after is not None:
+            headers["Link"] = link_next(request.url.path, request.scope["query_string"],
+                                        answer.next_after)
         return _json(answer.body, headers=headers)
 
     @router.post(f"{prefix}/{{table}}", status_code=201, openapi_extra=_WRITE_BODY,
-                 responses={201: _RECORD},
+                 responses={201: _CREATED, 413: _TOO_MANY},
                  name=f"create_rows{'' if with_db else '_default'}")
     async def create_rows(table: str, db: DbRef, request: Request, ctx: ContextDep,
                           principal: PrincipalDep) -> Response:
         """Create a record from ``{"data": {...}}``, or several in one transaction from
-        ``{"data": [...]}``; answers what was stored (generated ids and defaults)."""
-        body = await svc.create_rows(ctx, principal, db, table,
-                                     await request.body())
-        return _json(body, status=201)
+        ``{"data": [...]}``; answers what was stored (generated ids and defaults).
+        ``Prefer: resolution=merge-duplicates|ignore-duplicates`` with
+        ``on_conflict=col,col`` (default: the primary key) upserts; ``Prefer:
+        return=minimal`` answers 201 with ``Location`` only."""
+        raw = await request.body()
+        if len(raw) > LARGE_BODY and await request.is_disconnected():
+            return Response(status_code=499)  # nobody to answer: nothing written
+        answer = await writes.create_rows(ctx, principal, db, table, raw,
+                                          request.scope["query_string"], _prefer(request))
+        return _answer(answer, "create", request)
+
+    async def update_where(table: str, db: DbRef, request: Request, ctx: ContextDep,
+                           principal: PrincipalDep) -> Response:
+        answer = await writes.update_rows(ctx, principal, db, table, await request.body(),
+                                          request.scope["query_string"], _prefer(request))
+        return _answer(answer, "bulk", request)
+
+    router.add_api_route(
+        f"{prefix}/{{table}}", update_where, methods=["PATCH"],
+        name=f"update_rows{'' if with_db else '_default'}",
+        summary="Update every row the filters keep (filters[...] or all=true)",
+        description="One transaction; answers the changed rows (Prefer: return=minimal: "
+        "204), Content-Range */N; Prefer: max-affected=N refuses more.",
+        responses={200: _ROW_ARRAY["200"]}, openapi_extra=_WRITE_BODY)
+
+    async def delete_where(table: str, db: DbRef, request: Request, ctx: ContextDep,
+                           principal: PrincipalDep) -> Response:
+        answer = await writes.delete_rows(ctx, principal, db, table,
+                                          request.scope["query_string"], _prefer(request))
+        return _answer(answer, "bulk", request)
+
+    router.add_api_route(
+        f"{prefix}/{{table}}", delete_where, methods=["DELETE"],
+        name=f"delete_rows{'' if with_db else '_default'}",
+        summary="Delete every row the filters keep (filters[...] or all=true)",
+        description="One transaction; 204 with Content-Range */N (Prefer: "
+        "return=representation: 200 with the deleted rows); Prefer: max-affected=N "
+        "refuses more.", status_code=204, response_class=Response)
 
     @router.get(f"{prefix}/{{table}}/{{key}}", responses={200: _RECORD},
                 name=f"get_row{'' if with_db else '_default'}")
@@ -106,9 +164,10 @@ def _routes(prefix: str, with_db: bool) -> None:
 
     async def update(table: str, key: str, db: DbRef, request: Request, ctx: ContextDep,
                      principal: PrincipalDep) -> Response:
-        body = await svc.update_row(ctx, principal, db, table, key,
-                                    await request.body())
-        return _json(body)
+        answer = await writes.update_row(ctx, principal, db, table, key,
+                                         await request.body(),
+                                         request.scope["query_string"], _prefer(request))
+        return _answer(answer, "record", request)
 
     for method in ("PUT", "PATCH"):
         router.add_api_route(
@@ -119,10 +178,11 @@ def _routes(prefix: str, with_db: bool) -> None:
 
     @router.delete(f"{prefix}/{{table}}/{{key}}", status_code=204, response_class=Response,
                    name=f"delete_row{'' if with_db else '_default'}")
-    async def delete_row(table: str, key: str, db: DbRef, ctx: ContextDep,
+    async def delete_row(table: str, key: str, db: DbRef, request: Request, ctx: ContextDep,
                          principal: PrincipalDep) -> Response:
-        await svc.delete_row(ctx, principal, db, table, key)
-        return Response(status_code=204)
+        answer = await writes.delete_row(ctx, principal, db, table, key,
+                                         request.scope["query_string"], _prefer(request))
+        return _answer(answer, "record", request)
 
 
 _routes("/databases/{db}/tables", with_db=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -182,6 +183,39 @@ class MariadbTables(TablesDialect):
         for key, value in pairs:
             args += [sa.literal(key, sa.String), value]
         return sa.func.json_object(*args)
+
+    # INSERT and DELETE ... RETURNING (10.5), no UPDATE ... RETURNING
+    update_returning = False
+    max_parameters = 60000
+
+    def upsert(self, t: Any, values: list[dict[str, Any]], names: tuple[str, ...],
+               conflict: tuple[str, ...], merge: bool) -> Any:
+        # ON DUPLICATE KEY UPDATE names no key: it fires on a conflict with any unique
+        # key of the table. "Ignore" sets the key to itself (INSERT IGNORE would turn
+        # every other error into a warning too); RETURNING then answers the stored row
+        insert = sa_mysql.insert(t).values(values)
+        changed = [n for n in names if n not in conflict]
+        if not merge or not changed:
+            return insert.on_duplicate_key_update({conflict[0]: t.c[conflict[0]]})
+        return insert.on_duplicate_key_update({n: insert.inserted[n] for n in changed})
+
+    async def estimate_rows(self, engine: Any, sql: str, args: tuple[Any, ...]) -> int | None:
+        async with engine.sa_engine.connect() as conn:
+            row = (await conn.exec_driver_sql("EXPLAIN FORMAT=JSON " + sql, args)).first()
+        if row is None:
+            return None
+        block = json.loads(row[0]).get("query_block", {})
+        table = block.get("table") or {}
+        rows = table.get("rows")
+        if rows is None:
+            return None
+        return int(float(rows) * float(table.get("filtered", 100)) / 100)
+
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        return self._object(pairs)
+
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        return statement.returning(self._object(pairs))
 
     def list_select(self, rows: Rows, count: Expr | None) -> Select[Any]:
         # MariaDB may read a derived table in any order: the sort operands go out with

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -13,7 +13,7 @@ from dbplane.engines.postgresql.ddl import PostgresDdl
 from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.engines.urls import DatabaseUrl
-from dbplane.errors import ConnectionCheckFailed, ConstraintViolation
+from dbplane.errors import ConnectionCheckFailed, ConstraintViolation, DbplaneError
 from dbplane.query.model import TableInfo
 
 if TYPE_CHECKING:  # the driver is imported with the first pool (see registry)
@@ -86,6 +86,32 @@ class PostgresqlEngine(SqlEngine):
                 conn.terminate()
                 raise
         return None if row is None else tuple(row)
+
+    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]],
+                         check: Callable[[list[list[tuple[Any, ...]]]], None] | None = None,
+                         ) -> list[list[tuple[Any, ...]]] | None:
+        """On the asyncpg pool too: one statement alone is atomic (one round trip, no
+        BEGIN/COMMIT); several run in a transaction. Nothing here changes session state."""
+        pool = self._read_pool or await self._open_read_pool()
+        async with pool.acquire() as conn:
+            try:
+                if len(statements) == 1 and check is None:
+                    sql, args = statements[0]
+                    return [[tuple(r) for r in await conn.fetch(sql, *args)]]
+                out: list[list[tuple[Any, ...]]] = []
+                async with conn.transaction():
+                    for sql, args in statements:
+                        out.append([tuple(r) for r in await conn.fetch(sql, *args)])
+                    if check is not None:
+                        check(out)
+                return out
+            except self._server_error:
+                raise
+            except DbplaneError:
+                raise  # the check refused: rolled back, the connection is fine
+            except BaseException:
+                conn.terminate()
+                raise
 
     async def drop_read_connections(self) -> None:
         if self._read_pool is not None:

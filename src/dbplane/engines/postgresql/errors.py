@@ -105,6 +105,8 @@ def undefined_object(exc: BaseException) -> bool:
 
 
 def rejected_value(exc: BaseException) -> bool:
-    """Whether ``exc`` is a data exception (SQLSTATE class 22)."""
+    """Whether ``exc`` is a data exception (SQLSTATE class 22), or an upsert whose rows
+    name the same key twice (21000: "ON CONFLICT DO UPDATE command cannot affect row a
+    second time")."""
     state = _own_sqlstate(exc)
-    return state is not None and state.startswith("22")
+    return state is not None and (state.startswith("22") or state == "21000")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
 from sqlalchemy.sql.expression import Select
 from sqlalchemy.types import TypeEngine
 
@@ -193,6 +195,29 @@ class PostgresTables(TablesDialect):
     def _aggregate(self, alias: str, rows: Rows) -> Expr:
         item = sql_text(f"{alias}.j") if not rows.pairs else sql_text(f"{alias}.*")
         return sa.func.coalesce(sa.func.json_agg(item), sql_text("'[]'"))
+
+    def insert_for_upsert(self, t: Any) -> Any:
+        return sa_postgresql.insert(t)
+
+    async def estimate_rows(self, engine: Any, sql: str, args: tuple[Any, ...]) -> int | None:
+        row = await engine.direct_read("EXPLAIN (FORMAT JSON) " + sql, args)
+        if row is None:
+            return None
+        plan = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        args: list[Any] = []
+        for key, value in pairs:
+            args += [sa.literal(key, sa.String), value]
+        return sa.func.json_build_object(*args)
+
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        # RETURNING the rendered columns under their names, then row_to_json over the
+        # CTE (json_build_object would stop at 50 columns)
+        written = statement.returning(*(value.label(key) for key, value in pairs)).cte("w")
+        return sa.select(sa.cast(sa.func.row_to_json(sql_text("w.*")), sa.Text)
+                         ).select_from(written)
 
     def list_select(self, rows: Rows, count: Expr | None) -> Select[Any]:
         # json_agg reads the ordered subquery in order (there is no parallel json_agg);

@@ -156,6 +156,47 @@ class TablesDialect:
     of bound parameters: they are ints the planner parsed and bounded, and a bound LIMIT
     makes PostgreSQL plan the statement again on every execution (see PostgresTables)."""
 
+    max_parameters: ClassVar[int] = 30000
+    """Bound parameters one write statement may take (a bulk insert is split past it):
+    below SQLite's 32,766 and PostgreSQL's 32,767."""
+
+    update_returning: ClassVar[bool] = True
+    """The database has ``UPDATE ... RETURNING`` (MariaDB has not)."""
+
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        """``statement`` (an INSERT, UPDATE or DELETE) made to answer one row per written
+        row: its JSON object (text) of ``pairs`` (JSON key, rendered column)."""
+        raise NotImplementedError
+
+    def upsert(self, t: Any, values: list[dict[str, Any]], names: tuple[str, ...],
+               conflict: tuple[str, ...], merge: bool) -> Any:
+        """A multi-row INSERT of ``values`` whose rows conflicting on the unique key
+        ``conflict`` update the given columns of the existing row (``merge``) or leave it
+        (PostgreSQL's and SQLite's ``ON CONFLICT``, the default here)."""
+        insert = self.insert_for_upsert(t).values(values)
+        changed = [n for n in names if n not in conflict]
+        if not merge or not changed:
+            return insert.on_conflict_do_nothing(index_elements=list(conflict))
+        return insert.on_conflict_do_update(
+            index_elements=list(conflict), set_={n: insert.excluded[n] for n in changed})
+
+    def insert_for_upsert(self, t: Any) -> Any:
+        """The dialect's own ``insert`` (with ``on_conflict_do_*``)."""
+        raise NotImplementedError
+
+    async def estimate_rows(self, engine: Any, sql: str, args: tuple[Any, ...]) -> int | None:
+        """The planner's estimate of the rows ``sql`` answers, or None where the database
+        keeps none (``sql.counts``)."""
+        return None
+
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        """A JSON object of ``pairs`` (key, value), embedded as an object in another."""
+        raise NotImplementedError
+
+    def written_operand(self, c: Expr) -> Expr:
+        """A written column as ``written_rows`` renders it."""
+        return c
+
     async def fetch_direct(self, driver: Any, sql: str,
                            args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row of ``sql`` run on the driver's own connection."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import text
@@ -169,6 +169,15 @@ class SqlEngine(Engine):
         """The first row of one read-only statement (driver placeholders), on a
         connection of the engine's own read pool."""
         raise NotImplementedError
+
+    async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]],
+                         check: Callable[[list[list[tuple[Any, ...]]]], None] | None = None,
+                         ) -> list[list[tuple[Any, ...]]] | None:
+        """Run write statements (driver placeholders) in one transaction on the engine's
+        own fast path and answer each one's rows; None: this engine has none (they run on
+        SQLAlchemy's pool). ``check`` sees the rows before the commit; what it raises
+        rolls the transaction back."""
+        return None
 
     async def drop_read_connections(self) -> None:
         """Forget the read pool's connections (the server dropped them)."""

@@ -104,6 +104,13 @@ from dbplane.engines.sql.compile import (
 from dbplane.engines.sql.dialect import MAX_SAFE_INTEGER, TablesDialect
 from dbplane.engines.sql.engine import SlowRead, SqlEngine
 from dbplane.engines.sql.introspect import introspect, schema_version
+from dbplane.engines.sql.writes import (
+    bulk_write,
+    delete_statement,
+    insert_statements,
+    run_statements,
+    update_statement,
+)
 from dbplane.errors import (
     ConstraintViolation,
     DatabaseServerUnavailable,
@@ -132,6 +139,7 @@ __all__ = [
     "run_read",
     "schema_version",
     "write",
+    "write_where",
 ]
 
 
@@ -419,30 +427,47 @@ async def _answer(conn: AsyncConnection, d: TablesDialect, plan: WritePlan,
     return await _record(conn, d, read, direct=False)
 
 
-async def _insert(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> bytes:
+def _joined(rows: list[tuple[Any, ...]]) -> list[bytes]:
+    return [_body(r[0]) for r in rows]
+
+
+async def _write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
     info = plan.table
-    table = _sa_table(info)
-    statement = sa.insert(table).returning(*(table.c[name] for name in info.primary_key))
-    key_columns = [info.column(name) for name in info.primary_key]
-    answers: list[bytes] = []
-    for row in plan.rows:
-        result = await conn.execute(statement, _driver_row(d, info, row))
-        stored: tuple[Any, ...] = tuple(result.one())
-        key = tuple((col, value) for col, value in zip(key_columns, stored, strict=True)
-                    if col is not None)
-        answer = await _answer(conn, d, plan, key)
-        if answer is None:
-            raise DbplaneError(f"the record inserted into {info.name!r} cannot be read back")
-        answers.append(answer)
-    if len(answers) == 1:
-        return answers[0]
-    return b"[" + b",".join(answers) + b"]"
+    returning = plan.returning or info.columns
+    if plan.action == "insert":
+        statements = insert_statements(engine, info, plan.rows, returning, plan.conflict,
+                                       plan.resolution)
+        answers = [a for rows in await run_statements(engine, statements)
+                   for a in _joined(rows)]
+        if len(answers) != len(plan.rows) and plan.resolution != "ignore-duplicates":
+            raise DbplaneError(f"the records inserted into {info.name!r} cannot be read back")
+        if len(answers) == 1 and len(plan.rows) == 1:
+            return answers[0]
+        return b"[" + b",".join(answers) + b"]"
+    if plan.key is None:
+        raise ValueError("an update or a delete has a key")
+    if plan.action == "delete":
+        (deleted,) = await run_statements(engine, [delete_statement(engine, info, plan.key)])
+        if not deleted:
+            raise RecordNotFound(table=info.name, key=_key_text(plan.key))
+        return None
+    if len(plan.rows) != 1:
+        raise ValueError("an update has a key and one row of changes")
+    statement = update_statement(engine, info, plan.rows[0], plan.key, returning)
+    if statement is None:
+        async with engine.sa_engine.begin() as conn:
+            return await _update(conn, engine.tables_dialect, plan)
+    (updated,) = await run_statements(engine, [statement])
+    if not updated:
+        raise RecordNotFound(table=info.name, key=_key_text(plan.key))
+    return _body(updated[0][0])
 
 
 async def _update(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> bytes:
+    """An update where the database has no UPDATE ... RETURNING: the update, then the
+    record read at its (possibly new) key, in one transaction."""
     info = plan.table
-    if plan.key is None or len(plan.rows) != 1:
-        raise ValueError("an update has a key and one row of changes")
+    assert plan.key is not None
     table = _sa_table(info)
     changes = _driver_row(d, info, plan.rows[0])
     if changes:
@@ -459,38 +484,39 @@ async def _update(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> b
     return answer
 
 
-async def _delete(conn: AsyncConnection, d: TablesDialect, plan: WritePlan) -> None:
-    info = plan.table
-    if plan.key is None:
-        raise ValueError("a delete has a key")
-    table = _sa_table(info)
-    result = await conn.execute(sa.delete(table).where(_key_where(d, table, plan.key)))
-    if result.rowcount == 0:
-        raise RecordNotFound(table=info.name, key=_key_text(plan.key))
-
-
 async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
     """Run one write in one transaction and answer what was stored, rendered as reads
     render it: for an insert the record (a JSON array of them, in the given order, for
     more than one row) with generated keys and server defaults; for an update the
-    record; for a delete None.
+    record; for a delete None. Inserts, and updates and deletes by key, are single
+    statements that render what they wrote (``sql.writes``).
 
     RecordNotFound when the key matches nothing (update, delete); a ConstraintViolation
     subclass when the database refuses the write. Either way nothing is written.
     """
+    written: bytes | None = (await _guarded(engine, plan, False))[0]
+    return written
+
+
+async def write_where(engine: SqlEngine, plan: WritePlan,
+                      render: bool) -> tuple[bytes | None, int]:
+    """Run a bulk update or delete (``plan.where``; ``plan.key`` None) in one transaction:
+    the touched rows as one JSON array when ``render`` (as reads render them, ordered as
+    the database wrote them), and how many. More than ``plan.max_affected`` rows:
+    TooManyAffected, and nothing is changed."""
+    return await _guarded(engine, plan, render)
+
+
+async def _guarded(engine: SqlEngine, plan: WritePlan,
+                   render: bool) -> tuple[bytes | None, int]:
     info = plan.table
     if info.kind == "view" or not info.primary_key:
         raise ReadOnlyTable(f"{info.name!r} is a view or has no primary key: it can be "
                             "read, not written", table=info.name)
     try:
-        async with engine.sa_engine.begin() as conn:
-            d = engine.tables_dialect
-            if plan.action == "insert":
-                return await _insert(conn, d, plan)
-            if plan.action == "update":
-                return await _update(conn, d, plan)
-            await _delete(conn, d, plan)
-            return None
+        if plan.key is None and plan.action != "insert":
+            return await bulk_write(engine, plan, render)
+        return await _write(engine, plan), 1
     except Exception as exc:
         if _connection_lost(engine, exc):
             # not repeated: whether the server committed before it went is unknown
@@ -498,7 +524,7 @@ async def write(engine: SqlEngine, plan: WritePlan) -> bytes | None:
             raise Unavailable(f"the connection to the database was lost during the "
                               f"{plan.action}; it may or may not have been applied: read "
                               "the record to see, then retry", table=info.name) from exc
-        if not isinstance(exc, DBAPIError):
+        if isinstance(exc, DbplaneError):
             raise
         changed = schema_changed(engine, exc)
         if changed is not None:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sa_sqlite
 from sqlalchemy.sql.expression import Select
 
 from dbplane.engines.sql.dialect import (
@@ -161,6 +162,20 @@ class SqliteTables(TablesDialect):
             parts += [sa.literal(prefix, sa.String), sa.func.json_quote(value)]
         parts.append(sql_text("'}'"))
         return _concat(parts)
+
+    def insert_for_upsert(self, t: Any) -> Any:
+        return sa_sqlite.insert(t)
+
+    def written_operand(self, c: Expr) -> Expr:
+        # SQLite 3.40 answers `c IS NULL` as false in a RETURNING clause for a NULL
+        # written with an explicit rowid key; through a function call it is right
+        return sa.func.likely(c)
+
+    def json_object(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        return self._object(pairs)
+
+    def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
+        return statement.returning(self._object(pairs))
 
     def list_select(self, rows: Rows, count: Expr | None) -> Select[Any]:
         # SQLite does not flatten a subquery with ORDER BY into an aggregate query, so
