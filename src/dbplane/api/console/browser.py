@@ -17,6 +17,7 @@ from dbplane.errors import DbplaneError, TableNotFound
 from dbplane.query.keys import format_key
 from dbplane.query.operators import OPERATORS
 from dbplane.services import databases as databases_svc
+from dbplane.services import table_writes as writes_svc
 from dbplane.services import tables as tables_svc
 from dbplane.services.auth import Principal
 
@@ -237,8 +238,9 @@ async def create_row(db: str, table: str, request: Request) -> Response:
     info = await _describe(request, principal, db, table)
     data = _data_of(info, form, changed_only=False)
     try:
-        created = orjson.loads(await tables_svc.create_rows(
-            ctx, principal, db, table, orjson.dumps({"data": data})))
+        answer = await writes_svc.create_rows(ctx, principal, db, table,
+                                              orjson.dumps({"data": data}))
+        created = orjson.loads(answer.body or b"{}")
     except DbplaneError as exc:
         if exc.status >= 500 or exc.status in (401, 403, 404):
             raise
@@ -271,7 +273,7 @@ async def update_row(db: str, table: str, key: str, request: Request) -> Respons
     data = _data_of(info, form, changed_only=True)
     try:
         if data:
-            await tables_svc.update_row(ctx, principal, db, table, key,
+            await writes_svc.update_row(ctx, principal, db, table, key,
                                         orjson.dumps({"data": data}))
     except DbplaneError as exc:
         if exc.status >= 500 or exc.status in (401, 404):
@@ -298,7 +300,7 @@ async def confirm_delete(db: str, table: str, key: str, request: Request) -> Res
 async def delete_row(db: str, table: str, key: str, request: Request) -> Response:
     principal = await caller(request)
     check_csrf(request, await request.form())
-    await tables_svc.delete_row(context_of(request), principal, db, table, key)
+    await writes_svc.delete_row(context_of(request), principal, db, table, key)
     return RedirectResponse(
         f"/console/databases/{quote(db, safe='')}/tables/{quote(table, safe='')}",
         status_code=303)
