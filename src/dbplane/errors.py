@@ -44,12 +44,14 @@ __all__ = [
     "AdminRequired",
     "ArchiveChecksumMismatch",  # backups
     "ArchiveInvalid",  # backups
+    "ArchiveTooLarge",  # backups
     "BackendNotFound",
     "BackupInUse",  # backups
     "BackupNotFound",  # backups
     "BackupNotReady",  # backups
     "BackupToolFailed",  # backups
     "BackupToolMissing",  # backups
+    "BodyTooLarge",
     "BuiltinRole",
     "CheckViolation",
     "Conflict",
@@ -241,6 +243,14 @@ class MalformedBody(Invalid):
 
     code = "DBP-V101"
     status = 400
+
+
+class BodyTooLarge(Invalid):
+    """The request body is larger than the server accepts (``limit`` bytes)."""
+
+    code = "DBP-V413"
+    status = 413
+    title = "Content too large"
 
 
 class MethodNotAllowed(Invalid):
@@ -817,6 +827,13 @@ class ArchiveChecksumMismatch(Invalid):
     """The archive's SHA-256 is not the one recorded: it was changed or truncated."""
 
     code = "DBP-B202"
+
+
+class ArchiveTooLarge(ArchiveInvalid):
+    """The archive expands past the bound dbplane accepts (a decompression bomb)."""
+
+    code = "DBP-B203"
+    status = 413
 
 
 class BackupNotReady(Conflict):

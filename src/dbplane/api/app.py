@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None,
 
     front_door = FrontDoor()
     app = DbplaneApp(title="dbplane", version=__version__, description=DESCRIPTION,
-                     lifespan=lifespan, docs_url="/docs", redoc_url="/redoc")
+                     lifespan=lifespan, docs_url="/docs", redoc_url="/redoc",
+                     max_body_size=settings.max_upload_bytes)
     app.front_door = front_door
     install_error_handlers(app)
     app.include_router(health.router, prefix="/v1",

@@ -17,9 +17,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import Response
 
 from dbplane.errors import (
+    BodyTooLarge,
     DbplaneError,
     EndpointNotFound,
     Invalid,
@@ -65,6 +67,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_content("The caller may not do this"),
     404: _problem_content("Not found"),
     409: _problem_content("Conflicts with the current state"),
+    413: _problem_content("The request body is larger than the server accepts"),
     422: _problem_content("A field has a value it cannot have; the body names it"),
     500: _problem_content("A bug in dbplane"),
 }
@@ -149,11 +152,15 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return _render(invalid_from_validation(exc.errors()))
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     err: DbplaneError
     if exc.status_code == 404:
         err = EndpointNotFound()
+    elif exc.status_code == 413:
+        limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        err = BodyTooLarge(f"the request body is larger than the {limit} bytes this "
+                           "endpoint accepts; nothing was done", limit=limit)
     elif exc.status_code == 405:
         err = MethodNotAllowed()
     else:
