@@ -120,7 +120,7 @@ async def test_an_upload_past_the_limit_is_a_413_counted_while_it_streams(
             assert sent < 1_000_000
             told = await client.post(
                 "/v1/databases/default/backups/upload", files={"file": b"x" * 200_000})
-            assert told.status_code == 413
+            assert told.status_code == 413 and told.json()["code"] == "DBP-V413"
             listed = await client.get("/v1/databases/default/backups")
             assert listed.json()["database_backups"] == []
     assert not list((tmp_path / "data").rglob("*.tmp"))

@@ -15,6 +15,7 @@ from dbplane import __version__
 from dbplane.api.deps import EXTRA_SCHEMAS
 from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
 from dbplane.api.fast import FrontDoor
+from dbplane.api.limits import problem_on_413
 from dbplane.api.routers import (
     actions,
     auth,
@@ -56,7 +57,7 @@ class DbplaneApp(FastAPI):
         if target is not None:
             await self.front_door.serve(target, scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, problem_on_413(scope, send))
 
 
 def create_app(settings: Settings | None = None,

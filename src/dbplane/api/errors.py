@@ -30,8 +30,16 @@ from dbplane.errors import (
     MethodNotAllowed,
 )
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemResponse", "install_error_handlers",
-           "invalid_from_validation", "problem_response"]
+__all__ = [
+    "PROBLEM_RESPONSES",
+    "PROBLEM_TYPE",
+    "Problem",
+    "ProblemResponse",
+    "directus_path",
+    "install_error_handlers",
+    "invalid_from_validation",
+    "problem_response",
+]
 
 log = logging.getLogger("dbplane.api")
 PROBLEM_TYPE = "application/problem+json"
@@ -163,6 +171,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                            "endpoint accepts; nothing was done", limit=limit)
     elif exc.status_code == 405:
         err = MethodNotAllowed()
+    elif exc.status_code == 400:
+        cause = exc.__cause__
+        err = MalformedBody(f"the request body cannot be read: {cause or exc.detail}")
     else:
         err = DbplaneError(str(exc.detail))
     body = err.to_dict()
@@ -189,12 +200,17 @@ def problem_response(exc: Exception) -> Response:
 _DIRECTUS_PATHS = re.compile(r"^/v1/(databases/[^/]+/)?schema/")
 
 
+def directus_path(path: str) -> bool:
+    """Whether errors on ``path`` are answered as Directus clients read them."""
+    return _DIRECTUS_PATHS.match(path) is not None
+
+
 def _directus_aware(handler: Any) -> Any:
     """Schema endpoints (issue 5) answer errors as Directus clients read them:
     ``application/json`` with Directus' ``errors`` array beside the problem fields."""
     async def wrapped(request: Request, exc: Exception) -> Response:
         response: Response = await handler(request, exc)
-        if not _DIRECTUS_PATHS.match(request.url.path):
+        if not directus_path(request.url.path):
             return response
         body = orjson.loads(bytes(response.body))
         body["errors"] = [{"message": body.get("detail"),
