@@ -96,10 +96,10 @@ class _PlainLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.YAMLError(f"YAML aliases (*{event.anchor}) are not accepted, at "
                                  f"line {event.start_mark.line + 1}")
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if getattr(event, "anchor", None) is not None:
             raise yaml.YAMLError(f"YAML anchors (&{event.anchor}) are not accepted, at "
                                  f"line {event.start_mark.line + 1}")
