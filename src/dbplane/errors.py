@@ -60,6 +60,7 @@ __all__ = [
     "DatabaseAuthFailed",
     "DatabaseExists",
     "DatabaseHostUnknown",
+    "DatabaseLocked",
     "DatabaseMissing",
     "DatabaseNotFound",
     "DatabaseUnreachable",
@@ -143,6 +144,8 @@ class DbplaneError(Exception):
     code: ClassVar[str] = "DBP-E000"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    retry_after: ClassVar[int | None] = None
+    """Seconds to wait before trying again (the answer's ``Retry-After``), if any."""
     status_code: int | None = None
     """The HTTP status of the answer this error was rebuilt from (set by the client)."""
 
@@ -163,14 +166,17 @@ class DbplaneError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The RFC 9457 problem-details body for this error."""
-        return {
+        # a field never overwrites a core member (``status`` is always the HTTP status,
+        # a number)
+        body: dict[str, Any] = {
             "type": f"urn:dbplane:error:{self.code}",
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
-            **self.fields,
         }
+        body.update((k, v) for k, v in self.fields.items() if k not in body)
+        return body
 
 
 # -- families -------------------------------------------------------------------------
@@ -224,6 +230,14 @@ class Unavailable(DbplaneError):
     title = "Service unavailable"
 
 
+class DatabaseLocked(Unavailable):
+    """The database is locked by another connection past the busy timeout; try again
+    (the answer's ``Retry-After`` says when)."""
+
+    code = "DBP-S201"
+    retry_after: ClassVar[int | None] = 1
+
+
 # -- invalid --------------------------------------------------------------------------
 
 
@@ -273,8 +287,8 @@ class InvalidDatabaseUrl(Invalid):
 
     code = "DBP-D201"
 
-    def __init__(self, detail: str, *, url: str | None = None) -> None:
-        super().__init__(detail, field="url", url=url)
+    def __init__(self, detail: str, *, url: str | None = None, **fields: Any) -> None:
+        super().__init__(detail, field="url", url=url, **fields)
 
 
 class ConnectionCheckFailed(Invalid):

@@ -145,7 +145,9 @@ def _render(exc: DbplaneError) -> ProblemResponse:
         encoded = orjson.dumps(body, default=str)
     except orjson.JSONEncodeError:
         encoded = orjson.dumps(_json_safe(body), default=str)
-    return ProblemResponse(orjson.loads(encoded), status_code=exc.status)
+    headers = ({"Retry-After": str(exc.retry_after)} if exc.retry_after is not None
+               else None)
+    return ProblemResponse(orjson.loads(encoded), status_code=exc.status, headers=headers)
 
 
 async def _dbplane_error(_request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 import socket
 import uuid
@@ -253,6 +254,16 @@ def _forbidden_paths(ctx: AppContext) -> set[Path]:
     return {p.resolve() for p in (s.meta_file, s.key_file)}
 
 
+def _same_file(path: Path, forbidden: set[Path]) -> bool:
+    """Whether ``path`` is one of the ``forbidden`` files (or their journals) by identity:
+    another name for it (a hard link) is the same file."""
+    if not path.exists():
+        return False
+    names = [f.with_name(f.name + suffix) for f in forbidden
+             for suffix in ("", "-wal", "-shm", "-journal")]
+    return any(n.exists() and os.path.samefile(path, n) for n in names)
+
+
 async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tuple[str, Engine]:
     """Parse the URL, refuse what must not be served, and check the connection."""
     url = parse_database_url(raw)
@@ -263,7 +274,8 @@ async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tupl
     if local is not None:
         path = local.resolve()
         forbidden = _forbidden_paths(ctx)
-        if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden):
+        if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden) \
+                or _same_file(path, forbidden):
             raise InvalidDatabaseUrl("that file is dbplane's own metadata store; it is never "
                                      "served", url=redact_url(raw))
     engine = create_engine_for(url, timeout=ctx.settings.health_timeout_seconds)
