@@ -299,10 +299,25 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
             raise InvalidField(f"a {body.type_name} database needs a url: dbplane registers "
                                f"external servers by URL; only {embedded.label} databases "
                                "are created embedded", field="url", value=None)
+        url = _embedded_url(ctx, body.resource_id)
+        _set_aside(embedded.local_file(parse_database_url(url)))
         return await _insert(ctx, body, type_name=embedded.type_name, mode="embedded",
-                             url=_embedded_url(ctx, body.resource_id))
+                             url=url)
     type_name, _ = await _checked_url(ctx, body.url, body.type_name)
     return await _insert(ctx, body, type_name=type_name, mode="external", url=body.url)
+
+
+def _set_aside(path: Path | None) -> None:
+    """A new embedded database starts empty: the file of an unregistered one with the
+    same resource_id (unregistering never deletes data) is renamed
+    ``<name>.unregistered-<ms>`` with its journals, never served again."""
+    if path is None or not path.exists():
+        return
+    stamp = now_ms()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        old = path.with_name(path.name + suffix)
+        if old.exists():
+            old.rename(path.with_name(f"{path.name}.unregistered-{stamp}{suffix}"))
 
 
 def _embedded_url(ctx: AppContext, resource_id: str) -> str:

@@ -24,6 +24,7 @@ import orjson
 from starlette.datastructures import QueryParams
 
 from dbplane.engines import has_part, types_with
+from dbplane.engines.sql.reflect import INTERNAL_TABLE_PREFIXES
 from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
@@ -214,7 +215,10 @@ def _visible(principal: Principal, db_id: str, resource_id: str,
 
 
 def _readable(principal: Principal, target: _Target, table: str) -> bool:
-    return principal.allows("read", target.refs, table)
+    # dbplane's own bookkeeping (the migrations ledger) is not user data: hidden from
+    # every session, admins included, so never read nor written through the Tables API
+    return not table.startswith(INTERNAL_TABLE_PREFIXES) and principal.allows(
+        "read", target.refs, table)
 
 
 def _table(schema: SchemaInfo, principal: Principal, target: _Target, name: str) -> TableInfo:
