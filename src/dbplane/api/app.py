@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from dbplane import __version__
+from dbplane.api.aliases import Aliases
 from dbplane.api.deps import EXTRA_SCHEMAS
 from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
 from dbplane.api.fast import FrontDoor
@@ -51,8 +52,10 @@ class DbplaneApp(FastAPI):
     (``api.fast``), before its middleware stack and router."""
 
     front_door: FrontDoor
+    aliases: Aliases
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = self.aliases.rewrite(scope)
         target = self.front_door.takes(scope)
         if target is not None:
             await self.front_door.serve(target, scope, receive, send)
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None,
                      lifespan=lifespan, docs_url="/docs", redoc_url="/redoc",
                      max_body_size=settings.max_upload_bytes)
     app.front_door = front_door
+    app.aliases = Aliases()
     install_error_handlers(app)
     app.include_router(health.router, prefix="/v1",
                        responses={503: PROBLEM_RESPONSES[500] | {
@@ -106,6 +110,8 @@ def create_app(settings: Settings | None = None,
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
                    backups, actions):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
+
+    app.aliases.learn(app.routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import Response
 
+from dbplane.api.aliases import suggestions
 from dbplane.errors import (
     BodyTooLarge,
     DbplaneError,
@@ -166,7 +167,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     err: DbplaneError
     if exc.status_code == 404:
-        err = EndpointNotFound()
+        aliases = getattr(request.app, "aliases", None)
+        reserved = aliases.reserved if aliases is not None else frozenset()
+        hints = suggestions(request.url.path, reserved)
+        err = EndpointNotFound(f"there is no endpoint {request.method} {request.url.path}; "
+                               f"did you mean {' or '.join(hints)}?", suggestions=hints)
     elif exc.status_code == 413:
         limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
         err = BodyTooLarge(f"the request body is larger than the {limit} bytes this "
