@@ -63,10 +63,10 @@ def suggestions(path: str, reserved: frozenset[str]) -> list[str]:
     first = parts[0]
     if first in reserved and not path.startswith(_V1):
         out.append("/v1/" + rest)
-    close = difflib.get_close_matches(first, sorted(reserved), n=1, cutoff=0.6)
-    if close and close[0] != first:
-        out.append("/v1/" + "/".join([close[0], *parts[1:]]))
-    if first not in reserved:
+    for close in difflib.get_close_matches(first, sorted(reserved), n=2, cutoff=0.6):
+        if close != first:
+            out.append("/v1/" + "/".join([close, *parts[1:]]))
+    if first not in reserved and len(parts) <= 2:
         tail = "/".join(parts[1:])
         out.append(f"/v1/tables/{first}" + (f"/{tail}" if tail else ""))
     for generic in ("/v1/tables/{table}", "/v1/databases/{db}"):

@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None,
             if token is not None and on_admin_token is not None:
                 on_admin_token(token)
             app.state.ctx = ctx
+            aliases.learn(app.routes)  # every route is there by now
             front_door.ctx = ctx
             register_operation_types(operations_service.registry_of(ctx))
             await operations_service.start(ctx)
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None,
                      lifespan=lifespan, docs_url="/docs", redoc_url="/redoc",
                      max_body_size=settings.max_upload_bytes)
     app.front_door = front_door
-    app.aliases = Aliases()
+    aliases = app.aliases = Aliases()
     install_error_handlers(app)
     app.include_router(health.router, prefix="/v1",
                        responses={503: PROBLEM_RESPONSES[500] | {
@@ -110,8 +111,6 @@ def create_app(settings: Settings | None = None,
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
                    backups, actions):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
-
-    app.aliases.learn(app.routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
