@@ -133,6 +133,7 @@ __all__ = [
     "UserExists",
     "UserNotFound",
     "ValueRejected",
+    "ValueTooLarge",
     "WrongFileKind",
     "error_class_for_code",
 ]
@@ -537,6 +538,13 @@ class UnknownRelation(Invalid):
         super().__init__(f"include: the table {table!r} has no relation {include!r} "
                          f"(its relations: {listed})", table=table, include=include,
                          valid=valid)
+
+
+class ValueTooLarge(Invalid):
+    """A value (or a statement) is larger than the database server accepts (``limit``)."""
+
+    code = "DBP-Q110"
+    status = 413
 
 
 class ReadOnlyTable(Invalid):

@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from tests.conftest import AppHandle
-from tests.fixtures.servers import PG_HOST, PG_PORT, REDIS_HOST, REDIS_PORT, require_server
+from tests.fixtures.servers import (
+    PG_HOST,
+    PG_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    SqlDatabase,
+    require_server,
+)
 
 PG = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres"
 
@@ -115,3 +122,25 @@ async def test_a_locked_sqlite_database_is_a_503_with_retry_after(
     finally:
         con.execute("ROLLBACK")
         con.close()
+
+
+async def test_a_mariadb_value_over_max_allowed_packet_is_a_413_naming_it(
+        app_client: httpx.AsyncClient, mysql_url: SqlDatabase) -> None:
+    import sqlalchemy as sa
+
+    sync = sa.create_engine(mysql_url.url.replace("mysql://", "mysql+pymysql://"))
+    with sync.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS big"))
+        conn.execute(sa.text("CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, "
+                             "v LONGTEXT)"))
+        limit = conn.execute(sa.text("SELECT @@max_allowed_packet")).scalar_one()
+    assert (await register(app_client, "big", mysql_url.url)).status_code == 201
+    answer = await app_client.post("/v1/databases/big/tables/big",
+                                   json={"data": {"v": "x" * (limit + 1024)}})
+    assert answer.status_code == 413, answer.text[:300]
+    assert answer.json()["limit"] == limit and str(limit) in answer.json()["detail"]
+    with sync.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM big")).scalar_one() == 0
+    fine = await app_client.post("/v1/databases/big/tables/big", json={"data": {"v": "ok"}})
+    assert fine.status_code == 201
+    sync.dispose()
