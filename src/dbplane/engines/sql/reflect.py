@@ -102,6 +102,7 @@ def reflect(conn: Connection, catalog: CatalogDialect, *, views: bool = True,
         columns = insp.get_multi_columns(kind=kind)
         pks = insp.get_multi_pk_constraint(kind=kind)
         fks = insp.get_multi_foreign_keys(kind=kind)
+    catalog.fill_foreign_key_options(conn, fks)
     if not full:
         return Reflection(conn.dialect, insp.default_schema_name, tables, view_names,
                           columns_of, columns, pks, fks)
