@@ -44,12 +44,14 @@ __all__ = [
     "AdminRequired",
     "ArchiveChecksumMismatch",
     "ArchiveInvalid",
+    "ArchiveTooLarge",
     "BackendNotFound",
     "BackupInUse",
     "BackupNotFound",
     "BackupNotReady",
     "BackupToolFailed",
     "BackupToolMissing",
+    "BodyTooLarge",
     "BuiltinRole",
     "CheckViolation",
     "Conflict",
@@ -59,6 +61,7 @@ __all__ = [
     "DatabaseAuthFailed",
     "DatabaseExists",
     "DatabaseHostUnknown",
+    "DatabaseLocked",
     "DatabaseMissing",
     "DatabaseNotFound",
     "DatabaseServerUnavailable",
@@ -144,6 +147,7 @@ __all__ = [
     "UserExists",
     "UserNotFound",
     "ValueRejected",
+    "ValueTooLarge",
     "WrongFileKind",
     "error_class_for_code",
 ]
@@ -155,6 +159,8 @@ class DbplaneError(Exception):
     code: ClassVar[str] = "DBP-E000"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    retry_after: ClassVar[int | None] = None
+    """Seconds to wait before trying again (the answer's ``Retry-After``), if any."""
     status_code: int | None = None
     """The HTTP status of the answer this error was rebuilt from (set by the client)."""
 
@@ -175,14 +181,17 @@ class DbplaneError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The RFC 9457 problem-details body for this error."""
-        return {
+        # a field never overwrites a core member (``status`` is always the HTTP status,
+        # a number)
+        body: dict[str, Any] = {
             "type": f"urn:dbplane:error:{self.code}",
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
-            **self.fields,
         }
+        body.update((k, v) for k, v in self.fields.items() if k not in body)
+        return body
 
 
 # -- families -------------------------------------------------------------------------
@@ -236,10 +245,18 @@ class Unavailable(DbplaneError):
     title = "Service unavailable"
 
 
+class DatabaseLocked(Unavailable):
+    """The database is locked by another connection past the busy timeout; try again
+    (the answer's ``Retry-After`` says when)."""
+
+    code = "DBP-S201"
+    retry_after: ClassVar[int | None] = 1
+
+
 class DatabaseServerUnavailable(Unavailable):
     """The database server takes no connections now (stopped, starting or shutting down)."""
 
-    code = "DBP-S201"
+    code = "DBP-S202"
 
 
 # -- invalid --------------------------------------------------------------------------
@@ -263,6 +280,14 @@ class MalformedBody(Invalid):
     status = 400
 
 
+class BodyTooLarge(Invalid):
+    """The request body is larger than the server accepts (``limit`` bytes)."""
+
+    code = "DBP-V413"
+    status = 413
+    title = "Content too large"
+
+
 class MethodNotAllowed(Invalid):
     """This endpoint does not accept this method."""
 
@@ -283,8 +308,8 @@ class InvalidDatabaseUrl(Invalid):
 
     code = "DBP-D201"
 
-    def __init__(self, detail: str, *, url: str | None = None) -> None:
-        super().__init__(detail, field="url", url=url)
+    def __init__(self, detail: str, *, url: str | None = None, **fields: Any) -> None:
+        super().__init__(detail, field="url", url=url, **fields)
 
 
 class ConnectionCheckFailed(Invalid):
@@ -539,6 +564,13 @@ class UnknownRelation(Invalid):
         super().__init__(f"include: the table {table!r} has no relation {include!r} "
                          f"(its relations: {listed})", table=table, include=include,
                          valid=valid)
+
+
+class ValueTooLarge(Invalid):
+    """A value (or a statement) is larger than the database server accepts (``limit``)."""
+
+    code = "DBP-Q110"
+    status = 413
 
 
 class ReadOnlyTable(Invalid):
@@ -857,6 +889,13 @@ class ArchiveChecksumMismatch(Invalid):
     """The archive's SHA-256 is not the one recorded: it was changed or truncated."""
 
     code = "DBP-B202"
+
+
+class ArchiveTooLarge(ArchiveInvalid):
+    """The archive expands past the bound dbplane accepts (a decompression bomb)."""
+
+    code = "DBP-B203"
+    status = 413
 
 
 class BackupNotReady(Conflict):

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
                                        "of the Tables API may carry (a 413 past it).")
     tables_include_limit: int = Field(10, gt=0, description="Rows embedded per one-to-many "
                                       "relation unless include[name][limit] says otherwise.")
+    max_upload_bytes: int = Field(
+        1 << 30, gt=0, description="The largest request body accepted, in bytes (an "
+        "uploaded backup archive is the largest there is); past it the request is "
+        "answered 413 as soon as that many bytes have arrived. The schema endpoints "
+        "accept at most 8 MiB whatever this says.")
     archive_dir: Path | None = Field(None, description="Where backup archives are kept; "
                                      "default `backups/` in the data directory.")
     backup_retention: int = Field(7, ge=1, description="Periodic backups kept per database "

@@ -45,7 +45,8 @@ async def test_an_unexpected_exception_is_a_500_problem_without_its_message(
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "code"), [
-    ("GET", "/v1/nowhere", {}, 404, "DBP-N001"),
+    ("GET", "/v1/nowhere/at/all", {}, 404, "DBP-N001"),
+    ("GET", "/v1/nowhere", {}, 404, "DBP-Q101"),  # SonicJS: the default database's table
     ("DELETE", "/v1/health", {}, 405, "DBP-V405"),
     ("GET", "/v1/databases/missing", {}, 404, "DBP-D101"),
     ("POST", "/v1/databases", {"content": b"{"}, 400, "DBP-V101"),

@@ -183,9 +183,10 @@ async def test_cancel_pending_ends_it_at_once(app_handle: AppHandle) -> None:
     gate = _gate("pending")
     blocker = await _start(app_handle, "test.slow", {"gate": gate}, database_id="a")
     await _until(app_handle.client, blocker.id, "running")
-    # the in-process app has 4 workers: keep them busy so the next one stays pending
+    # the in-process app has 4 workers, one kept for backups and restores: keep the
+    # other three busy so the next one stays pending
     busy = [await _start(app_handle, "test.slow", {"gate": gate}, database_id=f"b{i}")
-            for i in range(3)]
+            for i in range(2)]
     for op in busy:
         await _until(app_handle.client, op.id, "running")
     queued = await _start(app_handle, "test.slow", {"gate": gate}, database_id="c")

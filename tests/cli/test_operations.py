@@ -31,7 +31,7 @@ def test_check_no_wait_prints_the_id(cli: Cli, client: ApiClient) -> None:
 
 
 def test_cancel_then_wait_exits_1(cli: Cli, client: ApiClient) -> None:
-    op = client.operations.check("default", samples=200, interval_ms=50)
+    op = client.operations.check("default", samples=100, interval_ms=100)
     while op.refresh()["status"] == "pending":
         time.sleep(0.02)
     said = cli.ok("operations", "cancel", op.id).stdout

@@ -40,7 +40,7 @@ def test_list_filters(client: ApiClient) -> None:
 
 
 def test_cancel_running_then_wait_raises_canceled(client: ApiClient) -> None:
-    op = client.operations.check("default", samples=200, interval_ms=50)
+    op = client.operations.check("default", samples=100, interval_ms=100)
     while op.refresh()["status"] == "pending":
         pass
     assert op.cancel() is op and op["cancel_requested"] is True
@@ -80,7 +80,7 @@ async def test_async_twins(aclient: AsyncApiClient) -> None:
     assert done["status"] == "done" and progress[-1] == 1.0
     assert (await aclient.operations.get(op.id))["result"] == done["result"]
     assert op.id in [o.id for o in await aclient.operations.list(type="database.check")]
-    slow = await aclient.operations.check("default", samples=200, interval_ms=50)
+    slow = await aclient.operations.check("default", samples=100, interval_ms=100)
     await slow.cancel()
     with pytest.raises(OperationCanceled):
         await slow.wait(timeout=30, poll=0.05)

@@ -109,7 +109,7 @@ def test_sigkill_during_an_operation_marks_it_failed_at_restart(
     servers.append(first)
     _healthy(first)
     started = first.post("/v1/databases/default/check",
-                         {"samples": 1000, "interval_ms": 100})
+                         {"samples": 100, "interval_ms": 600})
     assert started.status_code == 202, started.text
     op_id = started.json()["id"]
     running = _until(first, op_id, ("running",))
@@ -154,7 +154,7 @@ def test_two_processes_on_one_postgresql_store_run_each_operation_once(
     pids = {int(owner.split(":")[1]) for owner in owners}
     assert pids == {first.proc.pid, second.proc.pid}
     # a cancel sent to the replica that does not run the operation reaches it (heartbeat)
-    long = first.post("/v1/databases/default/check", {"samples": 1000, "interval_ms": 50})
+    long = first.post("/v1/databases/default/check", {"samples": 100, "interval_ms": 600})
     running = _until(first, long.json()["id"], ("running",))
     other = second if int(running["owner"].split(":")[1]) == first.proc.pid else first
     assert other.post(f"/v1/operations/{running['id']}/cancel").status_code == 202

@@ -217,7 +217,7 @@ def test_groups_nest_to_the_maximum_depth() -> None:
         ([("limit", "1_000")], "limit", "non-negative integer"),
         ([("limit", "\uff11")], "limit", "non-negative integer"),  # a full-width digit
         ([("limit", "\u00b2")], "limit", "non-negative integer"),  # superscript two
-        ([("limit", "9" * 20)], "limit", "too large"),
+        ([("limit", "9" * 70)], "limit", "too large"),
         ([("offset", str(2**63))], "offset", "too large"),
         ([("offset", "9" * 5000)], "offset", "too large"),
         ([("offset", "x")], "offset", "non-negative integer"),

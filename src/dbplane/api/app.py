@@ -13,10 +13,12 @@ from starlette.types import Receive, Scope, Send
 
 from dbplane import __version__
 from dbplane.api import console
+from dbplane.api.aliases import Aliases
 from dbplane.api.deps import EXTRA_SCHEMAS
 from dbplane.api.docs import install_docs
 from dbplane.api.errors import PROBLEM_RESPONSES, Problem, install_error_handlers
 from dbplane.api.fast import FrontDoor
+from dbplane.api.limits import problem_on_413
 from dbplane.api.routers import (
     actions,
     auth,
@@ -54,13 +56,15 @@ class DbplaneApp(FastAPI):
     (``api.fast``), before its middleware stack and router."""
 
     front_door: FrontDoor
+    aliases: Aliases
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = self.aliases.rewrite(scope)
         target = self.front_door.takes(scope)
         if target is not None:
             await self.front_door.serve(target, scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, problem_on_413(scope, send))
 
 
 def create_app(settings: Settings | None = None,
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None,
             if token is not None and on_admin_token is not None:
                 on_admin_token(token)
             app.state.ctx = ctx
+            aliases.learn(app.routes)  # every route is there by now
             front_door.ctx = ctx
             register_operation_types(operations_service.registry_of(ctx))
             await operations_service.start(ctx)
@@ -101,8 +106,10 @@ def create_app(settings: Settings | None = None,
 
     front_door = FrontDoor()
     app = DbplaneApp(title="dbplane", version=__version__, description=DESCRIPTION,
-                     lifespan=lifespan, docs_url=None, redoc_url=None)
+                     lifespan=lifespan, docs_url=None, redoc_url=None,
+                     max_body_size=settings.max_upload_bytes)
     app.front_door = front_door
+    aliases = app.aliases = Aliases()
     install_error_handlers(app)
     app.include_router(health.router, prefix="/v1",
                        responses={503: PROBLEM_RESPONSES[500] | {

@@ -17,9 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import Response
 
+from dbplane.api.aliases import suggestions
 from dbplane.errors import (
+    BodyTooLarge,
     DbplaneError,
     EndpointNotFound,
     Invalid,
@@ -28,8 +31,16 @@ from dbplane.errors import (
     MethodNotAllowed,
 )
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemResponse", "install_error_handlers",
-           "invalid_from_validation", "problem_response"]
+__all__ = [
+    "PROBLEM_RESPONSES",
+    "PROBLEM_TYPE",
+    "Problem",
+    "ProblemResponse",
+    "directus_path",
+    "install_error_handlers",
+    "invalid_from_validation",
+    "problem_response",
+]
 
 log = logging.getLogger("dbplane.api")
 PROBLEM_TYPE = "application/problem+json"
@@ -65,6 +76,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_content("The caller may not do this"),
     404: _problem_content("Not found"),
     409: _problem_content("Conflicts with the current state"),
+    413: _problem_content("The request body is larger than the server accepts"),
     422: _problem_content("A field has a value it cannot have; the body names it"),
     500: _problem_content("A bug in dbplane"),
 }
@@ -134,7 +146,9 @@ def _render(exc: DbplaneError) -> ProblemResponse:
         encoded = orjson.dumps(body, default=str)
     except orjson.JSONEncodeError:
         encoded = orjson.dumps(_json_safe(body), default=str)
-    return ProblemResponse(orjson.loads(encoded), status_code=exc.status)
+    headers = ({"Retry-After": str(exc.retry_after)} if exc.retry_after is not None
+               else None)
+    return ProblemResponse(orjson.loads(encoded), status_code=exc.status, headers=headers)
 
 
 async def _dbplane_error(_request: Request, exc: Exception) -> Response:
@@ -149,13 +163,24 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return _render(invalid_from_validation(exc.errors()))
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     err: DbplaneError
     if exc.status_code == 404:
-        err = EndpointNotFound()
+        aliases = getattr(request.app, "aliases", None)
+        reserved = aliases.reserved if aliases is not None else frozenset()
+        hints = suggestions(request.url.path, reserved)
+        err = EndpointNotFound(f"there is no endpoint {request.method} {request.url.path}; "
+                               f"did you mean {' or '.join(hints)}?", suggestions=hints)
+    elif exc.status_code == 413:
+        limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        err = BodyTooLarge(f"the request body is larger than the {limit} bytes this "
+                           "endpoint accepts; nothing was done", limit=limit)
     elif exc.status_code == 405:
         err = MethodNotAllowed()
+    elif exc.status_code == 400:
+        cause = exc.__cause__
+        err = MalformedBody(f"the request body cannot be read: {cause or exc.detail}")
     else:
         err = DbplaneError(str(exc.detail))
     body = err.to_dict()
@@ -182,12 +207,17 @@ def problem_response(exc: Exception) -> Response:
 _DIRECTUS_PATHS = re.compile(r"^/v1/(databases/[^/]+/)?schema/")
 
 
+def directus_path(path: str) -> bool:
+    """Whether errors on ``path`` are answered as Directus clients read them."""
+    return _DIRECTUS_PATHS.match(path) is not None
+
+
 def _directus_aware(handler: Any) -> Any:
     """Schema endpoints (issue 5) answer errors as Directus clients read them:
     ``application/json`` with Directus' ``errors`` array beside the problem fields."""
     async def wrapped(request: Request, exc: Exception) -> Response:
         response: Response = await handler(request, exc)
-        if not _DIRECTUS_PATHS.match(request.url.path):
+        if not directus_path(request.url.path):
             return response
         body = orjson.loads(bytes(response.body))
         body["errors"] = [{"message": body.get("detail"),

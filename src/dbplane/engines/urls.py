@@ -13,7 +13,9 @@ from dbplane.errors import InvalidDatabaseUrl
 
 __all__ = ["DatabaseUrl", "parse_database_url", "redact_text", "redact_url"]
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
+# the password runs to the last "@" of the URL (a password with "@", "/" or ":" that was
+# not percent-encoded is hidden whole, never in part)
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^\s]*@")
 
 
 def redact_text(text: str) -> str:
@@ -77,6 +79,18 @@ def parse_database_url(raw: str) -> DatabaseUrl:
     (the scheme names no type served, or the type's own checks refuse it)."""
     from dbplane.engines import registry  # the registry imports the engine classes
 
+    bad = next((c for c in raw if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise InvalidDatabaseUrl(f"the url has the control character {bad!r} in it (at "
+                                 f"{raw.index(bad)}); a URL never does",
+                                 url=redact_text(raw.replace(bad, "?")))
+    _, _, rest = raw.partition("://")
+    after_host = re.split(r"[/?#]", rest, maxsplit=1)[1:]
+    if rest and not rest.startswith("/") and after_host and "@" in after_host[0]:
+        raise InvalidDatabaseUrl("the url has an '@' after its host: a user name, "
+                                 "password or option with '@', '/', ':', '?' or '#' must "
+                                 "be percent-encoded (%40, %2F, %3A, %3F, %23)",
+                                 url=redact_text(raw))
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError) as exc:

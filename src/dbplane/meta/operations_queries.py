@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -103,17 +103,22 @@ async def list_running_owners(conn: AsyncConnection) -> set[str | None]:
 
 
 async def claim_next_operation(conn: AsyncConnection, *, types: Collection[str], owner: str,
-                               now: int) -> OperationRecord | None:
-    """Take the oldest pending operation of one of ``types`` for ``owner``, or None.
+                               now: int, first: Collection[str] = ()
+                               ) -> OperationRecord | None:
+    """Take the oldest pending operation of one of ``types`` for ``owner``, or None; one
+    of the types in ``first`` (work a user waits for) before any other, whatever its age.
 
     One ``UPDATE ... WHERE id = (oldest pending) AND status = 'pending' RETURNING``: the
     subquery skips rows another process has locked on PostgreSQL, and the status test
     makes a lost race claim nothing. Commit the caller's transaction to publish it."""
     if not types:
         return None
+    order: list[ColumnElement[Any]] = [operations.c.created_at, operations.c.id]
+    if first:
+        order.insert(0, case((operations.c.type.in_(list(first)), 0), else_=1))
     oldest = (select(operations.c.id)
               .where(operations.c.status == "pending", operations.c.type.in_(list(types)))
-              .order_by(operations.c.created_at, operations.c.id).limit(1))
+              .order_by(*order).limit(1))
     if conn.dialect.name == "postgresql":
         oldest = oldest.with_for_update(skip_locked=True)
     result = await conn.execute(

@@ -104,10 +104,14 @@ def _index(token: str) -> int | None:
     return int(token) if _INDEX.fullmatch(token) else None
 
 
-def _uint(parameter: str, value: str) -> int:
+def _uint(parameter: str, value: str, *, bounded: bool = True) -> int:
+    """A non-negative integer; at most 2**63 - 1 when ``bounded``, else (a limit, whose
+    real maximum the plan checks and names) any of up to 64 digits."""
     if not _UINT.fullmatch(value):
         raise _malformed(parameter, f"{value!r} is not a non-negative integer")
     digits = value.lstrip("0") or "0"
+    if not bounded and len(digits) <= 64:
+        return int(digits)
     if len(digits) > 19 or int(digits) > _MAX_UINT:
         raise _malformed(parameter, f"{value!r} is too large (at most {_MAX_UINT})")
     return int(digits)
@@ -338,7 +342,7 @@ def parse_table_params(params: Sequence[tuple[str, str]]) -> TableRequest:
                                       "include[relation][limit]=N")
             if parts[0] in include_limits:
                 raise _malformed(key, "given more than once")
-            include_limits[parts[0]] = _uint(key, value)
+            include_limits[parts[0]] = _uint(key, value, bounded=False)
             include_order.setdefault(parts[0])
         elif name == "filters":
             if not parts:
@@ -353,7 +357,8 @@ def parse_table_params(params: Sequence[tuple[str, str]]) -> TableRequest:
         raise _malformed("count", f"{count!r}: count=exact, planned or estimated")
     filters = _level(filter_entries, 0) if filter_entries else None
     return TableRequest(
-        limit=_uint("limit", scalars["limit"]) if "limit" in scalars else None,
+        limit=(_uint("limit", scalars["limit"], bounded=False) if "limit" in scalars
+               else None),
         offset=_uint("offset", scalars["offset"]) if "offset" in scalars else 0,
         sort=tuple(_sort_key(k, item) for k, item in sort.items()),
         fields=tuple(item for _, item in fields.items()) or None,

@@ -125,10 +125,14 @@ def relations(table: TableInfo, schema: SchemaInfo) -> dict[str, Include]:
       ``table``, each is named ``<table>.<its columns joined by .>`` (``articles.editor_id``)
       instead.
 
+    - many-to-one, for a foreign key of a single column not ending in ``_id``
+      (``author``, Directus's convention): named by the column itself; the embedded row
+      then replaces the key under the column's name, as Directus does.
+
     When one name fits several relations, the column-based name wins over a one-to-many
     name, which wins over a referred table's name; a name still fitting two relations of
-    the same rank is not offered. A name equal to one of ``table``'s columns is not
-    offered either (the embedded value would collide with the column in each row).
+    the same rank is not offered. Any other name equal to one of ``table``'s columns is
+    not offered (the embedded value would collide with the column in each row).
     """
     candidates: list[tuple[str, int, Include]] = []
     for fk in table.foreign_keys:
@@ -139,6 +143,10 @@ def relations(table: TableInfo, schema: SchemaInfo) -> dict[str, Include]:
         rel = Include("", "many-to-one", referred, fk.columns, remote_columns)
         if len(fk.columns) == 1 and fk.columns[0].endswith("_id") and len(fk.columns[0]) > 3:
             candidates.append((fk.columns[0][:-3], 0, rel))
+        elif len(fk.columns) == 1:
+            # Directus's own convention: a key column named for the relation (``author``);
+            # the embedded row replaces the key in each row, under the column's name
+            candidates.append((fk.columns[0], 0, rel))
         candidates.append((referred.name, 2, rel))
     for other_name in sorted(schema.tables):
         other = schema.tables[other_name]
@@ -153,7 +161,8 @@ def relations(table: TableInfo, schema: SchemaInfo) -> dict[str, Include]:
 
     best: dict[str, tuple[int, list[Include]]] = {}
     for name, rank, rel in candidates:
-        if name in table.column_names:
+        if name in table.column_names and not (
+                rank == 0 and rel.kind == "many-to-one" and rel.local_columns == (name,)):
             continue
         seen = best.get(name)
         if seen is None or rank < seen[0]:

@@ -99,9 +99,27 @@ def diff(current: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
         "fields": _diff_objects(current["fields"], target["fields"],
                                 ("collection", "field"), dropped),
         "systemFields": [],
-        "relations": _diff_objects(current["relations"], target["relations"],
+        "relations": _diff_objects(current["relations"], _named_as(current, target),
                                    ("collection", "field"), set(), ("related_collection",)),
     }
+
+
+def _named_as(current: dict[str, Any], target: dict[str, Any]) -> list[dict[str, Any]]:
+    """The target's relations, a foreign key without a name taking the live one's: a
+    snapshot of an unnamed key (SQLite's) accepts whatever name applying it gave, so a
+    diff taken right after applying one is empty."""
+    live = {(r["collection"], r["field"]): r for r in current["relations"]}
+    out = []
+    for rel in target["relations"]:
+        schema = rel.get("schema")
+        other = live.get((rel["collection"], rel["field"]))
+        if (isinstance(schema, dict) and schema.get("constraint_name") is None
+                and other is not None and isinstance(other.get("schema"), dict)
+                and other["schema"].get("constraint_name") is not None):
+            rel = {**rel, "schema": {**schema,
+                                     "constraint_name": other["schema"]["constraint_name"]}}
+        out.append(rel)
+    return out
 
 
 def is_empty(d: dict[str, Any]) -> bool:

@@ -74,11 +74,43 @@ def load_document(raw: bytes | str, *, what: str = "the body") -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
+    loader = _PlainLoader(text)
     try:
-        return yaml.safe_load(text)
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise SchemaBodyInvalid(f"{what} is neither JSON nor YAML: "
                                 f"{str(exc).splitlines()[0]}") from exc
+    finally:
+        loader.dispose()
+
+
+MAX_DEPTH = 64
+"""How deep an uploaded document may nest (a snapshot nests 5 levels)."""
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors, aliases or deep nesting: an alias can make a few KB expand
+    to gigabytes (a "billion laughs"), and the composer recurses once per level."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.YAMLError(f"YAML aliases (*{event.anchor}) are not accepted, at "
+                                 f"line {event.start_mark.line + 1}")
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.YAMLError(f"YAML anchors (&{event.anchor}) are not accepted, at "
+                                 f"line {event.start_mark.line + 1}")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.YAMLError(f"the document nests deeper than {MAX_DEPTH} levels, "
+                                     f"at line {event.start_mark.line + 1}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def to_yaml(data: Any) -> str:

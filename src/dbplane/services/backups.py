@@ -221,7 +221,7 @@ async def archive_of(ctx: AppContext, ref: str, backup_id: str) -> tuple[Path, s
     row = await _backup_row(ctx, db, backup_id)
     if row.status != "done" or not row.archive:
         raise BackupNotReady(f"the backup {backup_id!r} is {row.status}: it has no "
-                             "archive", backup=backup_id, status=row.status)
+                             "archive", backup=backup_id, state=row.status)
     path = _archive_path(ctx, row)
     if not path.is_file():
         raise BackupNotReady(f"the archive of backup {backup_id!r} is missing from "
@@ -370,7 +370,7 @@ async def restore_backup(ctx: AppContext, ref: str, backup_id: str, *,
     if row.status != "done":
         raise BackupNotReady(f"the backup {backup_id!r} is {row.status}: only a done "
                              "backup can be restored", backup=backup_id,
-                             status=row.status)
+                             state=row.status)
     return await start_operation(ctx, "restore", database_id=db.id,
                                  params={"backup_id": backup_id}, created_by=created_by)
 

@@ -5,6 +5,7 @@ one connection pool per registered database. Built once at start-up, closed at s
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -94,6 +95,9 @@ class AppContext:
 
     @classmethod
     async def open(cls, settings: Settings) -> AppContext:
+        # every file dbplane or its tools create (metadata store, embedded databases,
+        # archives, temporary files) is this user's only: files 0600, directories 0700
+        os.umask(0o077)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         key = load_or_create_key(
             settings.secret_key.get_secret_value() if settings.secret_key else None,
@@ -102,6 +106,7 @@ class AppContext:
         meta = await MetaStore.open(
             settings.meta_url.get_secret_value() if settings.meta_url else None,
             settings.meta_file)
+        _private(settings)
         return cls(settings=settings, meta=meta, secrets=secrets,
                    connections=ConnectionRegistry(secrets, settings),
                    principals=TTLCache(settings.cache_seconds),
@@ -114,3 +119,20 @@ class AppContext:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.connections.close()
         await self.meta.close()
+
+
+def _private(settings: Settings) -> None:
+    """Make what an earlier version created group- or world-readable private again."""
+    for directory in (settings.data_dir, settings.embedded_dir, settings.backups_dir):
+        if directory.is_dir():
+            directory.chmod(0o700)
+    for directory in (settings.embedded_dir, settings.backups_dir):
+        if directory.is_dir():
+            for path in directory.iterdir():
+                if path.is_file():
+                    path.chmod(0o600)
+    for path in (settings.meta_file, settings.key_file):
+        for name in (path, path.with_name(path.name + "-wal"),
+                     path.with_name(path.name + "-shm")):
+            if name.is_file():
+                name.chmod(0o600)

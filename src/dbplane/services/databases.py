@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 import socket
 import uuid
@@ -319,6 +320,16 @@ def _forbidden_paths(ctx: AppContext) -> set[Path]:
     return {p.resolve() for p in (s.meta_file, s.key_file)}
 
 
+def _same_file(path: Path, forbidden: set[Path]) -> bool:
+    """Whether ``path`` is one of the ``forbidden`` files (or their journals) by identity:
+    another name for it (a hard link) is the same file."""
+    if not path.exists():
+        return False
+    names = [f.with_name(f.name + suffix) for f in forbidden
+             for suffix in ("", "-wal", "-shm", "-journal")]
+    return any(n.exists() and os.path.samefile(path, n) for n in names)
+
+
 async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tuple[str, Engine]:
     """Parse the URL, refuse what must not be served, and check the connection."""
     url = parse_database_url(raw)
@@ -329,7 +340,8 @@ async def _checked_url(ctx: AppContext, raw: str, type_name: str | None) -> tupl
     if local is not None:
         path = local.resolve()
         forbidden = _forbidden_paths(ctx)
-        if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden):
+        if path in forbidden or any(str(path).startswith(str(f) + "-") for f in forbidden) \
+                or _same_file(path, forbidden):
             raise InvalidDatabaseUrl("that file is dbplane's own metadata store; it is never "
                                      "served", url=redact_url(raw))
     engine = create_engine_for(url, timeout=ctx.settings.health_timeout_seconds)
@@ -360,8 +372,10 @@ async def create_database(ctx: AppContext, body: DatabaseCreate) -> DatabasePubl
             raise InvalidField(f"a {body.type_name} database needs a url: dbplane registers "
                                f"external servers by URL; only {embedded.label} databases "
                                "are created embedded", field="url", value=None)
+        url = _embedded_url(ctx, body.resource_id)
+        _set_aside(embedded.local_file(parse_database_url(url)))
         return await _insert(ctx, body, type_name=embedded.type_name, mode="embedded",
-                             url=_embedded_url(ctx, body.resource_id))
+                             url=url)
     type_name, _ = await _checked_url(ctx, body.url, body.type_name)
     return await _insert(ctx, body, type_name=type_name, mode="external", url=body.url)
 
@@ -400,6 +414,19 @@ async def provision_database(ctx: AppContext, body: DatabaseCreate,
     return await start_operation(ctx, "managed.provision", database_id=db_id,
                                  params={"resource_id": body.resource_id},
                                  created_by=created_by)
+
+
+def _set_aside(path: Path | None) -> None:
+    """A new embedded database starts empty: the file of an unregistered one with the
+    same resource_id (unregistering never deletes data) is renamed
+    ``<name>.unregistered-<ms>`` with its journals, never served again."""
+    if path is None or not path.exists():
+        return
+    stamp = now_ms()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        old = path.with_name(path.name + suffix)
+        if old.exists():
+            old.rename(path.with_name(f"{path.name}.unregistered-{stamp}{suffix}"))
 
 
 def _embedded_url(ctx: AppContext, resource_id: str) -> str:

@@ -21,9 +21,9 @@ def register_operation_types(registry: OperationRegistry) -> None:
                       cancellable=False)
     # backup and restore never overlap on one database; a restore stopped midway would
     # leave a MySQL or Redis database half restored
-    registry.register("backup", backups.run_backup, conflict_group="data")
+    registry.register("backup", backups.run_backup, conflict_group="data", urgent=True)
     registry.register("restore", backups.run_restore, conflict_group="data",
-                      cancellable=False)
+                      cancellable=False, urgent=True)
     for kind, type_name in routines.OPERATION_TYPES.items():
         registry.register(type_name, routines.run_routine_operation,
                           cancellable=kind in routines.CANCELLABLE_KINDS)

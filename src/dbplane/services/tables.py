@@ -25,6 +25,7 @@ import orjson
 from dbplane.engines import has_part, types_with
 from dbplane.engines.sql.aggregate import aggregate_statement
 from dbplane.engines.sql.counts import CountStatements, count_statements, estimated_count
+from dbplane.engines.sql.reflect import INTERNAL_TABLE_PREFIXES
 from dbplane.engines.sql.tables import (
     PreparedRead,
     introspect,
@@ -35,6 +36,7 @@ from dbplane.engines.sql.tables import (
     schema_version,
 )
 from dbplane.errors import (
+    DatabaseNotFound,
     DbplaneError,
     NotGranted,
     ReadOnlyTable,
@@ -143,8 +145,13 @@ class _Target:
     refs: tuple[str, str]
 
 
-async def _target(ctx: AppContext, db_ref: str | None) -> _Target:
+async def _target(ctx: AppContext, db_ref: str | None,
+                  principal: Principal | None = None) -> _Target:
+    """The database of ``db_ref``; one ``principal`` has no grant on is answered exactly
+    as an unknown one (its existence is not told)."""
     row = await resolve_database(ctx, db_ref or DEFAULT_RESOURCE_ID)
+    if principal is not None:
+        _visible(principal, row.id, row.resource_id, db_ref)
     engine = await ctx.connections.engine_for(row)
     if not has_part(engine, "tables"):
         raise Unsupported(f"tables apply to SQL databases ({', '.join(types_with('tables'))}); "
@@ -199,8 +206,17 @@ async def _changed_behind_our_back(ctx: AppContext, target: _Target) -> bool:
     return not version or version != cached.version
 
 
+def _visible(principal: Principal, db_id: str, resource_id: str,
+             db_ref: str | None) -> None:
+    if db_ref is not None and not principal.sees_database(db_id, resource_id):
+        raise DatabaseNotFound(db_ref)
+
+
 def _readable(principal: Principal, target: _Target, table: str) -> bool:
-    return principal.allows("read", target.refs, table)
+    # dbplane's own bookkeeping (the migrations ledger) is not user data: hidden from
+    # every session, admins included, so never read nor written through the Tables API
+    return not table.startswith(INTERNAL_TABLE_PREFIXES) and principal.allows(
+        "read", target.refs, table)
 
 
 def _table(schema: SchemaInfo, principal: Principal, target: _Target, name: str) -> TableInfo:
@@ -214,6 +230,9 @@ async def _with_fresh_schema(ctx: AppContext, target: _Target, principal: Princi
                              table: str, action: Any) -> Any:
     """Run ``action(schema, info)``; when it fails in a way a stale schema explains, and
     the schema did change, re-read it and run once more."""
+    row = target.row  # a database the caller has no grant on is not told to exist
+    _visible(principal, row.id, row.resource_id,
+             None if row.resource_id == DEFAULT_RESOURCE_ID else row.resource_id)
     schema = await _schema(ctx, target)
     try:
         return await action(schema, _table(schema, principal, target, table))
@@ -258,8 +277,9 @@ def _plan_read(ctx: AppContext, request: TableRequest, info: TableInfo, schema: 
 
 async def describe_tables(ctx: AppContext, principal: Principal,
                           db_ref: str | None) -> list[dict[str, Any]]:
-    """Every table and view the caller may read, with columns, keys and relations."""
-    target = await _target(ctx, db_ref)
+    """Every table and view the caller may read, with columns, keys and relations (a
+    foreign key to a table it may not read is left out: its name is never shown)."""
+    target = await _target(ctx, db_ref, principal)
     if await _changed_behind_our_back(ctx, target):
         schema = await _schema(ctx, target, refresh=True)
     else:
@@ -277,7 +297,8 @@ async def describe_tables(ctx: AppContext, principal: Principal,
             "foreign_keys": [{"name": fk.name, "columns": list(fk.columns),
                               "referred_table": fk.referred_table,
                               "referred_columns": list(fk.referred_columns)}
-                             for fk in info.foreign_keys],
+                             for fk in info.foreign_keys
+                             if _readable(principal, target, fk.referred_table)],
             "relations": {rel_name: {"kind": inc.kind, "table": inc.table.name}
                           for rel_name, inc in relations(info, schema).items()
                           if _readable(principal, target, inc.table.name)},
@@ -407,7 +428,7 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
     cache_key = ("rows" if raw_key is None else "record", db_ref, table, query)
     cache = _prepared(ctx)
     request = None if cache_key in cache else parse_table_params(_params(query))
-    target = await _target(ctx, db_ref)
+    target = await _target(ctx, db_ref, principal)
     _check_soon(ctx, target)
     entry = cache.get(cache_key, ctx, target)
     if entry is not None:
@@ -417,7 +438,15 @@ async def _kept_read(ctx: AppContext, principal: Principal, db_ref: str | None, 
 
     async def prepare(schema: SchemaInfo, info: TableInfo) -> _Prepared:
         key = None if raw_key is None else _key_parts(info, raw_key)
-        plan = _plan_read(ctx, parsed, info, schema, key=key)
+        try:
+            plan = _plan_read(ctx, parsed, info, schema, key=key)
+        except UnknownRelation as exc:
+            # name only the relations to tables the caller may read
+            shown = {n for n, inc in relations(info, schema).items()
+                     if _readable(principal, target, inc.table.name)}
+            raise UnknownRelation(
+                table=info.name, include=str(exc.fields.get("include")),
+                valid=[n for n in exc.fields.get("valid", []) if n in shown]) from None
         return _prepare(ctx, target, principal, schema, info, plan,
                         parsed.include_content_type and raw_key is None,
                         parsed.after is not None and raw_key is None,
@@ -531,7 +560,7 @@ async def get_row(ctx: AppContext, principal: Principal, db_ref: str | None, tab
 async def reload_schema(ctx: AppContext, principal: Principal,
                         db_ref: str | None) -> int:
     """Read the schema again now; answers the number of tables and views."""
-    target = await _target(ctx, db_ref)
+    target = await _target(ctx, db_ref, principal)
     schema = await _schema(ctx, target, refresh=True)
     return sum(1 for name in schema.tables if _readable(principal, target, name))
 
@@ -556,7 +585,7 @@ class ReadableTables:
 async def readable_tables(ctx: AppContext, principal: Principal,
                           db_ref: str | None) -> ReadableTables:
     """The live schema's tables and views ``principal`` may read, sorted by name."""
-    target = await _target(ctx, db_ref)
+    target = await _target(ctx, db_ref, principal)
     schema = await _schema(ctx, target, refresh=await _changed_behind_our_back(ctx, target))
     return ReadableTables(
         resource_id=target.row.resource_id, version=schema.version,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dbplane.api.deps import AdminDep, ContextDep, enveloped_body, parse_body
 from dbplane.errors import DatabaseNotFound, MalformedParameter
@@ -153,13 +153,25 @@ async def cancel_operation(op_id: str, ctx: ContextDep, _: AdminDep) -> Response
     return _json(public(op)) if op.status == "canceled" else accepted(op)
 
 
+MAX_CHECK_MS = 60_000
+
+
 class CheckParams(BaseModel):
     """How to check a database."""
 
     model_config = ConfigDict(extra="forbid")
 
-    samples: int = Field(3, ge=1, le=1000, description="health round trips to time")
-    interval_ms: int = Field(0, ge=0, le=60_000, description="pause between round trips")
+    samples: int = Field(3, ge=1, le=100, description="health round trips to time")
+    interval_ms: int = Field(0, ge=0, le=10_000, description="pause between round trips "
+                             "(samples * interval_ms at most 60,000: a check lasts at most "
+                             "a minute)")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> CheckParams:
+        if self.samples * self.interval_ms > MAX_CHECK_MS:
+            raise ValueError(f"samples * interval_ms is {self.samples * self.interval_ms} "
+                             f"ms; a check may wait at most {MAX_CHECK_MS} ms in all")
+        return self
 
 
 @router.post("/databases/{db}/check", status_code=202, response_model=OperationPublic,

@@ -9,7 +9,7 @@ Answers are bare JSON as in Directus' documentation; errors on these paths are
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import StringConstraints
 from starlette.datastructures import UploadFile
 
@@ -23,6 +23,8 @@ _Name = Annotated[str, StringConstraints(min_length=1)]
 
 router = APIRouter(tags=["schema"])
 
+MAX_SCHEMA_BODY = 8 << 20
+"""The largest snapshot or diff body accepted (a snapshot of 2,000 tables is about 4 MB)."""
 _JSON_TYPES = ("application/json",)
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 _BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
@@ -76,7 +78,7 @@ async def _document(request: Request) -> Any:
                     raise SchemaBodyInvalid("the multipart body has no file (send it as "
                                             "'file')", field="file")
                 content = await upload.read()
-        except SchemaBodyInvalid:
+        except (SchemaBodyInvalid, HTTPException):
             raise
         except Exception as exc:  # starlette's parser errors are not one class
             raise SchemaBodyInvalid(f"the multipart body cannot be read: {exc}") from exc
@@ -152,7 +154,8 @@ def _routes(prefix: str, with_db: bool) -> None:
         return Response(_dumps(snap), media_type="application/json", headers=headers)
 
     @router.post(f"{prefix}/diff", responses=_DIFF, response_class=Response,
-                 openapi_extra=_BODY, name=f"schema_diff{suffix}")
+                 openapi_extra=_BODY, name=f"schema_diff{suffix}",
+                 max_body_size=MAX_SCHEMA_BODY)
     async def schema_diff(
         db: DbRef, request: Request, ctx: ContextDep, _admin: AdminDep,
         force: Annotated[str | None, Query(description="bypass vendor and version checks")]
@@ -180,7 +183,7 @@ def _routes(prefix: str, with_db: bool) -> None:
 
     @router.post(f"{prefix}/apply", status_code=204, response_class=Response,
                  responses={**_ERRORS, 204: {"description": "applied"}},
-                 openapi_extra=_BODY,
+                 openapi_extra=_BODY, max_body_size=MAX_SCHEMA_BODY,
                  name=f"schema_apply{suffix}")
     async def schema_apply(db: DbRef, request: Request, ctx: ContextDep,
                            _admin: AdminDep) -> Response:

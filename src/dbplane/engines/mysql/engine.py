@@ -13,7 +13,7 @@ from dbplane.engines.mysql.catalog import MariadbCatalog
 from dbplane.engines.mysql.ddl import MariadbDdl
 from dbplane.engines.mysql.tables import MariadbTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
-from dbplane.errors import ConnectionCheckFailed, ConstraintViolation
+from dbplane.errors import ConnectionCheckFailed, ConstraintViolation, ValueTooLarge
 from dbplane.query.model import TableInfo
 
 __all__ = ["MysqlEngine"]
@@ -24,7 +24,33 @@ def _session(dbapi_connection: Any, _record: Any) -> None:
     # by default): the Tables API renders whole pages with it (1 GiB is the maximum)
     cursor = dbapi_connection.cursor()
     cursor.execute("SET time_zone = '+00:00', group_concat_max_len = 1073741824")
+    cursor.execute("SELECT @@max_allowed_packet")
+    row = cursor.fetchone()
     cursor.close()
+    _record.info["max_allowed_packet"] = int(row[0]) if row else None
+
+
+def _packet_bound(conn: Any, _cursor: Any, statement: str, parameters: Any,
+                  _context: Any, _executemany: bool) -> None:
+    """Refuse a statement the server would refuse as bigger than ``max_allowed_packet``
+    (it drops the connection on it, and the outcome of a write would look unknown): a
+    ValueTooLarge (413) naming the limit, before anything is sent."""
+    limit = conn.connection._connection_record.info.get("max_allowed_packet") \
+        if conn.connection._connection_record is not None else None
+    if not limit:
+        return
+    size = len(statement.encode("utf-8", "replace"))
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else (row or ())
+        for value in values:
+            if isinstance(value, str | bytes | bytearray):
+                size += len(value) * (2 if isinstance(value, bytes | bytearray) else 1)
+    if size > limit:
+        raise ValueTooLarge(
+            f"the statement is about {size} bytes, more than the server's "
+            f"max_allowed_packet ({limit} bytes): send smaller values or fewer rows; "
+            "nothing was written", limit=limit, size=size)
 
 
 class MysqlEngine(SqlEngine):
@@ -50,6 +76,7 @@ class MysqlEngine(SqlEngine):
 
     def _on_engine_created(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "connect", _session)
+        event.listen(engine.sync_engine, "before_cursor_execute", _packet_bound)
 
     def _engine_options(self) -> dict[str, Any]:
         return {**super()._engine_options(), "pool_recycle": 3600,

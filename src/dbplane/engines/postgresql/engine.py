@@ -5,21 +5,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from sqlalchemy import text
+from sqlalchemy import URL, text
 
 from dbplane.engines.postgresql.catalog import PostgresCatalog
 from dbplane.engines.postgresql.ddl import PostgresDdl
 from dbplane.engines.postgresql.tables import PostgresTables
 from dbplane.engines.sql.engine import SQL_PARTS, SqlEngine
 from dbplane.engines.urls import DatabaseUrl
-from dbplane.errors import ConnectionCheckFailed, ConstraintViolation, DbplaneError
+from dbplane.errors import (
+    ConnectionCheckFailed,
+    ConstraintViolation,
+    DbplaneError,
+    InvalidDatabaseUrl,
+)
 from dbplane.query.model import TableInfo
 
 if TYPE_CHECKING:  # the driver is imported with the first pool (see registry)
     import asyncpg
 
-__all__ = ["PostgresqlEngine"]
+__all__ = ["LIBPQ_OPTIONS", "PostgresqlEngine"]
+
+LIBPQ_OPTIONS = ("application_name", "connect_timeout", "password", "sslcert", "sslcrl",
+                 "sslkey", "sslmode", "sslpassword", "sslrootcert", "target_session_attrs",
+                 "user")
+"""The libpq URL options a PostgreSQL URL may carry (docs/security.md)."""
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 class PostgresqlEngine(SqlEngine):
     type_name = "postgresql"
@@ -55,8 +67,49 @@ class PostgresqlEngine(SqlEngine):
         self._read_pool_lock = asyncio.Lock()
         self._server_error: type[Exception] = _NoServerError
 
+    @classmethod
+    def check_url(cls, url: DatabaseUrl) -> None:
+        """The base checks, and libpq's URL options: the ones real URLs carry are
+        accepted (and passed on to the driver and the backup tools); any other is an
+        InvalidDatabaseUrl naming it."""
+        super().check_url(url)
+        query = url.url.query
+        unknown = sorted(set(query) - set(LIBPQ_OPTIONS))
+        if unknown:
+            raise InvalidDatabaseUrl(
+                f"the url has the option(s) {', '.join(unknown)}, which a PostgreSQL "
+                f"connection does not take; accepted: {', '.join(LIBPQ_OPTIONS)}",
+                url=url.redacted(), options=unknown)
+        mode = query.get("sslmode")
+        if mode is not None and mode not in _SSL_MODES:
+            raise InvalidDatabaseUrl(f"sslmode={mode!r} is not one of "
+                                     f"{', '.join(_SSL_MODES)}", url=url.redacted())
+        timeout = query.get("connect_timeout")
+        if timeout is not None and not (isinstance(timeout, str) and timeout.isdigit()):
+            raise InvalidDatabaseUrl(f"connect_timeout={timeout!r} is not a number of "
+                                     "seconds", url=url.redacted())
+
+    def _sqlalchemy_url(self) -> URL:
+        # the libpq options go to asyncpg through connect_args (_libpq_args)
+        return super()._sqlalchemy_url().set(query={})
+
+    def _libpq_args(self) -> dict[str, Any]:
+        """asyncpg's arguments for the URL's libpq options: the SSL ones and
+        target_session_attrs through a DSN it parses as libpq does, application_name as
+        a server setting, connect_timeout bounding the connection timeout."""
+        query = {k: str(v) for k, v in self.url.url.query.items()}
+        args: dict[str, Any] = {"timeout": self.timeout}
+        if "connect_timeout" in query:
+            args["timeout"] = min(self.timeout, float(query.pop("connect_timeout")) or
+                                  self.timeout)
+        if "application_name" in query:
+            args["server_settings"] = {"application_name": query.pop("application_name")}
+        if query:
+            args["dsn"] = "postgresql://?" + urlencode(query)
+        return args
+
     def _engine_options(self) -> dict[str, Any]:
-        return {**super()._engine_options(), "connect_args": {"timeout": self.timeout}}
+        return {**super()._engine_options(), "connect_args": self._libpq_args()}
 
     async def _open_read_pool(self) -> asyncpg.Pool:
         import asyncpg
@@ -66,9 +119,10 @@ class PostgresqlEngine(SqlEngine):
                 engine = self.sa_engine
                 # the same connection arguments SQLAlchemy's asyncpg dialect would use
                 _, params = engine.dialect.create_connect_args(engine.url)
+                params.update(self._libpq_args())
                 self._server_error = asyncpg.PostgresError
                 self._read_pool = await asyncpg.create_pool(
-                    **params, timeout=self.timeout, min_size=1,
+                    **params, min_size=1,
                     max_size=self.READ_POOL_SIZE, reset=_keep_session,
                     max_inactive_connection_lifetime=1800)
             return self._read_pool

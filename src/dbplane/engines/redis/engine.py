@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from dbplane.engines.base import Engine, Health
 from dbplane.engines.urls import DatabaseUrl, redact_text
-from dbplane.errors import ConnectionCheckFailed, DbplaneError
+from dbplane.errors import ConnectionCheckFailed, DatabaseAuthFailed, DbplaneError
 
 if TYPE_CHECKING:  # the driver is imported with the first client
     import redis.asyncio as aioredis
@@ -45,6 +45,10 @@ class RedisEngine(Engine):
     async def connect(self) -> None:
         try:
             await asyncio.wait_for(self.client.ping(), self.timeout)
+            await self._prove_credentials()
+        except DatabaseAuthFailed:
+            await self.close()
+            raise
         except Exception as exc:
             await self.close()
             known = self.connect_error(exc)
@@ -52,6 +56,25 @@ class RedisEngine(Engine):
                 raise known from exc
             raise ConnectionCheckFailed("Redis did not answer: " + redact_text(str(exc)),
                                         field="url") from exc
+
+    async def _prove_credentials(self) -> None:
+        """The URL's password must be one the server checks: redis-py connects anyway
+        when the server wants none, and the backup tool would fail on it later."""
+        url = self.url.url
+        if url.password is None and not url.username:
+            return
+        from redis import exceptions as rex
+
+        args = [url.username] if url.username else []
+        try:
+            await asyncio.wait_for(self.client.execute_command(  # type: ignore[no-untyped-call]
+                "AUTH", *args, str(url.password or "")), self.timeout)
+        except rex.AuthenticationError as exc:
+            if "without any password configured" not in str(exc):
+                raise
+            raise DatabaseAuthFailed(
+                "the Redis server requires no password but the url gives one: remove it "
+                "from the url (or set one on the server)", field="url") from exc
 
     async def health(self) -> Health:
         try:

@@ -118,6 +118,11 @@ class CatalogDialect:
         more."""
         raise NotImplementedError
 
+    def fill_foreign_key_options(self, conn: Connection,
+                                 fks: dict[Any, list[Any]]) -> None:
+        """Complete reflected foreign keys' ``options`` (``onupdate``, ``ondelete``) where
+        SQLAlchemy leaves them out (SQLite); the base has nothing to add."""
+
     async def run_read(self, engine: SqlEngine, read: Callable[[Connection], T]) -> T:
         """Run a whole-schema read (``read`` on a synchronous connection)."""
         async with engine.sa_engine.connect() as conn:

@@ -169,7 +169,9 @@ class _Builder:
 
     def pairs(self, t: FromClause, columns: tuple[ColumnInfo, ...],
               includes: tuple[Include, ...]) -> list[tuple[str, Expr]]:
-        out = [(col.name, self.d.render(t.c[col.name], col)) for col in columns]
+        embedded = {inc.name for inc in includes}
+        out = [(col.name, self.d.render(t.c[col.name], col)) for col in columns
+               if col.name not in embedded]  # an include named as its key replaces it
         for i, inc in enumerate(includes):
             out.append((inc.name, self.include(t, inc, i)))
         return out
@@ -178,7 +180,9 @@ class _Builder:
     def columns(t: FromClause, columns: tuple[ColumnInfo, ...],
                 includes: tuple[Include, ...]) -> list[tuple[ColumnInfo, Expr] | None]:
         """What ``pairs`` renders, pair by pair: the column and its plain value."""
-        plain: list[tuple[ColumnInfo, Expr] | None] = [(col, t.c[col.name]) for col in columns]
+        embedded = {inc.name for inc in includes}
+        plain: list[tuple[ColumnInfo, Expr] | None] = [(col, t.c[col.name]) for col in columns
+                                                       if col.name not in embedded]
         return plain + [None] * len(includes)
 
     def include(self, t: FromClause, inc: Include, i: int) -> Expr:

@@ -39,6 +39,7 @@ from dbplane.schema.plan import IndexSpec
 
 __all__ = [
     "EXPRESSION_INDEX",
+    "INTERNAL_TABLE_PREFIXES",
     "LiveSchema",
     "Reflection",
     "live_schema",
@@ -52,6 +53,7 @@ EXPRESSION_INDEX = r".*(expression-based index|index .* expression)"
 """SQLAlchemy's warning for an index it does not reflect (expressions): not represented."""
 
 _INTERNAL = ("dbplane_", "_alembic_tmp_")
+INTERNAL_TABLE_PREFIXES = _INTERNAL
 """Tables that are dbplane's own bookkeeping inside a database (the routines' ledger
 ``dbplane_migrations``), or a batch rebuild's scratch table: never in a snapshot, so never
 dropped by an apply."""
@@ -100,6 +102,7 @@ def reflect(conn: Connection, catalog: CatalogDialect, *, views: bool = True,
         columns = insp.get_multi_columns(kind=kind)
         pks = insp.get_multi_pk_constraint(kind=kind)
         fks = insp.get_multi_foreign_keys(kind=kind)
+    catalog.fill_foreign_key_options(conn, fks)
     if not full:
         return Reflection(conn.dialect, insp.default_schema_name, tables, view_names,
                           columns_of, columns, pks, fks)

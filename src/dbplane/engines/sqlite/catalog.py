@@ -110,6 +110,29 @@ class SqliteCatalog(CatalogDialect):
     version_sql = "PRAGMA schema_version"
     unsized_string = "string"
 
+    def fill_foreign_key_options(self, conn: Connection,
+                                 fks: dict[Any, list[Any]]) -> None:
+        # SQLAlchemy reads no ON UPDATE / ON DELETE from SQLite: PRAGMA foreign_key_list
+        # says them (one row per column of each key, ``id`` numbering the keys)
+        for (_, table), keys in fks.items():
+            if not keys:
+                continue
+            rows = conn.exec_driver_sql(
+                "SELECT id, \"from\", on_update, on_delete FROM pragma_foreign_key_list(?)",
+                (table,)).all()
+            by_id: dict[int, tuple[list[str], str, str]] = {}
+            for key_id, column, on_update, on_delete in rows:
+                by_id.setdefault(key_id, ([], on_update, on_delete))[0].append(column)
+            actions = {tuple(cols): (up, down) for cols, up, down in by_id.values()}
+            for fk in keys:
+                found = actions.get(tuple(fk["constrained_columns"]))
+                if found is None:
+                    continue
+                options = fk.setdefault("options", {})
+                for key, value in zip(("onupdate", "ondelete"), found, strict=True):
+                    if value and value.upper() != "NO ACTION":
+                        options.setdefault(key, value.upper())
+
     def read_columns(self, conn: Connection, *, views: bool = True,
                      full: bool = False) -> dict[tuple[str, str], CatalogColumn]:
         rows = conn.exec_driver_sql(_TABLES_AND_VIEWS if views else _TABLES).all()

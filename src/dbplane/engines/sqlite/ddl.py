@@ -257,7 +257,10 @@ class SqliteDdl(DdlDialect):
         items.extend(_fk(rel) for rel in spec.relations.values())
         items.extend(sa.CheckConstraint(sa.text(expr), name=name)
                      for name, expr in spec.checks.items())
-        run.ops.create_table(c.table, *items)
+        # an auto-increment key is INTEGER PRIMARY KEY AUTOINCREMENT, as Directus makes it:
+        # an id is never given again after its row is deleted
+        auto = any(col.auto_increment for col in spec.columns.values())
+        run.ops.create_table(c.table, *items, sqlite_autoincrement=auto)
 
     def _CreateCheck(self, run: Run, c: CreateCheck) -> None:
         if c.table in run.created:

@@ -24,6 +24,7 @@ from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ConnectionCheckFailed,
     ConstraintViolation,
+    DatabaseLocked,
     DatabaseMissing,
     InvalidDatabaseUrl,
 )
@@ -41,6 +42,17 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _locked_is_unavailable(context: Any) -> BaseException | None:
+    """A statement that waited the whole busy timeout for another connection's lock is
+    a DatabaseLocked (503 with Retry-After), not an unexpected error."""
+    original = context.original_exception
+    if original is not None and errors.locked(original):
+        return DatabaseLocked(
+            f"the database is locked by another connection (waited "
+            f"{BUSY_TIMEOUT_MS // 1000} s): try again shortly")
+    return None
 
 
 class SqliteEngine(SqlEngine):
@@ -96,6 +108,7 @@ class SqliteEngine(SqlEngine):
 
     def _on_engine_created(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "connect", _pragmas)
+        event.listen(engine.sync_engine, "handle_error", _locked_is_unavailable)
 
     def _over_budget(self) -> int:
         return 1 if time.perf_counter() > self._deadline else 0

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 from dbplane.engines.sql.lock import DatabaseLock, LockBusy
 from dbplane.engines.sqlite.engine import BUSY_TIMEOUT_MS
 from dbplane.engines.sqlite.errors import locked
+from dbplane.errors import DatabaseLocked
 
 __all__ = ["SqliteLock"]
 
@@ -18,6 +19,8 @@ class SqliteLock(DatabaseLock):
         conn.exec_driver_sql(f"PRAGMA busy_timeout={round(wait * 1000)}")
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except DatabaseLocked as exc:  # the engine's handle_error names it so
+            raise LockBusy("SQLite write lock") from exc
         except sa.exc.OperationalError as exc:
             if locked(exc):
                 raise LockBusy("SQLite write lock") from exc

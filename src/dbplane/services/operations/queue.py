@@ -133,7 +133,7 @@ async def cancel_operation(ctx: AppContext, op_id: str) -> OperationRecord:
                 runtime.cancel_local(op_id)
             return await get_operation(ctx, op_id)
         raise OperationNotCancellable(f"operation {op_id} has already ended ({op.status})",
-                                      operation_id=op_id, status=op.status)
+                                      operation_id=op_id, state=op.status)
     return await get_operation(ctx, op_id)
 
 

@@ -35,6 +35,7 @@ class OperationType:
     handler: OperationHandler
     conflict_group: str | None
     cancellable: bool
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,21 @@ class OperationRegistry:
         self._periodic: dict[str, Periodic] = {}
 
     def register(self, type_name: str, handler: OperationHandler, *,
-                 conflict_group: str | None = None, cancellable: bool = True) -> None:
+                 conflict_group: str | None = None, cancellable: bool = True,
+                 urgent: bool = False) -> None:
         """Make ``type_name`` runnable by this process's workers.
 
         Operations of one database in the same ``conflict_group`` never overlap: starting
         one while another of the group is pending or running raises OperationConflict
         (409) whose message names the running operation's id and type. A type registered
-        ``cancellable=False`` refuses a cancel while it runs. Registering a name again
-        replaces it."""
+        ``cancellable=False`` refuses a cancel while it runs. An ``urgent`` type (work a
+        user waits for: backups, restores) is claimed before the others whatever their
+        age, and one worker of a process with several is kept for it, so a queue of
+        other work never starves it. Registering a name again replaces it."""
         if not type_name or len(type_name) > 64:
             raise ValueError(f"an operation type name has 1 to 64 characters: {type_name!r}")
         self._types[type_name] = OperationType(type_name, handler, conflict_group,
-                                               cancellable)
+                                               cancellable, urgent)
 
     def register_periodic(self, name: str, fn: PeriodicTask,
                           interval_seconds: float) -> None:
@@ -87,6 +91,10 @@ class OperationRegistry:
     def type_names(self) -> list[str]:
         """The operation types this process can run."""
         return sorted(self._types)
+
+    def urgent_names(self) -> list[str]:
+        """The urgent operation types (see :meth:`register`)."""
+        return sorted(name for name, t in self._types.items() if t.urgent)
 
     def periodic(self) -> list[Periodic]:
         return list(self._periodic.values())

@@ -132,13 +132,24 @@ class Runtime:
             run.task.cancel()
 
     async def worker(self, n: int) -> None:
+        # worker 0 of several is kept for urgent work (backups, restores): a queue of
+        # long checks or routines never leaves a backup waiting for a free worker
+        urgent_only = n == 0 and self.ctx.settings.operation_workers > 1
         while not self.stopping:
             self.wake.clear()
             try:
-                record = await self.claim()
+                record = await self.claim(urgent_only=urgent_only)
             except Exception:
                 log.exception("operations worker %d could not claim work", n)
                 record = None
+            if record is None and urgent_only:
+                # the other workers poll the store for all types, urgent ones first: this
+                # one looks at the poll interval only while they are all busy
+                poll = self.ctx.settings.operation_poll_seconds
+                others_busy = len(self.running) >= self.ctx.settings.operation_workers - 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), poll if others_busy else 4 * poll)
+                continue
             if record is None:
                 if self.poll_lock.locked():
                     # another idle worker polls the store (for work queued by other
@@ -160,14 +171,17 @@ class Runtime:
             except Exception:  # its end could not be written: the sweep will end it
                 log.exception("operations worker %d: operation %s", n, record.id)
 
-    async def claim(self) -> OperationRecord | None:
-        types = self.registry.type_names()
+    async def claim(self, *, urgent_only: bool = False) -> OperationRecord | None:
+        """The next pending operation for this process; ``urgent_only``: only of an
+        urgent type (the worker kept for work a user waits for)."""
+        urgent = self.registry.urgent_names()
+        types = urgent if urgent_only else self.registry.type_names()
         async with self.ctx.meta.connect() as conn:
             if not await oq.has_pending(conn, types):
                 return None
         async with self.ctx.meta.begin() as conn:
             return await oq.claim_next_operation(conn, types=types, owner=self.owner,
-                                                 now=now_ms())
+                                                 now=now_ms(), first=urgent)
 
     async def run(self, record: OperationRecord) -> None:
         op_id = record.id
