@@ -185,7 +185,7 @@ def test_bodies_that_are_not_snapshots_or_diffs() -> None:
                  "relations": []}):
         with pytest.raises(SchemaBodyInvalid):
             normalize(bad)
-    for raw in (b"", b"  ", b"\xff", b"a: [b"):
+    for raw in (b"", b"  ", b"\xff", b"a: [b", b"\x00", b"a: \x1b"):
         with pytest.raises(SchemaBodyInvalid):
             load_document(raw)
     body: Any

@@ -74,14 +74,16 @@ def load_document(raw: bytes | str, *, what: str = "the body") -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
-    loader = _PlainLoader(text)
+    loader: _PlainLoader | None = None
     try:
+        loader = _PlainLoader(text)  # its reader refuses control characters at once
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise SchemaBodyInvalid(f"{what} is neither JSON nor YAML: "
                                 f"{str(exc).splitlines()[0]}") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 MAX_DEPTH = 64
