@@ -93,7 +93,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dbplane.engines.base import exception_chain, network_error
+from dbplane.engines.base import exception_chain
 from dbplane.engines.sql.compile import (
     STATEMENT_CACHE,
     CompiledRead,
@@ -103,7 +103,13 @@ from dbplane.engines.sql.compile import (
 )
 from dbplane.engines.sql.dialect import MAX_SAFE_INTEGER, TablesDialect
 from dbplane.engines.sql.engine import SlowRead, SqlEngine
-from dbplane.engines.sql.introspect import introspect, schema_version
+from dbplane.engines.sql.reconnect import (
+    connection_lost,
+    drop_pool,
+    introspect,
+    reraise,
+    schema_version,
+)
 from dbplane.engines.sql.writes import (
     bulk_write,
     delete_statement,
@@ -113,7 +119,6 @@ from dbplane.engines.sql.writes import (
 )
 from dbplane.errors import (
     ConstraintViolation,
-    DatabaseServerUnavailable,
     DbplaneError,
     ReadOnlyTable,
     RecordNotFound,
@@ -172,22 +177,6 @@ async def _first_row(conn: AsyncConnection, d: TablesDialect, sql: str,
     return None if row is None else tuple(row)
 
 
-def _connection_lost(engine: SqlEngine, exc: BaseException) -> bool:
-    """Whether ``exc`` says the server dropped the connection (a restart, an idle timeout,
-    an administrator), rather than refused the statement."""
-    for cur in exception_chain(exc):
-        if isinstance(cur, DBAPIError) and cur.connection_invalidated:
-            return True
-        if isinstance(cur, ConnectionError) or engine.connection_gone(cur):
-            return True
-    return False
-
-
-async def _drop_pool(engine: SqlEngine) -> None:
-    # its other connections were most likely dropped too: start a new pool
-    await engine.sa_engine.dispose(close=False)
-
-
 async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """The first row of a compiled read: on SQLite on the event loop when it is quick
     (``SqliteEngine.read_direct``); on PostgreSQL on the engine's read pool
@@ -203,36 +192,27 @@ async def _read(engine: SqlEngine, sql: str, args: tuple[Any, ...]) -> tuple[Any
         try:
             return await engine.direct_read(sql, args)
         except Exception as exc:
-            if not _connection_lost(engine, exc):
-                raise
+            if not connection_lost(engine, exc):
+                reraise(engine, exc)
             # the server dropped them all, most likely: the writes' pool's too
             await engine.drop_read_connections()
-            await _drop_pool(engine)
+            await drop_pool(engine)
         try:
             return await engine.direct_read(sql, args)
         except Exception as exc:
-            raise _unavailable(engine, exc) from exc
+            reraise(engine, exc)
     try:
         async with engine.sa_engine.connect() as conn:
             return await _first_row(conn, engine.tables_dialect, sql, args, True)
     except Exception as exc:
-        if not _connection_lost(engine, exc):
-            raise
-        await _drop_pool(engine)
+        if not connection_lost(engine, exc):
+            reraise(engine, exc)
+        await drop_pool(engine)
     try:
         async with engine.sa_engine.connect() as conn:
             return await _first_row(conn, engine.tables_dialect, sql, args, True)
     except Exception as exc:
-        raise _unavailable(engine, exc) from exc
-
-
-def _unavailable(engine: SqlEngine, exc: Exception) -> Exception:
-    """A read that failed again on fresh connections: a 503 when the server takes no
-    connections (stopped, starting, shutting down), else the error itself."""
-    if _connection_lost(engine, exc) or network_error(exc, engine.url) is not None:
-        return DatabaseServerUnavailable(
-            f"the database server does not answer: {str(exc).strip()[:200]}")
-    return exc
+        reraise(engine, exc)
 
 
 async def _record(conn: AsyncConnection, d: TablesDialect, plan: ReadPlan, *,
@@ -518,9 +498,9 @@ async def _guarded(engine: SqlEngine, plan: WritePlan,
             return await bulk_write(engine, plan, render)
         return await _write(engine, plan), 1
     except Exception as exc:
-        if _connection_lost(engine, exc):
+        if connection_lost(engine, exc):
             # not repeated: whether the server committed before it went is unknown
-            await _drop_pool(engine)
+            await drop_pool(engine)
             raise Unavailable(f"the connection to the database was lost during the "
                               f"{plan.action}; it may or may not have been applied: read "
                               "the record to see, then retry", table=info.name) from exc
