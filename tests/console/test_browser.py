@@ -6,9 +6,11 @@ console's own script must run under the strict policy)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
@@ -168,8 +170,15 @@ def test_schema_routines_and_admin_pages(browser: Browser) -> None:
     browser.visible("#operations .op")
     browser.wait(60).until(ec.text_to_be_present_in_element(
         ("css selector", "#operations .op"), "done"))
-    bar = browser.driver.find_element(By.CSS_SELECTOR, "#operations .op progress")
-    assert float(bar.get_attribute("value") or 0) == 1.0
+    # the page's polling re-renders the card: read the bar afresh each time
+    def full(driver: Any) -> bool:
+        try:
+            bar = driver.find_element(By.CSS_SELECTOR, "#operations .op progress")
+            return float(bar.get_attribute("value") or 0) == 1.0
+        except StaleElementReferenceException:
+            return False
+
+    browser.wait(30).until(full)
     browser.screenshot("routines")
     with _api(browser.server) as api:
         total = api.get("/v1/databases/pg/tables/articles",
