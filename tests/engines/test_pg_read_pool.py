@@ -9,7 +9,7 @@ import pytest
 
 from dbplane.engines import create_engine_for, parse_database_url
 from dbplane.engines.postgresql.engine import PostgresqlEngine
-from dbplane.engines.sql.tables import _connection_lost
+from dbplane.engines.sql.reconnect import connection_lost as _connection_lost
 from tests.fixtures.servers import SqlDatabase
 
 
