@@ -175,3 +175,29 @@ async def test_users_roles_and_tokens_for_admins(console: Console) -> None:
                      "/console/databases/default/routines"):
             answer = await other.get(path)
             assert answer.status_code == 403 and "DBP-A201" in answer.text, path
+
+
+async def test_deployments_panel_redeploys_and_lists_the_history(console: Console) -> None:
+    base = "/console/databases/default"
+    page = await console.client.get(base)
+    assert 'id="deployments"' in page.text and "NEVER_DEPLOYED" in page.text
+    # an embedded database: redeploy and restart only (dbplane does not run a server)
+    assert 'id="deploy-redeploy"' in page.text and 'id="deploy-stop"' not in page.text
+    csrf = await console.csrf(base)
+    refused = await console.client.post(f"{base}/deployments/redeploy", data={})
+    assert refused.status_code == 403  # no CSRF token: nothing started
+    assert (await console.api.get("/v1/databases/default/deployments")
+            ).json()["results"] == []
+    started = await console.client.post(f"{base}/deployments/redeploy", data={"csrf": csrf})
+    assert started.status_code == 303, started.text
+    assert started.headers["location"].endswith("#deployments")
+    await console.wait_ops()
+    [deployment] = (await console.api.get("/v1/databases/default/deployments")
+                    ).json()["results"]
+    assert deployment["state"] == "DEPLOYED"
+    page = await console.client.get(base)
+    section = page.text.split('id="deployments"')[1].split("</section>")[0]
+    assert "DEPLOYED" in section and "UP_TO_DATE" in section, section
+    assert deployment["steps"]["details"][0]["step_name"] in page.text
+    unknown = await console.client.post(f"{base}/deployments/explode", data={"csrf": csrf})
+    assert unknown.status_code == 404

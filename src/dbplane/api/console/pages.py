@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -35,6 +35,7 @@ from dbplane.services import actions as actions_svc
 from dbplane.services import auth as auth_svc
 from dbplane.services import backups as backups_svc
 from dbplane.services import databases as databases_svc
+from dbplane.services import deployments as deployments_svc
 from dbplane.services import operations as operations_svc
 from dbplane.services import tables as tables_svc
 from dbplane.services.auth import Principal
@@ -180,8 +181,10 @@ async def database_page(db: str, request: Request) -> Response:
     backups: list[Any] = []
     operations: list[Any] = []
     actions: list[dict[str, Any]] = []
+    deployments: list[dict[str, Any]] = []
     if principal.is_admin:
         backups = await backups_svc.list_backups(ctx, db)
+        deployments = (await deployments_svc.list_deployments(ctx, db))[:10]
         ops = await operations_svc.list_operations(ctx, database_id=database.id, limit=20)
         operations = [operations_svc.public_operation(op) for op in ops]
         try:
@@ -191,7 +194,27 @@ async def database_page(db: str, request: Request) -> Response:
     return render(request, "database.html", principal=principal, db=database,
                   tables=tables, tables_error=tables_error, backups=backups,
                   operations=operations, actions=actions, ended=_ENDED,
-                  action_result=None)
+                  action_result=None, deployments=deployments)
+
+
+# -- deployments ------------------------------------------------------------------------
+
+_DEPLOY_ACTIONS = ("redeploy", "restart", "stop", "start")
+
+
+@router.post("/databases/{db}/deployments/{action}")
+async def start_deployment(db: str, action: str, request: Request) -> Response:
+    """Redeploy, restart, stop or start: a deployment followed on the page as the
+    operation that runs it."""
+    principal, _ = await _admin_form(request)
+    if action not in _DEPLOY_ACTIONS:
+        raise EndpointNotFound(f"/console/databases/{db}/deployments/{action}: the "
+                               "actions are " + ", ".join(_DEPLOY_ACTIONS))
+    deployment = await deployments_svc.start_deployment(
+        context_of(request), db, cast(deployments_svc.Action, action),
+        _created_by(principal))
+    return _see_other(f"/console/databases/{db}?operation={deployment['operation_id']}"
+                      "#deployments")
 
 
 # -- backups ----------------------------------------------------------------------------
