@@ -96,12 +96,15 @@ class ActionsAdapter:
         raise NotImplementedError
 
     def own_database(self) -> str | None:
-        """The logical database the registered URL names (protected)."""
-        return None
+        """The logical database the registered URL names (protected): its path's name,
+        unless the type reads it otherwise."""
+        return self.engine.url.database or None
 
     def logical_name(self, url: DatabaseUrl) -> str | None:
         """The logical database of this server that ``url`` names, if it names one."""
-        return None
+        if not same_server(url, self.engine.url):
+            return None
+        return url.database or None
 
     # -- logical databases (every SQL type) ------------------------------------------
 

@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from dbplane.engines.actions import ActionsAdapter, same_server, translated
+from dbplane.engines.actions import ActionsAdapter, translated
 from dbplane.engines.influxdb import durations
 from dbplane.engines.influxdb.engine import InfluxdbEngine, InfluxQueryError, ident
-from dbplane.engines.urls import DatabaseUrl, redact_text
+from dbplane.engines.urls import redact_text
 from dbplane.errors import (
     ActionRefused,
     ActionServerUnavailable,
@@ -53,14 +53,6 @@ class InfluxdbActions(ActionsAdapter):
     system_databases: ClassVar[frozenset[str]] = frozenset({"_internal"})
 
     engine: InfluxdbEngine
-
-    def own_database(self) -> str | None:
-        return self.engine.url.database or None
-
-    def logical_name(self, url: DatabaseUrl) -> str | None:
-        if not same_server(url, self.engine.url):
-            return None
-        return url.database or None
 
     async def _run(self, q: str, *, database: str | None = None,
                    known: Callable[[BaseException], DbplaneError | None] = _known) -> None:

@@ -15,10 +15,9 @@ from typing import ClassVar
 
 from sqlalchemy import text
 
-from dbplane.engines.actions import ActionsAdapter, first_line, same_server, translated
+from dbplane.engines.actions import ActionsAdapter, first_line, translated
 from dbplane.engines.mysql.engine import MysqlEngine
 from dbplane.engines.mysql.errors import errno
-from dbplane.engines.urls import DatabaseUrl
 from dbplane.errors import (
     ActionRefused,
     ActionServerUnavailable,
@@ -58,14 +57,6 @@ class MysqlActions(ActionsAdapter):
         {"mysql", "information_schema", "performance_schema", "sys"})
 
     engine: MysqlEngine
-
-    def own_database(self) -> str | None:
-        return self.engine.url.database or None
-
-    def logical_name(self, url: DatabaseUrl) -> str | None:
-        if not same_server(url, self.engine.url):
-            return None
-        return url.database or None
 
     def _quote(self, name: str) -> str:
         return self.engine.sa_engine.dialect.identifier_preparer.quote_identifier(name)
