@@ -39,6 +39,8 @@ async def _start(ctx: ContextDep, principal: AdminDep, db: str, action: Action) 
 
 @router.post("/databases/{db}/redeploy", status_code=202, response_class=Response,
              responses=_STARTED)
+@router.post("/database/{db}/redeploy", status_code=202, response_class=Response,
+             responses=_STARTED)  # Qovery's path
 async def redeploy(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
     """Redeploy: a managed server restarts on its configuration with the pending
     settings, through timed steps; another database refreshes dbplane's side. 409 while
@@ -48,6 +50,8 @@ async def redeploy(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
 
 @router.post("/databases/{db}/restart", status_code=202, response_class=Response,
              responses=_STARTED)
+@router.post("/database/{db}/restart-service", status_code=202, response_class=Response,
+             responses=_STARTED)  # Qovery's path
 async def restart(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
     """Restart the server on its running configuration (pending settings stay pending)."""
     return await _start(ctx, principal, db, "restart")
@@ -55,6 +59,8 @@ async def restart(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
 
 @router.post("/databases/{db}/stop", status_code=202, response_class=Response,
              responses=_STARTED)
+@router.post("/database/{db}/stop", status_code=202, response_class=Response,
+             responses=_STARTED)  # Qovery's path
 async def stop(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
     """Stop a managed server (it stays stopped, also across dbplane restarts)."""
     return await _start(ctx, principal, db, "stop")
@@ -68,6 +74,7 @@ async def start(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
 
 
 @router.get("/databases/{db}/deployments")
+@router.get("/database/{db}/deploymentHistory")  # Qovery's path
 async def list_deployments(db: str, ctx: ContextDep, _: AdminDep) -> Response:
     """The database's deployments, newest first."""
     results = await svc.list_deployments(ctx, db)
@@ -82,20 +89,14 @@ async def get_deployment(db: str, deployment_id: str, ctx: ContextDep,
 
 
 @router.get("/databases/{db}/status")
+@router.get("/database/{db}/status")  # Qovery's path
 async def status(db: str, ctx: ContextDep, _: AdminDep) -> Response:
     """Qovery's status object: the state of the last deployment and whether the running
     configuration is the saved one (``service_deployment_status``)."""
     return _json(await svc.service_status(ctx, db))
 
 
-# --- Qovery's own paths ---
-
-@router.post("/database/{db}/redeploy", status_code=202, response_class=Response,
-             responses=_STARTED)
-async def qovery_redeploy(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
-    """Qovery's path for a redeploy."""
-    return await _start(ctx, principal, db, "redeploy")
-
+# --- Qovery's deploy (its other paths are stacked on the handlers above) ---
 
 @router.post("/database/{db}/deploy", status_code=202, response_class=Response,
              responses=_STARTED)
@@ -103,33 +104,6 @@ async def qovery_deploy(db: str, ctx: ContextDep, principal: AdminDep) -> Respon
     """Qovery's deploy: start a managed server, or redeploy a running one."""
     return await _start(ctx, principal, db, "start" if await _stopped(ctx, db) else
                         "redeploy")
-
-
-@router.post("/database/{db}/restart-service", status_code=202, response_class=Response,
-             responses=_STARTED)
-async def qovery_restart(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
-    """Qovery's path for a restart."""
-    return await _start(ctx, principal, db, "restart")
-
-
-@router.post("/database/{db}/stop", status_code=202, response_class=Response,
-             responses=_STARTED)
-async def qovery_stop(db: str, ctx: ContextDep, principal: AdminDep) -> Response:
-    """Qovery's path for a stop."""
-    return await _start(ctx, principal, db, "stop")
-
-
-@router.get("/database/{db}/status")
-async def qovery_status(db: str, ctx: ContextDep, _: AdminDep) -> Response:
-    """Qovery's path for the status object."""
-    return _json(await svc.service_status(ctx, db))
-
-
-@router.get("/database/{db}/deploymentHistory")
-async def qovery_history(db: str, ctx: ContextDep, _: AdminDep) -> Response:
-    """Qovery's path for the deployment history."""
-    results = await svc.list_deployments(ctx, db)
-    return _json({"page": 1, "page_size": len(results), "results": results})
 
 
 async def _stopped(ctx: ContextDep, db: str) -> bool:
