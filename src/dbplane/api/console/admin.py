@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 
-from dbplane.api.console.web import ConsoleRoute, caller, check_csrf, context_of, render
+from dbplane.api.console.web import ConsoleRoute, admin_form, caller, context_of, render
 from dbplane.api.errors import invalid_from_validation
 from dbplane.errors import DbplaneError, EndpointNotFound, MalformedParameter
 from dbplane.services import tokens as tokens_svc
@@ -27,14 +27,6 @@ async def _admin(request: Request) -> Principal:
     principal = await caller(request)
     principal.require_admin()
     return principal
-
-
-async def _admin_form(request: Request) -> tuple[Principal, Any]:
-    principal = await caller(request)
-    form = await request.form()
-    check_csrf(request, form)
-    principal.require_admin()
-    return principal, form
 
 
 def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -82,7 +74,7 @@ async def admin_page(request: Request) -> Response:
 
 @router.post("/users")
 async def create_user(request: Request) -> Response:
-    principal, form = await _admin_form(request)
+    principal, form = await admin_form(request)
     data = {k: str(form.get(k) or "") for k in ("name", "email", "password", "role")}
     try:
         await users_svc.create_user(context_of(request), _parse(UserCreate, data))
@@ -96,7 +88,7 @@ async def create_user(request: Request) -> Response:
 
 @router.post("/roles")
 async def create_role(request: Request) -> Response:
-    principal, form = await _admin_form(request)
+    principal, form = await admin_form(request)
     data = {k: str(form.get(k) or "") for k in ("name", "description", "grants")}
     try:
         body = _parse(RoleCreate, {"name": data["name"], "description": data["description"],
@@ -111,7 +103,7 @@ async def create_role(request: Request) -> Response:
 
 @router.post("/tokens")
 async def create_token(request: Request) -> Response:
-    principal, form = await _admin_form(request)
+    principal, form = await admin_form(request)
     name = str(form.get("name") or "")
     try:
         created = await tokens_svc.create_token(context_of(request),
@@ -147,7 +139,7 @@ async def confirm_removal(kind: str, ref: str, request: Request) -> Response:
 
 @router.post("/{kind}/{ref}/delete")
 async def remove(kind: str, ref: str, request: Request) -> Response:
-    await _admin_form(request)
+    await admin_form(request)
     ctx = context_of(request)
     if kind == "users":
         await users_svc.delete_user(ctx, ref)

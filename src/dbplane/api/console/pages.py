@@ -18,6 +18,7 @@ from dbplane.api.console.web import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
     ConsoleRoute,
+    admin_form,
     caller,
     check_csrf,
     context_of,
@@ -206,7 +207,7 @@ _DEPLOY_ACTIONS = ("redeploy", "restart", "stop", "start")
 async def start_deployment(db: str, action: str, request: Request) -> Response:
     """Redeploy, restart, stop or start: a deployment followed on the page as the
     operation that runs it."""
-    principal, _ = await _admin_form(request)
+    principal, _ = await admin_form(request)
     if action not in _DEPLOY_ACTIONS:
         raise EndpointNotFound(f"/console/databases/{db}/deployments/{action}: the "
                                "actions are " + ", ".join(_DEPLOY_ACTIONS))
@@ -220,17 +221,9 @@ async def start_deployment(db: str, action: str, request: Request) -> Response:
 # -- backups ----------------------------------------------------------------------------
 
 
-async def _admin_form(request: Request) -> tuple[Principal, Any]:
-    principal = await caller(request)
-    form = await request.form()
-    check_csrf(request, form)
-    principal.require_admin()
-    return principal, form
-
-
 @router.post("/databases/{db}/backups")
 async def create_backup(db: str, request: Request) -> Response:
-    principal, _ = await _admin_form(request)
+    principal, _ = await admin_form(request)
     op = await backups_svc.create_backup(context_of(request), db,
                                          created_by=_created_by(principal))
     return _see_other(f"/console/databases/{db}?operation={op.id}#operations")
@@ -282,7 +275,7 @@ async def confirm_backup(db: str, backup_id: str, verb: str, request: Request) -
 
 @router.post("/databases/{db}/backups/{backup_id}/restore")
 async def restore_backup(db: str, backup_id: str, request: Request) -> Response:
-    principal, _ = await _admin_form(request)
+    principal, _ = await admin_form(request)
     op = await backups_svc.restore_backup(context_of(request), db, backup_id,
                                           created_by=_created_by(principal))
     return _see_other(f"/console/databases/{db}?operation={op.id}#operations")
@@ -290,7 +283,7 @@ async def restore_backup(db: str, backup_id: str, request: Request) -> Response:
 
 @router.post("/databases/{db}/backups/{backup_id}/delete")
 async def delete_backup(db: str, backup_id: str, request: Request) -> Response:
-    await _admin_form(request)
+    await admin_form(request)
     await backups_svc.delete_backup(context_of(request), db, backup_id)
     return _see_other(f"/console/databases/{db}#backups")
 
@@ -310,7 +303,7 @@ _DESTRUCTIVE_ACTIONS = {
 
 @router.post("/databases/{db}/actions")
 async def run_action(db: str, request: Request) -> Response:
-    principal, form = await _admin_form(request)
+    principal, form = await admin_form(request)
     ctx = context_of(request)
     name = str(form.get("action_name") or "")
     raw = str(form.get("params") or "").strip()
@@ -348,7 +341,7 @@ async def run_action(db: str, request: Request) -> Response:
 async def cancel_operation(op_id: str, request: Request) -> Response:
     """Cancel a pending operation, or ask a running one to stop (409 for a type that
     cannot stop midway, shown as a page)."""
-    _, form = await _admin_form(request)
+    _, form = await admin_form(request)
     await operations_svc.cancel_operation(context_of(request), op_id)
     return _see_other(_safe_next(str(form.get("back") or "")) + "#operations")
 

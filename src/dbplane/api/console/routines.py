@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from dbplane.api.console.web import ConsoleRoute, caller, check_csrf, context_of, render
+from dbplane.api.console.web import ConsoleRoute, admin_form, caller, context_of, render
 from dbplane.errors import DbplaneError, MalformedParameter
 from dbplane.services import databases as databases_svc
 from dbplane.services import operations as operations_svc
@@ -58,10 +58,7 @@ async def routines_page(db: str, request: Request) -> Response:
 
 @router.post("/{kind}")
 async def start(db: str, kind: str, request: Request) -> Response:
-    principal = await caller(request)
-    form = await request.form()
-    check_csrf(request, form)
-    principal.require_admin()
+    principal, form = await admin_form(request)
     ctx = context_of(request)
     try:
         if kind == "pretend":

@@ -29,7 +29,7 @@ from dbplane.errors import CsrfFailed, DbplaneError, Unauthorized
 from dbplane.services.auth import Principal, authenticate
 from dbplane.services.context import AppContext
 
-__all__ = ["COOKIE", "LOGIN_CSRF_COOKIE", "ConsoleRoute", "caller",
+__all__ = ["COOKIE", "LOGIN_CSRF_COOKIE", "ConsoleRoute", "admin_form", "caller",
            "check_csrf", "context_of", "csrf_token", "render"]
 
 COOKIE = "dbplane_console"
@@ -104,6 +104,15 @@ def check_csrf(request: Request, form: Any) -> None:
     sent = str(form.get("csrf") or "")
     if not _bearer(request) or not hmac.compare_digest(sent, csrf_token(request)):
         raise CsrfFailed()
+
+
+async def admin_form(request: Request) -> tuple[Principal, Any]:
+    """The caller and its form, after the CSRF check, for an admin's action."""
+    principal = await caller(request)
+    form = await request.form()
+    check_csrf(request, form)
+    principal.require_admin()
+    return principal, form
 
 
 def login_csrf(request: Request) -> str:
