@@ -32,6 +32,10 @@ class ServerPlan:
     options: Mapping[str, str] = field(default_factory=dict)
     """What else the server was given at provisioning (a second port), kept in its URL's
     query (``ManagedServer.new_options``)."""
+    layout: Mapping[str, str] = field(default_factory=dict)
+    """Where this server's binaries and data are when they are not the type's defaults
+    (``bin_dir``, ``data_dir``, ``version_id``): an upgrade or a point-in-time restore
+    moves a server to a new data directory or another version's binaries."""
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ class DatabaseRecord:
     """Hours of the day (0-23, UTC), sorted."""
     created_at: int
     updated_at: int
+    restore_drills_enabled: bool = False
 
     @classmethod
     def of(cls, row: RowMapping) -> DatabaseRecord:
@@ -195,6 +196,11 @@ class BackupRecord:
     created_at: int
     started_at: int | None
     finished_at: int | None
+    fingerprint: dict[str, Any] | None = None
+    """What the database held when the backup was taken (a restore drill compares)."""
+    verified_at: int | None = None
+    verification: dict[str, Any] | None = None
+    """The last restore drill: ``{status: passed|failed, differences: [...]}``."""
 
     @classmethod
     def of(cls, row: RowMapping) -> BackupRecord:
@@ -244,6 +250,11 @@ class ManagedServerRecord:
     lease_until: int | None
     created_at: int
     updated_at: int
+    layout: dict[str, str] | None = None
+    """Where the files and binaries are when not the type's defaults:
+    ``{version_id, bin_dir, data_dir}`` (``ServerPlan.layout``)."""
+    kept: dict[str, Any] | None = None
+    """What an upgrade or a point-in-time restore keeps to go back to."""
 
     @classmethod
     def of(cls, row: RowMapping) -> ManagedServerRecord:

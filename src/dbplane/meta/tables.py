@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = ["VERSION_TABLE", "api_tokens", "backup_slots", "backups", "databases", "deployments",
@@ -55,6 +56,9 @@ databases = Table(
     Column("periodic_backups_scheduled_at", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # revision 0006: run a restore drill after every periodic backup
+    Column("restore_drills_enabled", Boolean, nullable=False, default=False,
+           server_default=false()),
 )
 
 roles = Table(
@@ -159,6 +163,12 @@ backups = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("started_at", BigInteger, nullable=True),
     Column("finished_at", BigInteger, nullable=True),
+    # revision 0006: what the database held when the backup was taken (tables, row counts
+    # and content checksums; keys and digests for Redis), and the last restore drill's
+    # result ({status: passed|failed, differences: [...]}) and time
+    Column("fingerprint", JSON, nullable=True),
+    Column("verified_at", BigInteger, nullable=True),
+    Column("verification", JSON, nullable=True),
     Index(None, "database_id", "created_at"),
 )
 
@@ -227,6 +237,11 @@ managed_servers = Table(
     Column("lease_until", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # revision 0006: where the server's files and binaries are when they are not the
+    # type's defaults ({version_id, bin_dir, data_dir}), and what an upgrade or a
+    # point-in-time restore keeps to go back to ({"upgrade": {...}, "pitr": {...}})
+    Column("layout", JSON, nullable=True),
+    Column("kept", JSON, nullable=True),
 )
 
 # one row per deployment (redeploy, restart, stop, start) of a database, Qovery's shape

@@ -139,7 +139,7 @@ async def handle_for(ctx: AppContext, row: DatabaseRecord) -> ManagedHandle:
     url = parse_database_url(ctx.secrets.decrypt(row.url_secret))
     options = {k: v for k, v in url.url.query.items() if isinstance(v, str)}
     plan = ServerPlan(Path(record.directory), record.port, url.url.password or "",
-                      record.database_name, _user(ctx), options)
+                      record.database_name, _user(ctx), options, record.layout or {})
     return ManagedHandle(row, record, server_class(row.type_name), plan)
 
 
@@ -310,7 +310,7 @@ async def managed_view(ctx: AppContext, row: DatabaseRecord) -> ManagedView | No
     server = server_class(row.type_name)
     if state == "running":
         plan = ServerPlan(Path(record.directory), record.port, "", record.database_name,
-                          None)
+                          None, layout=record.layout or {})
         if runtime_of(ctx).status(record.pid, server.marker(plan)) != "running":
             state, detail = "crashed", "the server's process is not running"
     config: dict[str, str] = {}

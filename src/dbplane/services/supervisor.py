@@ -71,7 +71,8 @@ async def _check(ctx: AppContext, record: ManagedServerRecord) -> None:
                                           now + lease):
             return
     server = managed.server_class(record.type_name)
-    plan = ServerPlan(Path(record.directory), record.port, "", record.database_name, None)
+    plan = ServerPlan(Path(record.directory), record.port, "", record.database_name, None,
+                      layout=record.layout or {})
     if managed.runtime_of(ctx).status(record.pid, server.marker(plan)) == "running":
         return  # running, or adopted after a restart of dbplane: nothing to do
     if record.state == "running":

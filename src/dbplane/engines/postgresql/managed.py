@@ -12,9 +12,19 @@ from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.postgresql.settings_check import check_value
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
 
-__all__ = ["ManagedPostgresql"]
+__all__ = ["ManagedPostgresql", "bin_dir", "data_dir"]
 
 BIN = Path(os.environ.get("DBPLANE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def bin_dir(plan: ServerPlan) -> Path:
+    """The directory of the server's binaries (initdb, postgres, pg_ctl…)."""
+    return Path(plan.layout.get("bin_dir") or BIN)
+
+
+def data_dir(plan: ServerPlan) -> Path:
+    """The server's data directory (``data/`` in its directory unless moved)."""
+    return Path(plan.layout.get("data_dir") or plan.directory / "data")
 
 
 def _quote(value: str) -> str:
@@ -70,18 +80,18 @@ class ManagedPostgresql(_Features):
         pwfile = plan.directory / "initdb.pw"
         rt.write_config(pwfile, plan.password + "\n", plan.user)
         try:
-            rt.run([str(BIN / "initdb"), "-D", str(plan.directory / "data"), "-U",
+            rt.run([str(bin_dir(plan) / "initdb"), "-D", str(data_dir(plan)), "-U",
                     "postgres", "--auth-local=peer", "--auth-host=scram-sha-256",
                     f"--pwfile={pwfile}", "--no-sync", "--encoding=UTF8", "--locale=C"],
                    plan.user, timeout=120)
         finally:
             pwfile.unlink(missing_ok=True)
-        conf = plan.directory / "data" / "postgresql.conf"
+        conf = data_dir(plan) / "postgresql.conf"
         with conf.open("a") as f:
             f.write("\ninclude_if_exists = 'dbplane.conf'\n")
 
     def config_path(self, plan: ServerPlan) -> Path:
-        return plan.directory / "data" / "dbplane.conf"
+        return data_dir(plan) / "dbplane.conf"
 
     def config_text(self, plan: ServerPlan, settings: dict[str, str]) -> str:
         lines = ["# written by dbplane: change settings through its API",
@@ -91,14 +101,15 @@ class ManagedPostgresql(_Features):
         return "\n".join(lines) + "\n"
 
     def process(self, plan: ServerPlan) -> ProcessSpec:
-        return ProcessSpec(argv=(str(BIN / "postgres"), "-D", str(plan.directory / "data")),
+        return ProcessSpec(argv=(str(bin_dir(plan) / "postgres"), "-D", str(data_dir(plan))),
                            user=plan.user, log_file=plan.directory / "server.log",
                            marker=self.marker(plan))
 
     def bootstrap(self, rt: ServerRuntime, plan: ServerPlan) -> None:
         # the name matched ^[a-z0-9][a-z0-9_-]*$ (a resource id): safe between quotes
-        rt.run([str(BIN / "psql"), "-h", str(plan.directory), "-p", str(plan.port), "-U",
-                "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c",
+        rt.run([str(bin_dir(plan) / "psql"), "-h", str(plan.directory), "-p",
+                str(plan.port), "-U", "postgres", "-d", "postgres", "-v",
+                "ON_ERROR_STOP=1", "-q", "-c",
                 f'CREATE DATABASE "{plan.database}"'], plan.user, timeout=60)
 
     def url(self, plan: ServerPlan) -> str:
