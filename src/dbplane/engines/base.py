@@ -39,7 +39,8 @@ __all__ = [
     "network_error",
 ]
 
-PART_NAMES = ("tables", "schema", "routines", "backups", "actions", "lock", "managed")
+PART_NAMES = ("tables", "schema", "routines", "backups", "actions", "lock", "managed",
+              "fingerprint")
 """The optional parts a type may have (see ``dbplane.engines.parts``)."""
 
 

@@ -11,6 +11,7 @@ backups     a ``BackupAdapter`` class (``dbplane.engines.backups``)
 actions     an ``ActionsAdapter`` class (``dbplane.engines.actions``)
 lock        the database-level lock (``dbplane.engines.sql.lock.DatabaseLock``)
 managed     a ``ManagedServer`` class: a server dbplane runs (``engines/managed.py``)
+fingerprint what the database holds, for restore drills (``engines/fingerprint.py``)
 ==========  =====================================================================
 
 Services ask ``has_part`` and ``part``; a type without the part is told by the caller,

@@ -46,6 +46,7 @@ class PostgresqlEngine(SqlEngine):
         "actions": "dbplane.engines.postgresql.actions:PostgresqlActions",
         "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
         "managed": "dbplane.engines.postgresql.managed:ManagedPostgresql",
+        "fingerprint": "dbplane.engines.postgresql.fingerprint",
     }
     tables_dialect = PostgresTables()
     catalog_dialect = PostgresCatalog()
@@ -111,15 +112,20 @@ class PostgresqlEngine(SqlEngine):
     def _engine_options(self) -> dict[str, Any]:
         return {**super()._engine_options(), "connect_args": self._libpq_args()}
 
+    def connect_params(self) -> dict[str, Any]:
+        """asyncpg's connection arguments for this database: the ones SQLAlchemy's
+        asyncpg dialect would use, with the URL's libpq options."""
+        engine = self.sa_engine
+        _, params = engine.dialect.create_connect_args(engine.url)
+        params.update(self._libpq_args())
+        return dict(params)
+
     async def _open_read_pool(self) -> asyncpg.Pool:
         import asyncpg
 
         async with self._read_pool_lock:
             if self._read_pool is None:
-                engine = self.sa_engine
-                # the same connection arguments SQLAlchemy's asyncpg dialect would use
-                _, params = engine.dialect.create_connect_args(engine.url)
-                params.update(self._libpq_args())
+                params = self.connect_params()
                 self._server_error = asyncpg.PostgresError
                 self._read_pool = await asyncpg.create_pool(
                     **params, min_size=1,

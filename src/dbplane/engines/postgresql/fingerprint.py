@@ -1,0 +1,97 @@
+"""A PostgreSQL database's fingerprint, and a whole cluster's (for an upgrade's check).
+
+Every table of the user's schemas (partitions and their parents included) with its row
+count and a content checksum: the sum of the first 64 bits of the MD5 of each row's text
+form, computed by the server in one pass and constant memory, independent of row order
+(a restore or a dump reloads rows in any order). Identifiers come from the live catalog
+and are quoted; nothing of a user's is put into the SQL.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dbplane.engines.fingerprint import Fingerprint
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from dbplane.engines.postgresql.engine import PostgresqlEngine
+
+__all__ = ["cluster_fingerprint", "connection_fingerprint", "fingerprint"]
+
+_TABLES = """
+SELECT n.nspname AS schema, c.relname AS name
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+ORDER BY 1, 2
+"""
+
+_ROLES = """
+SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,
+       rolbypassrls
+FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname
+"""
+
+_DATABASES = ("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate "
+              "ORDER BY datname")
+
+
+_CHECKSUM = ("SELECT count(*) AS rows, coalesce(sum(('x' || left(md5(t::text), 16))"
+             "::bit(64)::bigint::numeric), 0)::text AS checksum FROM {target} AS t")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def connection_fingerprint(conn: asyncpg.Connection) -> Fingerprint:
+    """The fingerprint of the database ``conn`` is connected to, in one snapshot."""
+    found: Fingerprint = {}
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        for table in await conn.fetch(_TABLES):
+            target = f"{_ident(table['schema'])}.{_ident(table['name'])}"
+            # the identifiers come from the catalog, quoted: nothing of a user's
+            row = await conn.fetchrow(_CHECKSUM.format(target=target))
+            assert row is not None
+            found[f"{table['schema']}.{table['name']}"] = {
+                "rows": int(row["rows"]), "checksum": row["checksum"]}
+    return found
+
+
+async def fingerprint(engine: PostgresqlEngine) -> Fingerprint:
+    """The fingerprint of the engine's database (the type's ``fingerprint`` part)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(**engine.connect_params())
+    try:
+        return await connection_fingerprint(conn)
+    finally:
+        await conn.close()
+
+
+async def cluster_fingerprint(url: str) -> Fingerprint:
+    """A whole server's fingerprint, reached as a superuser by ``url``: its roles (with
+    their attributes), its databases, and every table of every database (entries
+    ``role:<name>``, ``database:<name>`` and ``<database>/<schema>.<table>``)."""
+    import asyncpg
+
+    found: Fingerprint = {}
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        for role in await conn.fetch(_ROLES):
+            found[f"role:{role['rolname']}"] = {k: v for k, v in dict(role).items()
+                                                if k != "rolname"}
+        names = [r["datname"] for r in await conn.fetch(_DATABASES)]
+    finally:
+        await conn.close()
+    for name in names:
+        found[f"database:{name}"] = {}
+        db = await asyncpg.connect(url, database=name, timeout=10)
+        try:
+            tables: dict[str, Any] = await connection_fingerprint(db)
+        finally:
+            await db.close()
+        found.update({f"{name}/{table}": value for table, value in tables.items()})
+    return found
