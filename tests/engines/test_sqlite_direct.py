@@ -166,22 +166,23 @@ async def test_reads_go_on_while_a_commit_syncs_and_see_it_once_answered(
         engine: SqliteEngine) -> None:
     import asyncio
     import time
-    from concurrent.futures import ThreadPoolExecutor
+
+    from dbplane.engines.sqlite.engine import Committer
 
     info = (await introspect(engine)).tables["t"]
     await write(engine, WritePlan(table=info, action="insert", rows=({"id": 80000, "v": 0},),
                                   returning=info.columns))
 
-    class SlowDisk(ThreadPoolExecutor):
+    class SlowDisk(Committer):
         """A disk that takes 0.3 s to sync: the COMMIT's thread waits first."""
 
-        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-            def slow():  # type: ignore[no-untyped-def]
-                time.sleep(0.3)
-                return fn(*args, **kwargs)
-            return super().submit(slow)
+        def _commit(self, con: sqlite3.Connection) -> None:
+            time.sleep(0.3)
+            super()._commit(con)
 
-    engine._committer = SlowDisk(1)
+    assert engine._committer is not None
+    engine._committer.close()
+    engine._committer = SlowDisk()
     pending = asyncio.create_task(write(engine, WritePlan(
         table=info, action="insert", rows=({"id": 80001, "v": 1},), returning=info.columns)))
     await asyncio.sleep(0.05)

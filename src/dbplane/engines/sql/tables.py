@@ -427,8 +427,10 @@ async def _guarded(engine: SqlEngine, plan: WritePlan,
         return await _write(engine, plan), 1
     except Exception as exc:
         if connection_lost(engine, exc):
-            # not repeated: whether the server committed before it went is unknown
+            # not repeated: whether the server committed before it went is unknown;
+            # the other connections were most likely dropped too
             await drop_pool(engine)
+            await engine.drop_read_connections()
             raise Unavailable(f"the connection to the database was lost during the "
                               f"{plan.action}; it may or may not have been applied: read "
                               "the record to see, then retry", table=info.name) from exc

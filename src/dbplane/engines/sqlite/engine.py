@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import socket
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from dbplane.errors import (
 )
 from dbplane.query.model import TableInfo
 
-__all__ = ["SlowRead", "SqliteEngine"]
+__all__ = ["Committer", "SlowRead", "SqliteEngine"]
 
 _HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
@@ -67,9 +69,56 @@ class _Write:
     done: asyncio.Future[list[list[tuple[Any, ...]]]]
 
 
-def _fail(done: asyncio.Future[Any], exc: BaseException) -> None:
-    if not done.done():
+def _fail(done: asyncio.Future[Any], exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
         done.set_exception(exc)
+
+
+class Committer:
+    """A thread of its own that runs a write connection's COMMITs (the sync to disk)
+    off the event loop, one at a time; lighter than an executor's hand-off."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Any, sqlite3.Connection, Any] | None] = \
+            queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def commit(self, loop: asyncio.AbstractEventLoop,
+               con: sqlite3.Connection) -> asyncio.Future[None]:
+        """A future that ends when ``con``'s transaction is committed (or failed to)."""
+        done: asyncio.Future[None] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="dbplane-commit",
+                                            daemon=True)
+            self._thread.start()
+        self._jobs.put((loop, con, done))
+        return done
+
+    def _commit(self, con: sqlite3.Connection) -> None:
+        con.execute("COMMIT")
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, con, done = job
+            error: BaseException | None = None
+            try:
+                self._commit(con)
+            except BaseException as exc:
+                error = exc
+            # a closed loop (RuntimeError): nobody waits for the answer
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_fail, done, error)
+
+    def close(self) -> None:
+        """Let the COMMIT that runs end, then the thread."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 class SqliteEngine(SqlEngine):
@@ -163,7 +212,7 @@ class SqliteEngine(SqlEngine):
     _writer: sqlite3.Connection | None = None
     _pending: deque[_Write] | None = None
     _flusher: asyncio.Task[None] | None = None
-    _committer: ThreadPoolExecutor | None = None
+    _committer: Committer | None = None
 
     WRITE_RETRY = 0.002
     """Seconds between two tries for the write lock another process holds."""
@@ -198,7 +247,7 @@ class SqliteEngine(SqlEngine):
                 return None  # the pool's path opens it and says why not
             self._writer = con
             self._pending = deque()
-            self._committer = ThreadPoolExecutor(1, thread_name_prefix="dbplane-commit")
+            self._committer = Committer()
         assert self._pending is not None
         done: asyncio.Future[list[list[tuple[Any, ...]]]] = \
             asyncio.get_running_loop().create_future()
@@ -210,6 +259,7 @@ class SqliteEngine(SqlEngine):
     async def _flush(self, con: sqlite3.Connection, pending: deque[_Write]) -> None:
         """Run the queued writes, batch after batch, until none is left."""
         loop = asyncio.get_running_loop()
+        assert self._committer is not None
         while pending:
             try:
                 await self._lock_for_writes(con)
@@ -225,7 +275,7 @@ class SqliteEngine(SqlEngine):
             if not con.in_transaction:
                 continue  # SQLite ended the transaction itself (the batch failed)
             try:
-                await loop.run_in_executor(self._committer, con.execute, "COMMIT")
+                await self._committer.commit(loop, con)
             except asyncio.CancelledError:
                 # the loop is going away; the COMMIT goes on in its thread (close()
                 # waits for it): what it did is unknown here
@@ -254,6 +304,20 @@ class SqliteEngine(SqlEngine):
         """The queued writes' statements, each write in a savepoint, until the queue is
         empty or the batch has run ``BATCH_SECONDS``; the writes run and their rows."""
         batch: list[tuple[_Write, list[list[tuple[Any, ...]]]]] = []
+        if len(pending) == 1:  # alone: the transaction is its savepoint
+            write = pending.popleft()
+            if write.done.cancelled():
+                return batch
+            try:
+                rows = [con.execute(sql, args).fetchall() for sql, args in write.statements]
+                if write.check is not None:
+                    write.check(rows)
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                _fail(write.done, exc)
+                return batch
+            return [(write, rows)]
         ends = time.perf_counter() + self.BATCH_SECONDS
         while pending and time.perf_counter() < ends:
             write = pending.popleft()
@@ -297,7 +361,7 @@ class SqliteEngine(SqlEngine):
             await asyncio.wait([flusher])  # the queued writes are answered first
         if self._committer is not None:
             committer, self._committer = self._committer, None
-            committer.shutdown(wait=True)  # a COMMIT still running ends first
+            committer.close()  # a COMMIT still running ends first
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
