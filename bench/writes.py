@@ -5,7 +5,8 @@ a SQLite file (WAL), a fresh PostgreSQL database and a fresh MariaDB database: `
 for dbplane, ``items_f`` for the floor (bench/writes_floor.py), each with PRELOAD rows for
 the updates and deletes to find. Both servers run as processes on loopback; each scenario
 runs ``wrk -t2 -c16 -d<N>s --latency`` with a POST/PATCH/DELETE Lua script against one then
-the other (order swapped every other round):
+the other (order swapped every other round), after ``--warmup`` seconds of unrecorded
+create-1 load on each (the pools open their connections):
 
     create 1        POST {"data": {...}}                        one row per request
     bulk 1000       POST {"data": [1,000 rows]}                 rows/s = req/s x 1,000
@@ -261,6 +262,9 @@ def main() -> int:
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--warmup", type=float, default=1.0,
+                   help="seconds of unrecorded create-1 load per server and engine first "
+                        "(pools open their connections, statements get cached)")
     p.add_argument("--pg", default=os.environ.get("DBPLANE_BENCH_PG",
                                                   "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--mysql", default=os.environ.get("DBPLANE_BENCH_MYSQL",
@@ -315,6 +319,10 @@ def main() -> int:
             targets = {label: (b, f"/v1/databases/w{engine}/tables/items_d", h)
                        for label, (b, h) in servers.items()}
             targets["floor"] = (floor.base, "/items", {})
+            if args.warmup > 0:
+                for who in labels:
+                    b, prefix, h = targets[who]
+                    wrk(b, prefix, "create", args.warmup, h, tmp, 0)
             for rnd in range(args.rounds):
                 order = labels if rnd % 2 == 0 else labels[::-1]
                 for scenario in scenarios:
