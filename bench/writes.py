@@ -5,7 +5,8 @@ a SQLite file (WAL), a fresh PostgreSQL database and a fresh MariaDB database: `
 for dbplane, ``items_f`` for the floor (bench/writes_floor.py), each with PRELOAD rows for
 the updates and deletes to find. Both servers run as processes on loopback; each scenario
 runs ``wrk -t2 -c16 -d<N>s --latency`` with a POST/PATCH/DELETE Lua script against one then
-the other (order swapped every other round):
+the other (order swapped every other round), after ``--warmup`` seconds of unrecorded
+create-1 load on each (the pools open their connections):
 
     create 1        POST {"data": {...}}                        one row per request
     bulk 1000       POST {"data": [1,000 rows]}                 rows/s = req/s x 1,000
@@ -21,6 +22,14 @@ bulk >= 0.5x; update and delete >= 0.8x.
     python bench/writes.py                         # every engine, 5 s runs, 1 round
     python bench/writes.py --engines sqlite --duration 3
     python bench/writes.py --dbplane-cmd 'env PYTHONPATH=src .venv/bin/dbplane serve'
+
+Two builds in one run (as bench/tables.py): repeat ``--dbplane-cmd LABEL=COMMAND``; each
+build gets its own data directory and port, runs each scenario next to the other and the
+floor, and is compared with the floor (and the second with the first).
+
+    python bench/writes.py \\
+      --dbplane-cmd before='env PYTHONPATH=/path/to/old/src .venv/bin/dbplane serve' \\
+      --dbplane-cmd after='env PYTHONPATH=src .venv/bin/dbplane serve'
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ from tables_harness import _LUA_DONE, SetupError, free_port, start_server, stop_
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PRELOAD = 200_000
+THREAD_IDS = 50_000
+"""Ids each wrk thread may update or delete in one run; a delete run takes 2 x this."""
 BULK = 1000
 SCENARIOS = ("create", "bulk", "update", "delete")
 LABELS = {"create": "create 1", "bulk": f"bulk {BULK}", "update": "update by key",
@@ -184,7 +195,7 @@ class Result:
 def wrk(base: str, prefix: str, scenario: str, duration: float, headers: dict[str, str],
         where: Path, delete_offset: int) -> Result:
     script = where / f"{scenario}.lua"
-    script.write_text(lua(scenario, prefix, PRELOAD // 4).replace(
+    script.write_text(lua(scenario, prefix, THREAD_IDS).replace(
         "base = tid *", f"base = {delete_offset} + tid *"))
     cmd = ["wrk", "-t2", "-c16", f"-d{duration:g}s", "--latency", "-s", str(script)]
     for k, v in headers.items():
@@ -219,7 +230,7 @@ def reads_during(base: str, path: str, headers: dict[str, str], seconds: float,
 # ------------------------------------------------------------------------ servers
 
 def start_dbplane(tmp: Path, logs: Path, command: str | None,
-                  urls: dict[str, str]) -> tuple[str, dict[str, str]]:
+                  urls: dict[str, str], label: str = "dbplane") -> tuple[str, dict[str, str]]:
     if command:
         cmd = shlex.split(command)
     else:
@@ -230,11 +241,11 @@ def start_dbplane(tmp: Path, logs: Path, command: str | None,
         cmd = [found, "serve"]
     token = "dbp_bench_" + secrets.token_hex(16)
     port = free_port()
-    env = {**os.environ, "DBPLANE_DATA_DIR": str(tmp / "dbplane-data"),
+    env = {**os.environ, "DBPLANE_DATA_DIR": str(tmp / f"{label}-data"),
            "DBPLANE_ADMIN_TOKEN": token, "DBPLANE_LOG_LEVEL": "WARNING",
            "DBPLANE_HOST": "127.0.0.1", "DBPLANE_PORT": str(port)}
     env.pop("DBPLANE_CONFIG", None)
-    server = start_server("dbplane", cmd, port, "/v1/health", logs, env=env, cwd=tmp)
+    server = start_server(label, cmd, port, "/v1/health", logs, env=env, cwd=tmp)
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base, headers=headers, timeout=30) as c:
         for engine, url in urls.items():
@@ -251,12 +262,25 @@ def main() -> int:
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--warmup", type=float, default=1.0,
+                   help="seconds of unrecorded create-1 load per server and engine first "
+                        "(pools open their connections, statements get cached)")
     p.add_argument("--pg", default=os.environ.get("DBPLANE_BENCH_PG",
                                                   "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--mysql", default=os.environ.get("DBPLANE_BENCH_MYSQL",
                                                      "mysql://root@127.0.0.1:3306/mysql"))
-    p.add_argument("--dbplane-cmd", default=None)
+    p.add_argument("--dbplane-cmd", action="append", default=[],
+                   help="COMMAND, or LABEL=COMMAND (repeatable: builds side by side)")
     args = p.parse_args()
+    builds: dict[str, str | None] = {}
+    for i, given in enumerate(args.dbplane_cmd or [""]):
+        label, sep, command = given.partition("=")
+        if not sep or " " in label:
+            label, command = (f"dbplane{i + 1}" if len(args.dbplane_cmd) > 1
+                              else "dbplane"), given
+        builds[f"dbplane {label}" if label != "dbplane" else label] = command or None
+    global PRELOAD
+    PRELOAD = max(PRELOAD, 2 * THREAD_IDS * len(builds) * args.rounds)
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk")
         return 1
@@ -281,32 +305,42 @@ def main() -> int:
             made["mysql"] = build_mysql(args.mysql)
             urls["mysql"] = _with_db(args.mysql, made["mysql"])
             floor_src["mysql"] = ["--url", urls["mysql"]]
-        base, headers = start_dbplane(tmp, logs, args.dbplane_cmd, urls)
+        servers = {label: start_dbplane(tmp, logs, command, urls,
+                                        label.replace(" ", "-"))
+                   for label, command in builds.items()}
         results: dict[tuple[str, str, str], list[Result]] = {}
+        labels = [*servers, "floor"]
         offsets = {"dbplane": 0, "floor": 0}
         for engine in engines:
             port = free_port()
             floor = start_server(f"floor-{engine}", [sys.executable, str(HERE / "writes_floor.py"),
                                  "--port", str(port), *floor_src[engine]], port, "/health",
                                  logs, cwd=HERE)
-            targets = {"dbplane": (base, f"/v1/databases/w{engine}/tables/items_d", headers),
-                       "floor": (floor.base, "/items", {})}
+            targets = {label: (b, f"/v1/databases/w{engine}/tables/items_d", h)
+                       for label, (b, h) in servers.items()}
+            targets["floor"] = (floor.base, "/items", {})
+            if args.warmup > 0:
+                for who in labels:
+                    b, prefix, h = targets[who]
+                    wrk(b, prefix, "create", args.warmup, h, tmp, 0)
             for rnd in range(args.rounds):
-                order = ["dbplane", "floor"] if rnd % 2 == 0 else ["floor", "dbplane"]
+                order = labels if rnd % 2 == 0 else labels[::-1]
                 for scenario in scenarios:
                     for who in order:
                         b, prefix, h = targets[who]
+                        # every build deletes from items_d: each run its own ids
+                        table = "floor" if who == "floor" else "dbplane"
                         r = wrk(b, prefix, scenario, args.duration, h, tmp,
-                                offsets[who] if scenario == "delete" else 0)
+                                offsets[table] if scenario == "delete" else 0)
                         if scenario == "delete":
-                            offsets[who] += PRELOAD // 2  # the next round deletes others
+                            offsets[table] += 2 * THREAD_IDS  # the next run deletes others
                         results.setdefault((engine, scenario, who), []).append(r)
-                        print(f"  {engine:10} {LABELS[scenario]:14} {who:8} "
+                        print(f"  {engine:10} {LABELS[scenario]:14} {who:15} "
                               f"{r.rps:9.1f} req/s  p50 {r.p50:7.2f} ms  p99 {r.p99:7.2f} ms"
                               f"{'  errors ' + str(r.errors) if r.errors else ''}",
                               flush=True)
             if engine == "sqlite" and "create" in scenarios:
-                for who in ("dbplane", "floor"):
+                for who in labels:
                     b, prefix, h = targets[who]
                     quiet = reads_during(b, prefix, h, 3)
                     stop = threading.Event()
@@ -319,27 +353,31 @@ def main() -> int:
                     stop.set()
                     th.join()
                     busy = box[0]
-                    print(f"  sqlite     reads {who:8} quiet p99 {quiet[0]:.2f} ms max "
+                    print(f"  sqlite     reads {who:15} quiet p99 {quiet[0]:.2f} ms max "
                           f"{quiet[1]:.2f} ms; under create-1 load p99 {busy[0]:.2f} ms "
                           f"max {busy[1]:.2f} ms ({busy[2]} reads)", flush=True)
             offsets = {"dbplane": 0, "floor": 0}
         print("\nratios (dbplane / floor, medians of rounds):")
         for engine in engines:
             for scenario in scenarios:
-                d = results[(engine, scenario, "dbplane")]
                 f = results[(engine, scenario, "floor")]
-                dr = statistics.median(r.rps for r in d)
                 fr = statistics.median(r.rps for r in f)
-                dp = statistics.median(r.p99 for r in d)
                 fp = statistics.median(r.p99 for r in f)
-                ratio = dr / fr if fr else 0.0
-                unit = 1000 if scenario == "bulk" else 1
-                ok = ratio >= TARGETS[scenario] and (
-                    scenario != "create" or dp < 25 or dp <= 2 * fp)
-                print(f"  {engine:10} {LABELS[scenario]:14} dbplane {dr * unit:10.0f} "
-                      f"{'rows' if unit > 1 else 'req'}/s  floor {fr * unit:10.0f}  "
-                      f"ratio {ratio:4.2f}  p99 {dp:6.1f} vs {fp:6.1f} ms  "
-                      f"{'ok' if ok else 'MISS'} (target {TARGETS[scenario]}x)")
+                first = None
+                for who in servers:
+                    d = results[(engine, scenario, who)]
+                    dr = statistics.median(r.rps for r in d)
+                    dp = statistics.median(r.p99 for r in d)
+                    ratio = dr / fr if fr else 0.0
+                    unit = 1000 if scenario == "bulk" else 1
+                    ok = ratio >= TARGETS[scenario] and (
+                        scenario != "create" or dp < 25 or dp <= 2 * fp)
+                    versus = f"  {dr / first:4.2f}x the first" if first else ""
+                    first = first or dr
+                    print(f"  {engine:10} {LABELS[scenario]:14} {who:15} {dr * unit:10.0f} "
+                          f"{'rows' if unit > 1 else 'req'}/s  floor {fr * unit:10.0f}  "
+                          f"ratio {ratio:4.2f}  p99 {dp:6.1f} vs {fp:6.1f} ms  "
+                          f"{'ok' if ok else 'MISS'} (target {TARGETS[scenario]}x){versus}")
     except SetupError as exc:
         print(f"setup failed: {exc}")
         return 1

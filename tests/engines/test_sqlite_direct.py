@@ -109,3 +109,89 @@ async def test_writes_wait_in_order_for_another_process_lock_and_reads_go_on(
     con = sqlite3.connect(engine.path)
     assert con.execute("SELECT count(*) FROM t WHERE id >= 40000").fetchone() == (20,)
     con.close()
+
+
+async def test_writes_that_come_together_share_one_commit_and_fail_alone(
+        engine: SqliteEngine) -> None:
+    import asyncio
+
+    from dbplane.errors import UniqueViolation
+
+    info = (await introspect(engine)).tables["t"]
+    await write(engine, WritePlan(table=info, action="insert", rows=({"id": 50000, "v": 0},),
+                                  returning=info.columns))  # opens the write connection
+    statements: list[str] = []
+    assert engine._writer is not None
+    engine._writer.set_trace_callback(statements.append)
+
+    async def insert(key: int) -> bytes | None:
+        return await write(engine, WritePlan(table=info, action="insert",
+                                             rows=({"id": key, "v": 1},),
+                                             returning=info.columns))
+
+    # id 5 exists: that write fails, and only it
+    keys = [60000 + i for i in range(40)]
+    keys[20] = 5
+    answers = await asyncio.gather(*(insert(k) for k in keys), return_exceptions=True)
+    assert isinstance(answers[20], UniqueViolation)
+    assert [orjson.loads(a)["id"] for i, a in enumerate(answers) if i != 20] == \
+        [k for i, k in enumerate(keys) if i != 20]
+    commits = [s for s in statements if s == "COMMIT"]
+    assert 1 <= len(commits) < 10, statements  # 40 writes, a handful of syncs to disk
+    con = sqlite3.connect(engine.path)
+    assert con.execute("SELECT count(*) FROM t WHERE id >= 60000").fetchone() == (39,)
+    assert con.execute("SELECT v FROM t WHERE id = 5").fetchone() == (5 % 7,)
+    con.close()
+
+
+async def test_a_failing_check_rolls_back_its_own_write_only(engine: SqliteEngine) -> None:
+    import asyncio
+
+    def refuse(rows: list[list[tuple[object, ...]]]) -> None:
+        raise ValueError("refused")
+
+    inserted = "INSERT INTO t (id, v) VALUES (?, ?) RETURNING id"
+    runs = [engine.run_writes([(inserted, (70000 + i, i))], refuse if i == 1 else None)
+            for i in range(3)]
+    answers = await asyncio.gather(*runs, return_exceptions=True)
+    assert answers[0] == [[(70000,)]] and answers[2] == [[(70002,)]]
+    assert isinstance(answers[1], ValueError)
+    con = sqlite3.connect(engine.path)
+    assert con.execute("SELECT id FROM t WHERE id >= 70000 ORDER BY id").fetchall() == \
+        [(70000,), (70002,)]
+    con.close()
+
+
+async def test_reads_go_on_while_a_commit_syncs_and_see_it_once_answered(
+        engine: SqliteEngine) -> None:
+    import asyncio
+    import time
+
+    from dbplane.engines.sqlite.engine import Committer
+
+    info = (await introspect(engine)).tables["t"]
+    await write(engine, WritePlan(table=info, action="insert", rows=({"id": 80000, "v": 0},),
+                                  returning=info.columns))
+
+    class SlowDisk(Committer):
+        """A disk that takes 0.3 s to sync: the COMMIT's thread waits first."""
+
+        def _commit(self, con: sqlite3.Connection) -> None:
+            time.sleep(0.3)
+            super()._commit(con)
+
+    assert engine._committer is not None
+    engine._committer.close()
+    engine._committer = SlowDisk()
+    pending = asyncio.create_task(write(engine, WritePlan(
+        table=info, action="insert", rows=({"id": 80001, "v": 1},), returning=info.columns)))
+    await asyncio.sleep(0.05)
+    by_key = ReadPlan(table=info, columns=info.columns,
+                      key=((info.column("id"), 80001),))  # type: ignore[arg-type]
+    from dbplane.engines.sql.tables import read_record
+
+    started = time.perf_counter()
+    assert await read_record(engine, by_key) is None  # not committed yet, and no wait
+    assert time.perf_counter() - started < 0.1 and not pending.done()
+    assert orjson.loads(await pending or b"null")["id"] == 80001
+    assert orjson.loads(await read_record(engine, by_key) or b"null")["id"] == 80001

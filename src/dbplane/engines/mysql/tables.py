@@ -186,6 +186,11 @@ class MariadbTables(TablesDialect):
 
     # INSERT and DELETE ... RETURNING (10.5), no UPDATE ... RETURNING
     update_returning = False
+
+    def previous_matched(self) -> Expr:
+        # ROW_COUNT() is the previous statement's count: the rows an UPDATE matched, as
+        # the engine's connections set CLIENT_FOUND_ROWS (changed or not)
+        return sa.func.row_count() > 0
     max_parameters = 60000
 
     def upsert(self, t: Any, values: list[dict[str, Any]], names: tuple[str, ...],

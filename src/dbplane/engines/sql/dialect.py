@@ -163,6 +163,12 @@ class TablesDialect:
     update_returning: ClassVar[bool] = True
     """The database has ``UPDATE ... RETURNING`` (MariaDB has not)."""
 
+    def previous_matched(self) -> Expr:
+        """Where the database has no UPDATE ... RETURNING: true when the statement run
+        just before on the same connection (the UPDATE) matched a row, so the read that
+        follows it in the transaction answers nothing when the update found nothing."""
+        raise NotImplementedError
+
     def written_rows(self, statement: Any, pairs: list[tuple[str, Expr]]) -> Any:
         """``statement`` (an INSERT, UPDATE or DELETE) made to answer one row per written
         row: its JSON object (text) of ``pairs`` (JSON key, rendered column)."""

@@ -55,6 +55,7 @@ __all__ = [
     "run_statements",
     "unique_keys",
     "update_statement",
+    "update_then_read_statements",
     "update_where_statement",
 ]
 
@@ -219,6 +220,42 @@ def update_statement(engine: SqlEngine, info: TableInfo, changes: Mapping[str, A
     values = [d.to_driver(info.column(n), changes[n]) for n in names  # type: ignore[arg-type]
               ] + [d.to_driver(col, v) for col, v in key]
     return entry.sql, entry.arguments(values)
+
+
+def update_then_read_statements(engine: SqlEngine, info: TableInfo,
+                                changes: Mapping[str, Any],
+                                key: Sequence[tuple[ColumnInfo, Any]],
+                                returning: Sequence[ColumnInfo]) -> list[Statement]:
+    """Where the database has no UPDATE ... RETURNING (MariaDB): the ``UPDATE ... WHERE
+    key``, then the record read at its (possibly new) key, answering it only when the
+    update matched a row (``TablesDialect.previous_matched``); to run in one
+    transaction. No changes: the read alone."""
+    d = engine.tables_dialect
+    names = tuple(changes)
+    new_key = [(col, changes.get(col.name, value)) for col, value in key]
+    cache_key = ("update-read", d.name, id(info), names, tuple(c.name for c, _ in key),
+                 tuple(c.name for c in returning))
+    entry = WRITE_CACHE.get(cache_key, info)
+    read_entry = WRITE_CACHE.get((*cache_key, "read"), info)
+    if entry is None or read_entry is None:
+        t = table_clause(info)
+        sa_dialect = engine.sa_engine.dialect
+        statement: Any = sa.update(t).values({n: _param(j) for j, n in enumerate(names)})
+        statement = statement.where(_key_where(d, t, key, len(names)))
+        entry = _compile(statement, sa_dialect, len(names) + len(key), info)
+        condition = _key_where(d, t, new_key, 0)
+        if names:
+            condition = sa.and_(condition, d.previous_matched())
+        read = sa.select(d.json_object(_pairs(d, t, returning))).where(condition)
+        read_entry = _compile(read, sa_dialect, len(key), info)
+        WRITE_CACHE.put(cache_key, entry)
+        WRITE_CACHE.put((*cache_key, "read"), read_entry)
+    read_args = read_entry.arguments([d.to_driver(col, v) for col, v in new_key])
+    if not names:
+        return [(read_entry.sql, read_args)]
+    values = [d.to_driver(_col(info, n), changes[n]) for n in names
+              ] + [d.to_driver(col, v) for col, v in key]
+    return [(entry.sql, entry.arguments(values)), (read_entry.sql, read_args)]
 
 
 def delete_statement(engine: SqlEngine, info: TableInfo,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import socket
 import sqlite3
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,7 @@ from dbplane.errors import (
 )
 from dbplane.query.model import TableInfo
 
-__all__ = ["SlowRead", "SqliteEngine"]
+__all__ = ["Committer", "SlowRead", "SqliteEngine"]
 
 _HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
@@ -53,6 +58,67 @@ def _locked_is_unavailable(context: Any) -> BaseException | None:
             f"the database is locked by another connection (waited "
             f"{BUSY_TIMEOUT_MS // 1000} s): try again shortly")
     return None
+
+
+@dataclass(slots=True)
+class _Write:
+    """A queued write: its statements, its check, and the future its caller awaits."""
+
+    statements: Sequence[tuple[str, tuple[Any, ...]]]
+    check: Callable[[list[list[tuple[Any, ...]]]], None] | None
+    done: asyncio.Future[list[list[tuple[Any, ...]]]]
+
+
+def _fail(done: asyncio.Future[Any], exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
+
+
+class Committer:
+    """A thread of its own that runs a write connection's COMMITs (the sync to disk)
+    off the event loop, one at a time; lighter than an executor's hand-off."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Any, sqlite3.Connection, Any] | None] = \
+            queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def commit(self, loop: asyncio.AbstractEventLoop,
+               con: sqlite3.Connection) -> asyncio.Future[None]:
+        """A future that ends when ``con``'s transaction is committed (or failed to)."""
+        done: asyncio.Future[None] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="dbplane-commit",
+                                            daemon=True)
+            self._thread.start()
+        self._jobs.put((loop, con, done))
+        return done
+
+    def _commit(self, con: sqlite3.Connection) -> None:
+        con.execute("COMMIT")
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, con, done = job
+            error: BaseException | None = None
+            try:
+                self._commit(con)
+            except BaseException as exc:
+                error = exc
+            # a closed loop (RuntimeError): nobody waits for the answer
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_fail, done, error)
+
+    def close(self) -> None:
+        """Let the COMMIT that runs end, then the thread."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 class SqliteEngine(SqlEngine):
@@ -144,24 +210,32 @@ class SqliteEngine(SqlEngine):
         return tuple(rows[0]) if rows else None
 
     _writer: sqlite3.Connection | None = None
-    _write_queue: asyncio.Lock | None = None
+    _pending: deque[_Write] | None = None
+    _flusher: asyncio.Task[None] | None = None
+    _committer: Committer | None = None
 
     WRITE_RETRY = 0.002
     """Seconds between two tries for the write lock another process holds."""
+    BATCH_SECONDS = 0.005
+    """A batch takes no more writes once its statements have run this long."""
 
     async def run_writes(self, statements: Sequence[tuple[str, tuple[Any, ...]]],
                          check: Callable[[list[list[tuple[Any, ...]]]], None] | None = None,
                          ) -> list[list[tuple[Any, ...]]] | None:
-        """Writes run right on the event loop, on one read-write connection, one after
-        the other: a write holds SQLite's one write lock for as long as its statements
-        take, so queuing them on a pool's threads only adds hops, and their busy-waits on
-        each other's lock made the tail (a second at 16 connections). A read waits at
-        most for the one write running (reads in WAL never wait for the lock).
+        """Writes run on one read-write connection, one after the other, in batches
+        (group commit): each write's statements run right on the event loop inside a
+        SAVEPOINT of the batch's transaction (a write that fails is rolled back to it
+        alone, and answers its error), and the batch ends with one COMMIT, run on a
+        thread of its own. The COMMIT's sync to disk is most of a small write's time: the
+        loop goes on serving (reads never wait for it) while the next writes gather for
+        the next batch, so N writes that arrive together cost one sync, not N. A write
+        is answered once its batch is committed.
 
-        When another process holds the lock, the write waits for it here, polling
-        without blocking the loop, up to the busy timeout; the writes that come
-        meanwhile queue behind it in order (``_write_queue``) rather than each polling
-        (which let one busy moment turn every later write into a poll: the tail)."""
+        SQLite has one write lock, so queuing writes on a pool's threads only added hops,
+        and their busy-waits on each other's lock made the tail (a second at 16
+        connections). When another process holds the lock, the batch waits for it here,
+        polling without blocking the loop, up to the busy timeout, the writes that come
+        meanwhile queued behind it in order."""
         con = self._writer
         if con is None:
             try:
@@ -172,18 +246,103 @@ class SqliteEngine(SqlEngine):
             except sqlite3.Error:
                 return None  # the pool's path opens it and says why not
             self._writer = con
-        queue = self._write_queue
-        if queue is None:
-            queue = self._write_queue = asyncio.Lock()
-        if not queue.locked() and self._begin(con):
-            return self._run(con, statements, check)
-        async with queue:
-            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-            while not self._begin(con):
-                if time.monotonic() > deadline:
-                    con.execute("BEGIN IMMEDIATE")  # raises "database is locked"
-                await asyncio.sleep(self.WRITE_RETRY)
-            return self._run(con, statements, check)
+            self._pending = deque()
+            self._committer = Committer()
+        assert self._pending is not None
+        done: asyncio.Future[list[list[tuple[Any, ...]]]] = \
+            asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(statements, check, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(con, self._pending))
+        return await done
+
+    async def _flush(self, con: sqlite3.Connection, pending: deque[_Write]) -> None:
+        """Run the queued writes, batch after batch, until none is left."""
+        loop = asyncio.get_running_loop()
+        assert self._committer is not None
+        while pending:
+            try:
+                await self._lock_for_writes(con)
+            except asyncio.CancelledError:
+                while pending:
+                    pending.popleft().done.cancel()
+                raise
+            except Exception as exc:  # the busy timeout passed: the queue fails
+                while pending:
+                    _fail(pending.popleft().done, exc)
+                return
+            batch = self._run_batch(con, pending)
+            if not con.in_transaction:
+                continue  # SQLite ended the transaction itself (the batch failed)
+            try:
+                await self._committer.commit(loop, con)
+            except asyncio.CancelledError:
+                # the loop is going away; the COMMIT goes on in its thread (close()
+                # waits for it): what it did is unknown here
+                for write, _ in batch:
+                    write.done.cancel()
+                raise
+            except Exception as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                for write, _ in batch:
+                    _fail(write.done, exc)
+                continue
+            for write, rows in batch:
+                if not write.done.done():
+                    write.done.set_result(rows)
+
+    async def _lock_for_writes(self, con: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while not self._begin(con):
+            if time.monotonic() > deadline:
+                con.execute("BEGIN IMMEDIATE")  # raises "database is locked"
+            await asyncio.sleep(self.WRITE_RETRY)
+
+    def _run_batch(self, con: sqlite3.Connection, pending: deque[_Write],
+                   ) -> list[tuple[_Write, list[list[tuple[Any, ...]]]]]:
+        """The queued writes' statements, each write in a savepoint, until the queue is
+        empty or the batch has run ``BATCH_SECONDS``; the writes run and their rows."""
+        batch: list[tuple[_Write, list[list[tuple[Any, ...]]]]] = []
+        if len(pending) == 1:  # alone: the transaction is its savepoint
+            write = pending.popleft()
+            if write.done.cancelled():
+                return batch
+            try:
+                rows = [con.execute(sql, args).fetchall() for sql, args in write.statements]
+                if write.check is not None:
+                    write.check(rows)
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                _fail(write.done, exc)
+                return batch
+            return [(write, rows)]
+        ends = time.perf_counter() + self.BATCH_SECONDS
+        while pending and time.perf_counter() < ends:
+            write = pending.popleft()
+            if write.done.cancelled():
+                continue
+            try:
+                con.execute("SAVEPOINT w")
+                rows = [con.execute(sql, args).fetchall() for sql, args in write.statements]
+                if write.check is not None:
+                    write.check(rows)
+                con.execute("RELEASE w")
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK TO w")
+                    con.execute("RELEASE w")
+                    _fail(write.done, exc)
+                    continue
+                # an error after which SQLite rolls the whole transaction back (disk
+                # full, I/O): the batch's earlier writes are gone too
+                _fail(write.done, exc)
+                for earlier, _ in batch:
+                    _fail(earlier.done, exc)
+                return []
+            batch.append((write, rows))
+        return batch
 
     @staticmethod
     def _begin(con: sqlite3.Connection) -> bool:
@@ -196,21 +355,13 @@ class SqliteEngine(SqlEngine):
             raise
         return True
 
-    @staticmethod
-    def _run(con: sqlite3.Connection, statements: Sequence[tuple[str, tuple[Any, ...]]],
-             check: Callable[[list[list[tuple[Any, ...]]]], None] | None,
-             ) -> list[list[tuple[Any, ...]]]:
-        try:
-            out = [con.execute(sql, args).fetchall() for sql, args in statements]
-            if check is not None:
-                check(out)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        return out
-
     async def close(self) -> None:
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and not flusher.done():
+            await asyncio.wait([flusher])  # the queued writes are answered first
+        if self._committer is not None:
+            committer, self._committer = self._committer, None
+            committer.close()  # a COMMIT still running ends first
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
