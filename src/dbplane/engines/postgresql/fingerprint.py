@@ -9,16 +9,21 @@ and are quoted; nothing of a user's is put into the SQL.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from dbplane.engines.base import Engine
 from dbplane.engines.fingerprint import Fingerprint
+from dbplane.engines.scratch import engine_at, scratch_name, with_database
+from dbplane.errors import DrillScratchUnavailable
 
 if TYPE_CHECKING:
     import asyncpg
 
     from dbplane.engines.postgresql.engine import PostgresqlEngine
 
-__all__ = ["cluster_fingerprint", "connection_fingerprint", "fingerprint"]
+__all__ = ["cluster_fingerprint", "connection_fingerprint", "fingerprint", "scratch"]
 
 _TABLES = """
 SELECT n.nspname AS schema, c.relname AS name
@@ -95,3 +100,36 @@ async def cluster_fingerprint(url: str) -> Fingerprint:
             await db.close()
         found.update({f"{name}/{table}": value for table, value in tables.items()})
     return found
+
+
+@contextlib.asynccontextmanager
+async def scratch(engine: Engine) -> AsyncIterator[Engine]:
+    """A scratch database on the same server (``dbplane_drill_<hex>``, created by the
+    engine's role), dropped on exit (``WITH (FORCE)``: a restore tool still connected
+    when cancelled does not keep it). DrillScratchUnavailable when the role may not
+    create databases."""
+    import asyncpg
+
+    assert isinstance(engine, _engine_class())
+    name = scratch_name()
+    conn = await asyncpg.connect(**engine.connect_params())
+    try:
+        try:
+            await conn.execute(f"CREATE DATABASE {_ident(name)}")
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise DrillScratchUnavailable(
+                f"the role {engine.url.url.username!r} may not create a database, and a "
+                "drill restores into a scratch database on the same server; grant it "
+                "CREATEDB", database=engine.url.database or "") from exc
+        try:
+            yield engine_at(engine, with_database(engine, name))
+        finally:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def _engine_class() -> type[PostgresqlEngine]:
+    from dbplane.engines.postgresql.engine import PostgresqlEngine
+
+    return PostgresqlEngine
