@@ -10,10 +10,12 @@ passed|failed, differences: [...]}``. A backup with no recorded fingerprint (upl
 taken while the database changed) passes when it restores cleanly; what it holds is kept
 in ``verification.found``.
 
-When a backup is taken, :func:`take_fingerprint` records what the archive holds: read from
-the archive itself when the type can (SQLite), else the live database's fingerprint right
-before and right after the dump, kept only when both agree (a write in between would make
-every drill fail, so that backup gets none and says so in its operation's log).
+When a backup is taken, :func:`take_fingerprint` records what the archive holds: read in
+the very snapshot the dump reads when the type can (PostgreSQL: ``pg_dump --snapshot``
+with a snapshot exported by the fingerprint's transaction), or from the archive itself
+(SQLite), else the live database's fingerprint right before and right after the dump,
+kept only when both agree (MariaDB, Redis: a write in between would make every drill
+fail, so that backup gets none and says so in its operation's log).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ async def take_fingerprint(engine: Engine, dump: Callable[[], Awaitable[Path]],
         await dump()
         return None
     fp = part(engine, "fingerprint")
+    if hasattr(fp, "around_dump"):
+        exact: Fingerprint | None = await fp.around_dump(engine, dump)
+        return exact
     if hasattr(fp, "archive_fingerprint"):
         path = await dump()
         found: Fingerprint = await fp.archive_fingerprint(path)

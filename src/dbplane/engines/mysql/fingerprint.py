@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dbplane.engines.base import Engine
-from dbplane.engines.fingerprint import Fingerprint
+from dbplane.engines.fingerprint import Fingerprint, fingerprint_error
 from dbplane.engines.scratch import engine_at, scratch_name, with_database
 from dbplane.engines.sql.engine import SqlEngine
 from dbplane.errors import DrillScratchUnavailable
@@ -45,6 +45,13 @@ def _checksum_sql(table: str, columns: list[str]) -> str:
 async def fingerprint(engine: Engine) -> Fingerprint:
     """The fingerprint of the engine's database (the type's ``fingerprint`` part)."""
     assert isinstance(engine, SqlEngine)
+    try:
+        return await _read(engine)
+    except Exception as exc:
+        raise fingerprint_error(engine, exc) from exc
+
+
+async def _read(engine: SqlEngine) -> Fingerprint:
     found: Fingerprint = {}
     async with engine.sa_engine.connect() as conn:
         await conn.exec_driver_sql(

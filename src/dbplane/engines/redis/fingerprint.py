@@ -24,7 +24,7 @@ from typing import Any
 
 from dbplane.engines.backups import find_tool
 from dbplane.engines.base import Engine
-from dbplane.engines.fingerprint import Fingerprint
+from dbplane.engines.fingerprint import Fingerprint, fingerprint_error
 from dbplane.engines.scratch import engine_at
 from dbplane.errors import DbplaneError
 
@@ -96,6 +96,8 @@ async def fingerprint(engine: Engine) -> Fingerprint:
             total = (total + _h64(key, kind.encode(),
                                   await _content(client, key, kind))) & _MASK
             keys += 1
+    except Exception as exc:
+        raise fingerprint_error(engine, exc) from exc
     finally:
         await client.aclose()
     return {f"db{index}": {"keys": keys, "digest": str(total)}}
