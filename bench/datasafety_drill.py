@@ -104,8 +104,8 @@ def main() -> None:
             backup_id = server.backup("bench-drill") if server else ""
 
         dump_ours = _timed(backup)
-        print(f"backup: pg_dump by hand {dump_hand:.2f} s, dbplane (dump + fingerprint "
-              f"before and after) {dump_ours:.2f} s", flush=True)
+        print(f"backup: pg_dump by hand {dump_hand:.2f} s, dbplane (dump, with the "
+              f"fingerprint read in its snapshot) {dump_ours:.2f} s", flush=True)
         db_id = server.http.get("/v1/databases/bench-drill").json()["database"]["id"]
         archive = next((work / "data" / "backups" / db_id).glob(f"{backup_id}.*"))
         hand, ours = [], []
