@@ -173,3 +173,38 @@ async def test_a_postgresql_backup_fingerprints_the_snapshot_it_dumps(
     answer = await client.post(f"/v1/databases/busy/backups/{made['id']}/verify")
     op = await wait_op(client, answer.headers["location"], 60)
     assert op["result"]["status"] == "passed", op
+
+
+async def test_a_canceled_drill_drops_its_scratch(app_handle: AppHandle,
+                                                 pg_url: SqlDatabase) -> None:
+    from tests.api.test_backups import _children_commands
+
+    client = app_handle.client
+    with pg_admin(pg_url.name) as conn:
+        conn.execute("CREATE TABLE slow AS SELECT g AS id, repeat(md5(g::text), 8) AS v "
+                     "FROM generate_series(1, 400000) g")
+        conn.execute("ALTER TABLE slow ADD PRIMARY KEY (id)")
+    await client.post("/v1/databases", json={"resource_id": "cancel", "url": pg_url.url})
+    made = await backup(client, "cancel")
+    answer = await client.post(f"/v1/databases/cancel/backups/{made['id']}/verify")
+    location = answer.headers["location"]
+    for _ in range(400):
+        op = (await client.get(location)).json()
+        if any(s["name"] == "restore" for s in op["steps"]):
+            break
+        await asyncio.sleep(0.02)
+    assert op["status"] == "running", op
+    with pg_admin() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_database "
+                            "WHERE datname LIKE 'dbplane\\_drill\\_%'").fetchone() == (1,)
+    assert (await client.post(f"{location}/cancel")).status_code == 202
+    op = await wait_op(client, location, 30)
+    assert op["status"] == "canceled", op
+    with pg_admin() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_database "
+                            "WHERE datname LIKE 'dbplane\\_drill\\_%'").fetchone() == (0,)
+    with pg_admin(pg_url.name) as conn:
+        assert conn.execute("SELECT count(*) FROM slow").fetchone() == (400000,)
+    assert "pg_restore" not in _children_commands()
+    shown = (await client.get(f"/v1/databases/cancel/backups/{made['id']}")).json()
+    assert shown["database_backup"]["verification"] is None
