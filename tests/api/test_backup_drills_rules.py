@@ -16,7 +16,7 @@ from dbplane.services.backups import run_scheduler
 from dbplane.services.operations import list_operations
 from tests.api.test_backups import backup, sqlite_exec, wait_op
 from tests.conftest import AppHandle
-from tests.fixtures.servers import SqlDatabase, pg_admin
+from tests.fixtures.servers import PrivateRedis, SqlDatabase, pg_admin
 
 HOUR = 3_600_000
 
@@ -208,3 +208,47 @@ async def test_a_canceled_drill_drops_its_scratch(app_handle: AppHandle,
     assert "pg_restore" not in _children_commands()
     shown = (await client.get(f"/v1/databases/cancel/backups/{made['id']}")).json()
     assert shown["database_backup"]["verification"] is None
+
+
+async def test_a_redis_backup_fingerprints_its_archive(app_handle: AppHandle,
+                                                      private_redis: PrivateRedis) -> None:
+    """Writes go on during the backup: the fingerprint is read from the RDB archive
+    itself, so it is recorded and the drill passes."""
+    import threading
+
+    import redis
+
+    client = app_handle.client
+    sync = redis.Redis.from_url(private_redis.url(db=15))
+    sync.config_set("repl-diskless-sync-delay", "0")
+    sync.flushdb()
+    sync.mset({f"k{i}": str(i) for i in range(2000)})
+    await client.post("/v1/databases", json={"resource_id": "busyredis",
+                                             "url": private_redis.url(db=15)})
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        while not stop.is_set():
+            sync.incr("counter")
+            written[0] += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        made = await backup(client, "busyredis")
+    finally:
+        stop.set()
+        thread.join()
+    try:
+        assert written[0] > 0
+        async with app_handle.ctx.meta.connect() as conn:
+            row = await bq.get_backup(conn, made["database_id"], made["id"])
+        assert row is not None and row.fingerprint is not None
+        assert row.fingerprint["db15"]["keys"] in (2000, 2001)
+        answer = await client.post(f"/v1/databases/busyredis/backups/{made['id']}/verify")
+        op = await wait_op(client, answer.headers["location"], 60)
+        assert op["result"]["status"] == "passed", op
+    finally:
+        sync.flushdb()
+        sync.close()

@@ -13,9 +13,10 @@ in ``verification.found``.
 When a backup is taken, :func:`take_fingerprint` records what the archive holds: read in
 the very snapshot the dump reads when the type can (PostgreSQL: ``pg_dump --snapshot``
 with a snapshot exported by the fingerprint's transaction), or from the archive itself
-(SQLite), else the live database's fingerprint right before and right after the dump,
-kept only when both agree (MariaDB, Redis: a write in between would make every drill
-fail, so that backup gets none and says so in its operation's log).
+(SQLite; Redis: the RDB loaded into a private redis-server), else the live database's
+fingerprint right before and right after the dump, kept only when both agree (MariaDB:
+a write in between would make every drill fail, so that backup gets none and says so in
+its operation's log).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def take_fingerprint(engine: Engine, dump: Callable[[], Awaitable[Path]],
         return exact
     if hasattr(fp, "archive_fingerprint"):
         path = await dump()
-        found: Fingerprint = await fp.archive_fingerprint(path)
+        found: Fingerprint = await fp.archive_fingerprint(engine, path)
         return found
     before: Fingerprint = await fp.fingerprint(engine)
     await dump()

@@ -1,5 +1,8 @@
 """A Redis database's fingerprint, and a private redis-server to restore a drill into.
 
+A backup's fingerprint is read from its archive (:func:`archive_fingerprint`): the RDB
+loaded into a private redis-server, as a restore does.
+
 One entry per database number (``db<N>``, the URL's: a dbplane Redis database is one
 number, and that is what its backup restores): the key count and a digest of every key's
 name, type and content, read with the type's own commands (``DEBUG DIGEST`` is off by
@@ -28,7 +31,7 @@ from dbplane.engines.fingerprint import Fingerprint, fingerprint_error
 from dbplane.engines.scratch import engine_at
 from dbplane.errors import DbplaneError
 
-__all__ = ["fingerprint", "scratch"]
+__all__ = ["archive_fingerprint", "fingerprint", "scratch"]
 
 _MASK = (1 << 64) - 1
 _SLICE = 1000
@@ -79,28 +82,46 @@ async def _content(client: Any, key: bytes, kind: str) -> bytes:
     return str(total).encode()
 
 
+async def _read(client: Any, index: int) -> Fingerprint:
+    keys = total = 0
+    async for key in client.scan_iter(count=_SLICE):
+        kind = _b(await client.type(key)).decode()
+        if kind == "none":
+            continue  # expired or deleted since the SCAN saw it
+        total = (total + _h64(key, kind.encode(),
+                              await _content(client, key, kind))) & _MASK
+        keys += 1
+    return {f"db{index}": {"keys": keys, "digest": str(total)}}
+
+
+def _index(engine: Engine) -> int:
+    raw = engine.url.database or ""
+    return int(raw) if raw.isdigit() else 0
+
+
 async def fingerprint(engine: Engine) -> Fingerprint:
     """The fingerprint of the engine's database number (the type's ``fingerprint``)."""
     import redis.asyncio as aioredis
 
-    raw = engine.url.database or ""
-    index = int(raw) if raw.isdigit() else 0
     client = aioredis.Redis.from_url(engine.url.raw, socket_timeout=120,
                                      socket_connect_timeout=10)
     try:
-        keys = total = 0
-        async for key in client.scan_iter(count=_SLICE):
-            kind = _b(await client.type(key)).decode()
-            if kind == "none":
-                continue  # expired or deleted since the SCAN saw it
-            total = (total + _h64(key, kind.encode(),
-                                  await _content(client, key, kind))) & _MASK
-            keys += 1
+        return await _read(client, _index(engine))
     except Exception as exc:
         raise fingerprint_error(engine, exc) from exc
     finally:
         await client.aclose()
-    return {f"db{index}": {"keys": keys, "digest": str(total)}}
+
+
+async def archive_fingerprint(engine: Engine, path: Path) -> Fingerprint:
+    """The fingerprint of what an RDB archive holds for the engine's database number,
+    read from a private redis-server that loaded it (the one restore uses): exactly what
+    the backup holds, however busy the server was while it was taken."""
+    from dbplane.engines.redis.backups import loaded
+
+    index = _index(engine)
+    async with loaded(path, index) as client:
+        return await _read(client, index)
 
 
 def _free_port() -> int:

@@ -76,7 +76,7 @@ async def fingerprint(engine: Engine) -> Fingerprint:
     return await asyncio.to_thread(file_fingerprint, engine.url.file_path)
 
 
-async def archive_fingerprint(path: Path) -> Fingerprint:
+async def archive_fingerprint(_engine: Engine, path: Path) -> Fingerprint:
     """The fingerprint of an archive (a SQLite file): exactly what a backup holds."""
     return await asyncio.to_thread(file_fingerprint, path)
 
