@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from dbplane.meta import backups_queries as bq
 from dbplane.meta.records import BackupRecord
@@ -19,6 +21,13 @@ from tests.conftest import AppHandle
 from tests.fixtures.servers import PrivateRedis, SqlDatabase, pg_admin
 
 HOUR = 3_600_000
+
+
+def _scratch_name(op: dict[str, Any]) -> str:
+    """The scratch database a drill's log names."""
+    found = re.search(r"scratch copy \S+/(dbplane_drill_[0-9a-f]+)", " ".join(op["log"]))
+    assert found is not None, op["log"]
+    return found.group(1)
 
 
 async def _embedded(app_handle: AppHandle, name: str) -> Path:
@@ -99,9 +108,10 @@ async def test_a_drill_whose_restore_fails_drops_its_scratch(
     op = await wait_op(client, answer.headers["location"], 60)
     assert op["status"] == "error", op
     assert [(s["name"], s["status"]) for s in op["steps"]][-1] == ("restore", "error"), op
+    scratch = _scratch_name(op)
     with pg_admin() as conn:
-        left = conn.execute("SELECT datname FROM pg_database "
-                            "WHERE datname LIKE 'dbplane\\_drill\\_%'").fetchall()
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname = %s",
+                            (scratch,)).fetchall()
     assert left == []
     with pg_admin(pg_url.name) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (1,)
@@ -194,15 +204,15 @@ async def test_a_canceled_drill_drops_its_scratch(app_handle: AppHandle,
             break
         await asyncio.sleep(0.02)
     assert op["status"] == "running", op
+    scratch = _scratch_name(op)
+    query = "SELECT count(*) FROM pg_database WHERE datname = %s"
     with pg_admin() as conn:
-        assert conn.execute("SELECT count(*) FROM pg_database "
-                            "WHERE datname LIKE 'dbplane\\_drill\\_%'").fetchone() == (1,)
+        assert conn.execute(query, (scratch,)).fetchone() == (1,)
     assert (await client.post(f"{location}/cancel")).status_code == 202
     op = await wait_op(client, location, 30)
     assert op["status"] == "canceled", op
     with pg_admin() as conn:
-        assert conn.execute("SELECT count(*) FROM pg_database "
-                            "WHERE datname LIKE 'dbplane\\_drill\\_%'").fetchone() == (0,)
+        assert conn.execute(query, (scratch,)).fetchone() == (0,)
     with pg_admin(pg_url.name) as conn:
         assert conn.execute("SELECT count(*) FROM slow").fetchone() == (400000,)
     assert "pg_restore" not in _children_commands()

@@ -137,8 +137,8 @@ async def run_verify(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
     async with fp.scratch(live) as copy:
         try:
             async with op.step("restore"):
-                await op.log("restoring into a scratch copy (the live database is not "
-                             "touched)")
+                await op.log(f"restoring into the scratch copy {copy.url.redacted()} "
+                             "(the live database is not touched)")
                 await adapter.restore(copy, path, progress)
             async with op.step("fingerprint"):
                 found: Fingerprint = await fp.fingerprint(copy)
