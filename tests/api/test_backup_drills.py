@@ -6,8 +6,8 @@ key; the live database is untouched in both cases; the scratch copy is gone."""
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from dbplane.meta import backups_queries as bq
-from tests.api.test_backups import _children_commands, backup, sqlite_exec, wait_op
+from tests.api.test_backups import backup, sqlite_exec, wait_op
 from tests.conftest import AppHandle
 from tests.fixtures.servers import PrivateRedis, SqlDatabase, mysql_admin, pg_admin
 
@@ -31,8 +31,15 @@ class Live:
 
     change: Callable[[], None]
     content: Callable[[], Any]
-    scratch_left: Callable[[], list[str]]
+    scratch_left: Callable[[str], bool]
+    """Whether the scratch copy the drill's log names (its redacted URL) still exists."""
     entry: str
+
+
+def _scratch_url(op: dict[str, Any]) -> str:
+    found = re.search(r"scratch copy (\S+)", " ".join(op["log"]))
+    assert found is not None, op["log"]
+    return found.group(1)
 
 
 def _pg(url: SqlDatabase) -> Live:
@@ -49,10 +56,12 @@ def _pg(url: SqlDatabase) -> Live:
         with pg_admin(url.name) as conn:
             return conn.execute("SELECT * FROM items ORDER BY id").fetchall()
 
-    def left() -> list[str]:
+    def left(url: str) -> bool:
+        name = url.rsplit("/", 1)[1]
+        assert name.startswith("dbplane_drill_")
         with pg_admin() as conn:
-            return [r[0] for r in conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'dbplane\\_drill\\_%'")]
+            return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                     (name,)).fetchall())
 
     return Live(change, content, left, "public.items")
 
@@ -74,8 +83,9 @@ def _my(url: SqlDatabase) -> Live:
         + ", (51, NULL, NULL)")
     return Live(lambda: run("UPDATE items SET name = 'changed' WHERE id = 7"),
                 lambda: run("SELECT * FROM items ORDER BY id"),
-                lambda: [r[0] for r in run("SHOW DATABASES LIKE 'dbplane\\_drill\\_%'",
-                                           None)], "items")
+                lambda url: bool(run("SHOW DATABASES LIKE '"
+                                     + url.rsplit("/", 1)[1].replace("_", "\\_") + "'",
+                                     None)), "items")
 
 
 def _redis(client: redis.Redis) -> Live:
@@ -89,8 +99,15 @@ def _redis(client: redis.Redis) -> Live:
     def content() -> Any:
         return sorted((k, client.type(k)) for k in client.scan_iter())
 
-    def left() -> list[str]:
-        return ["redis-server"] if "redis-server" in _children_commands() else []
+    def left(url: str) -> bool:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        try:
+            redis.Redis(port=port, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+        except redis.RedisError:
+            return True  # it answers (asking for its password)
+        return True
 
     return Live(lambda: client.hset("h", "f", "changed"), content, left, f"db{REDIS_DB}")
 
@@ -128,8 +145,10 @@ async def live(kind: str, app_handle: AppHandle, request: pytest.FixtureRequest)
             finally:
                 con.close()
 
-        def left() -> list[str]:
-            return [p.name for p in Path(tempfile.gettempdir()).glob("dbplane-drill-*")]
+        def left(url: str) -> bool:
+            scratch = Path(url.removeprefix("sqlite:///"))
+            assert scratch.parent.name.startswith("dbplane-drill-")
+            return scratch.parent.exists()
 
         made = Live(lambda: sqlite_exec(path, "UPDATE items SET name = 'z' WHERE id = 3"),
                     content, left, "items")
@@ -164,7 +183,6 @@ async def verify(app_handle: AppHandle, backup_id: str) -> dict[str, Any]:
 async def test_a_good_backup_passes_and_a_tampered_one_fails(
         kind: str, live: Live, app_handle: AppHandle) -> None:
     client, ctx = app_handle.client, app_handle.ctx
-    before_left = live.scratch_left()
     good = await backup(client, "drill")
     async with ctx.meta.connect() as conn:
         row = await bq.get_backup(conn, good["database_id"], good["id"])
@@ -182,7 +200,7 @@ async def test_a_good_backup_passes_and_a_tampered_one_fails(
     assert db["last_verified_backup"]["id"] == good["id"]
     assert db["last_verified_backup"]["status"] == "passed"
     assert live.content() == content  # the live database is untouched
-    assert live.scratch_left() == before_left  # the scratch copy is gone
+    assert not live.scratch_left(_scratch_url(op))  # the scratch copy is gone
 
     # tamper: the good backup's archive is replaced by one of the database with one row
     # (key) changed, and its recorded checksum fixed: only the drill can tell
@@ -211,4 +229,4 @@ async def test_a_good_backup_passes_and_a_tampered_one_fails(
         "id": good["id"], "status": "failed",
         "verified_at": shown["database_backup"]["verified_at"]}
     assert live.content() == content
-    assert live.scratch_left() == before_left
+    assert not live.scratch_left(_scratch_url(op))

@@ -4,6 +4,7 @@ last verified backup; the scratch database is gone afterwards."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -14,10 +15,10 @@ from dbplane.errors import BackupNotFound
 from tests.fixtures.servers import SqlDatabase, pg_admin
 
 
-def _scratch_databases() -> list[str]:
+def _exists(scratch: str) -> bool:
     with pg_admin() as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'dbplane\\_drill\\_%'")]
+        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                 (scratch,)).fetchall())
 
 
 async def test_verify_sync_and_async(client: ApiClient, aclient: AsyncApiClient,
@@ -29,7 +30,6 @@ async def test_verify_sync_and_async(client: ApiClient, aclient: AsyncApiClient,
     name = f"cdrill-{uuid.uuid4().hex[:8]}"
     db = client.databases.create(name, url=pg_url.url, restore_drills_enabled=True)
     assert db["restore_drills_enabled"] is True and db["last_verified_backup"] is None
-    before = _scratch_databases()
     try:
         backup = db.backups.create(wait=True)
         assert isinstance(backup, dict)
@@ -40,6 +40,9 @@ async def test_verify_sync_and_async(client: ApiClient, aclient: AsyncApiClient,
         assert isinstance(op, Operation) and op["type"] == "backup.verify"
         op.wait(timeout=60)
         assert op["result"]["status"] == "passed"
+        found = re.search(r"/(dbplane_drill_[0-9a-f]+)", " ".join(op["log"]))
+        assert found is not None, op["log"]
+        assert not _exists(found.group(1))
         with pytest.raises(BackupNotFound):
             db.backups.verify("no-such-backup")
 
@@ -52,6 +55,5 @@ async def test_verify_sync_and_async(client: ApiClient, aclient: AsyncApiClient,
         again = await aclient.databases.update(name, restore_drills_enabled=False)
         assert again["restore_drills_enabled"] is False
         assert again["last_verified_backup"]["id"] == backup["id"]
-        assert _scratch_databases() == before
     finally:
         client.databases.delete(name)
