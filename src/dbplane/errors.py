@@ -70,6 +70,7 @@ __all__ = [
     "DeploymentConflict",
     "DeploymentNotFound",
     "DiffNotApplicable",
+    "DrillScratchUnavailable",
     "EmptyReference",
     "EndpointNotFound",
     "Forbidden",
@@ -914,6 +915,13 @@ class BackupToolFailed(Unavailable):
     """The backup or restore tool stopped with an error."""
 
     code = "DBP-B401"
+
+
+class DrillScratchUnavailable(Unavailable):
+    """A restore drill found no scratch place to restore into (the role may not create a
+    database); the live database was not touched."""
+
+    code = "DBP-B402"
 
 
 # --- Actions (issue 7): codes DBP-X1xx..X4xx ---

@@ -1,4 +1,4 @@
-"""``dbplane backups``: list, create, restore, download, upload and delete a database's
+"""``dbplane backups``: list, create, restore, verify, download, upload and delete a database's
 backups (``--db``, default the default database), with a progress bar while waiting."""
 
 from __future__ import annotations
@@ -58,9 +58,18 @@ def _show_backup(backup: dict[str, Any]) -> None:
     shown = {"size": size, "created_at": stamp, "finished_at": stamp}
     print_record([(k, shown[k](backup.get(k)) if k in shown else backup.get(k))
                   for k in ("id", "name", "status", "method", "type", "format", "size",
-                            "checksum", "created_at", "finished_at", "operation_id")]
+                            "checksum", "created_at", "finished_at", "operation_id",
+                            "verified_at")]
+                 + [("verification", _verification(backup.get("verification")))]
                  + [("error", f"{error.get('message')} ({error.get('code')})"
                      if error else None)])
+
+
+def _verification(found: dict[str, Any] | None) -> str | None:
+    if not found:
+        return None
+    names = [f"{d['name']} ({d['problem']})" for d in found.get("differences", [])]
+    return str(found.get("status")) + (": " + ", ".join(names) if names else "")
 
 
 @app.command("list")
@@ -102,6 +111,28 @@ def restore_backup(ctx: typer.Context, backup_id: BackupArg, db: DbOption = "def
         if wait:
             op = wait_with_progress(op, quiet=as_json)
     print_json(dict(op)) if as_json else show_operation(op)
+
+
+@app.command("verify")
+def verify_backup(ctx: typer.Context, backup_id: BackupArg, db: DbOption = "default",
+                  wait: WaitOption = False, as_json: JsonOption = False) -> None:
+    """Run a restore drill: restore the backup into a scratch copy (never the live
+    database) and compare its tables, row counts and checksums with those recorded at
+    backup time. With --wait, shows the result and exits 1 when the drill failed."""
+    with api(ctx) as client:
+        backups = _backups(client, db)
+        op = backups.verify(backup_id)
+        from dbplane.client.operations import Operation
+
+        assert isinstance(op, Operation)
+        if not wait:
+            print_json(dict(op)) if as_json else show_operation(op)
+            return
+        wait_with_progress(op, quiet=as_json)
+        backup = backups.get(backup_id)
+    print_json(backup) if as_json else _show_backup(backup)
+    if (backup.get("verification") or {}).get("status") != "passed":
+        raise typer.Exit(1)
 
 
 @app.command("download")

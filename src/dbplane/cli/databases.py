@@ -25,6 +25,14 @@ DbArg = Annotated[str, typer.Argument(help="The database's id or resource_id.",
                                       show_default=False)]
 
 
+def _drills(db: Mapping[str, Any]) -> str:
+    state = "after every periodic backup" if db.get("restore_drills_enabled") else "off"
+    last = db.get("last_verified_backup")
+    if last:
+        state += f"; last: {last['id']} {last['status']} at {last['verified_at']}"
+    return state
+
+
 def _backups(db: Mapping[str, Any]) -> str:
     hours = ", ".join(f"{h:02d}:00" for h in db.get("periodic_backups_scheduled_at") or [])
     if not db.get("periodic_backups_enabled"):
@@ -77,6 +85,7 @@ def _show(db: Mapping[str, Any], as_json: bool) -> None:
         ("instances", _instances(db)),
         ("features", [f"{f['name']} ({f['status']})" for f in db.get("features") or []]),
         ("backups", _backups(db)),
+        ("restore_drills", _drills(db)),
         ("encryption_at_rest", db.get("encryption_at_rest")),
         ("created_at", db.get("created_at")),
     ]
@@ -160,16 +169,22 @@ def update_database(
     url: Annotated[str | None, typer.Option(
         "--url", help="A new connection URL (checked before it is saved).")] = None,
     app_name: Annotated[str | None, typer.Option("--app-name", help="A new label.")] = None,
+    drills: Annotated[bool | None, typer.Option(
+        "--restore-drills/--no-restore-drills", help="Run a restore drill after every "
+        "periodic backup.", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a database's settings; the others stay as they are."""
-    if backups is None and not backup_hours and url is None and app_name is None:
+    if (backups is None and not backup_hours and url is None and app_name is None
+            and drills is None):
         usage_error(ctx, "nothing to change: give --backups/--no-backups, "
-                               "--backup-hour, --url or --app-name")
+                               "--backup-hour, --url, --app-name or "
+                               "--restore-drills/--no-restore-drills")
     with api(ctx) as client:
         updated = client.databases.update(
             db, app_name=app_name, url=url, periodic_backups_enabled=backups,
-            periodic_backups_scheduled_at=list(backup_hours) if backup_hours else None)
+            periodic_backups_scheduled_at=list(backup_hours) if backup_hours else None,
+            restore_drills_enabled=drills)
     _show(updated, as_json)
 
 

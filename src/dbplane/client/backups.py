@@ -1,4 +1,4 @@
-"""``db.backups`` (issue 7): create, list, download, upload, restore, delete.
+"""``db.backups`` (issue 7): create, list, download, upload, restore, verify, delete.
 
 ``create`` and ``restore`` start an operation: they answer it (an
 :class:`~dbplane.client.operations.Operation`), or with ``wait=True`` wait for it to end —
@@ -82,6 +82,20 @@ class Backups:
             "POST", _base(self._ref, backup_id, "restore")))
         return op.wait(timeout=timeout) if wait else op
 
+    def verify(self, backup_id: str, wait: bool = False, timeout: float | None = None
+               ) -> Operation | dict[str, Any]:
+        """Start a restore drill of a done backup (restored into a scratch copy, never
+        the live database, and compared with what was recorded at backup time); answers
+        its operation, or with ``wait`` the backup with its ``verification`` ``{status:
+        passed|failed, differences}`` (a failed drill is a result, not an exception).
+        BackupNotReady (409) for a backup that is not done."""
+        op = as_operation(self._http, self._http.request(
+            "POST", _base(self._ref, backup_id, "verify")))
+        if not wait:
+            return op
+        op.wait(timeout=timeout)
+        return self.get(backup_id)
+
     def download(self, backup_id: str, dest: str | os.PathLike[str]) -> Path:
         """Stream a done backup's archive to ``dest`` (a file, or a directory where it
         keeps the server's file name); answers the file written."""
@@ -148,6 +162,17 @@ class AsyncBackups:
         op = as_async_operation(self._http, await self._http.request(
             "POST", _base(self._ref, backup_id, "restore")))
         return await op.wait(timeout=timeout) if wait else op
+
+    async def verify(self, backup_id: str, wait: bool = False,
+                     timeout: float | None = None,  # noqa: ASYNC109
+                     ) -> AsyncOperation | dict[str, Any]:
+        """Start a restore drill; see :meth:`Backups.verify`."""
+        op = as_async_operation(self._http, await self._http.request(
+            "POST", _base(self._ref, backup_id, "verify")))
+        if not wait:
+            return op
+        await op.wait(timeout=timeout)
+        return await self.get(backup_id)
 
     async def download(self, backup_id: str, dest: str | os.PathLike[str]) -> Path:
         """Stream a done backup's archive to ``dest``; see :meth:`Backups.download`."""

@@ -68,20 +68,23 @@ def _ref(db: DatabaseRef) -> str:
 def _create_body(resource_id: str, url: str | None, type_name: str | None,
                  app_name: str | None, periodic_backups_enabled: bool | None,
                  periodic_backups_scheduled_at: int | builtins.list[int] | None,
-                 mode: str | None = None) -> dict[str, Any]:
+                 mode: str | None = None,
+                 restore_drills_enabled: bool | None = None) -> dict[str, Any]:
     fields = {"resource_id": resource_id, "url": url, "type_name": type_name, "mode": mode,
               "app_name": app_name, "periodic_backups_enabled": periodic_backups_enabled,
-              "periodic_backups_scheduled_at": periodic_backups_scheduled_at}
+              "periodic_backups_scheduled_at": periodic_backups_scheduled_at,
+              "restore_drills_enabled": restore_drills_enabled}
     return {"database": {k: v for k, v in fields.items() if v is not None}}
 
 
 def _update_body(app_name: str | None, url: str | None,
                  periodic_backups_enabled: bool | None,
                  periodic_backups_scheduled_at: int | builtins.list[int] | None,
-                 ) -> dict[str, Any]:
+                 restore_drills_enabled: bool | None = None) -> dict[str, Any]:
     fields = {"app_name": app_name, "url": url,
               "periodic_backups_enabled": periodic_backups_enabled,
-              "periodic_backups_scheduled_at": periodic_backups_scheduled_at}
+              "periodic_backups_scheduled_at": periodic_backups_scheduled_at,
+              "restore_drills_enabled": restore_drills_enabled}
     return {"database": {k: v for k, v in fields.items() if v is not None}}
 
 
@@ -333,7 +336,8 @@ class Databases:
                type_name: str | None = None, app_name: str | None = None,
                periodic_backups_enabled: bool | None = None,
                periodic_backups_scheduled_at: int | builtins.list[int] | None = None,
-               mode: str | None = None, timeout: float | None = None) -> Database:
+               mode: str | None = None, timeout: float | None = None,
+               restore_drills_enabled: bool | None = None) -> Database:
         """Register an external database by ``url`` (the server checks the connection
         first), serve an existing SQLite file (``sqlite:////abs/path.db``), create an
         embedded SQLite database when ``url`` is None, or with ``mode="managed"``
@@ -343,7 +347,7 @@ class Databases:
         Raises DatabaseExists, InvalidField, InvalidDatabaseUrl, or a
         ConnectionCheckFailed subclass that says what is wrong with the url."""
         body = _create_body(resource_id, url, type_name, app_name, periodic_backups_enabled,
-                            periodic_backups_scheduled_at, mode)
+                            periodic_backups_scheduled_at, mode, restore_drills_enabled)
         answer = self._http.request("POST", path("databases"), json=body)
         if mode == "managed":
             as_operation(self._http, answer).wait(timeout=timeout, poll=0.1)
@@ -353,11 +357,12 @@ class Databases:
     def update(self, db: DatabaseRef, *, app_name: str | None = None,
                url: str | None = None, periodic_backups_enabled: bool | None = None,
                periodic_backups_scheduled_at: int | builtins.list[int] | None = None,
-               ) -> Database:
+               restore_drills_enabled: bool | None = None) -> Database:
         """Change the given settings and leave the others (None means unchanged; an empty
-        list of hours clears the schedule). Hours are 0-23, UTC."""
+        list of hours clears the schedule). Hours are 0-23, UTC. ``restore_drills_enabled``:
+        run a restore drill after every periodic backup."""
         body = _update_body(app_name, url, periodic_backups_enabled,
-                            periodic_backups_scheduled_at)
+                            periodic_backups_scheduled_at, restore_drills_enabled)
         return self._one(self._http.request("PATCH", path("databases", _ref(db)), json=body))
 
     def delete(self, db: DatabaseRef, *, purge: bool = False) -> None:
@@ -391,10 +396,10 @@ class AsyncDatabases:
                      periodic_backups_enabled: bool | None = None,
                      periodic_backups_scheduled_at: int | builtins.list[int] | None = None,
                      mode: str | None = None, timeout: float | None = None,  # noqa: ASYNC109 (the sync twin's)
-                     ) -> AsyncDatabase:
+                     restore_drills_enabled: bool | None = None) -> AsyncDatabase:
         """Register, create or provision a database; see :meth:`Databases.create`."""
         body = _create_body(resource_id, url, type_name, app_name, periodic_backups_enabled,
-                            periodic_backups_scheduled_at, mode)
+                            periodic_backups_scheduled_at, mode, restore_drills_enabled)
         answer = await self._http.request("POST", path("databases"), json=body)
         if mode == "managed":
             await as_async_operation(self._http, answer).wait(timeout=timeout, poll=0.1)
@@ -404,10 +409,10 @@ class AsyncDatabases:
     async def update(self, db: DatabaseRef, *, app_name: str | None = None,
                      url: str | None = None, periodic_backups_enabled: bool | None = None,
                      periodic_backups_scheduled_at: int | builtins.list[int] | None = None,
-                     ) -> AsyncDatabase:
+                     restore_drills_enabled: bool | None = None) -> AsyncDatabase:
         """Change the given settings; see :meth:`Databases.update`."""
         body = _update_body(app_name, url, periodic_backups_enabled,
-                            periodic_backups_scheduled_at)
+                            periodic_backups_scheduled_at, restore_drills_enabled)
         return self._one(await self._http.request("PATCH", path("databases", _ref(db)),
                                                   json=body))
 

@@ -9,9 +9,14 @@ check) compares the copy's with :func:`compare`, which names every entry that di
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Fingerprint", "compare"]
+from dbplane.errors import DbplaneError
+
+if TYPE_CHECKING:
+    from dbplane.engines.base import Engine
+
+__all__ = ["Fingerprint", "compare", "fingerprint_error"]
 
 Fingerprint = dict[str, dict[str, Any]]
 """Entry name (``public.items``, ``db0``) → what it holds (``rows``, ``checksum``…)."""
@@ -30,3 +35,16 @@ def compare(recorded: Fingerprint, found: Fingerprint) -> list[dict[str, Any]]:
         differences.append({"name": name, "problem": problem, "expected": want,
                             "found": got})
     return differences
+
+
+def fingerprint_error(engine: Engine, exc: Exception) -> DbplaneError:
+    """The dbplane error for a driver's failure while fingerprinting (the type's
+    ``fingerprint`` module calls it): a connection failure named as such, else the
+    server's message."""
+    if isinstance(exc, DbplaneError):
+        return exc
+    known = engine.connect_error(exc)
+    if known is not None:
+        return known
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return DbplaneError(f"reading the database's fingerprint failed: {first}")

@@ -19,6 +19,7 @@ __all__ = [
     "get_backup",
     "get_backup_slot",
     "insert_backup",
+    "last_verified_backup",
     "list_backups",
     "list_scheduled_databases",
     "list_unfinished_backups",
@@ -41,6 +42,16 @@ async def get_backup(conn: AsyncConnection, database_id: str,
                      backup_id: str) -> BackupRecord | None:
     result = await conn.execute(select(backups).where(
         and_(backups.c.id == backup_id, backups.c.database_id == database_id)))
+    row = result.mappings().first()
+    return BackupRecord.of(row) if row is not None else None
+
+
+async def last_verified_backup(conn: AsyncConnection,
+                               database_id: str) -> BackupRecord | None:
+    """The database's backup whose restore drill ended last, if any."""
+    result = await conn.execute(select(backups).where(
+        and_(backups.c.database_id == database_id, backups.c.verified_at.is_not(None)))
+        .order_by(backups.c.verified_at.desc()).limit(1))
     row = result.mappings().first()
     return BackupRecord.of(row) if row is not None else None
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from dbplane.engines.backups import (
+    Archive,
     ArchiveWriter,
     adapter_for,
     make_backup,
@@ -48,6 +49,7 @@ from dbplane.errors import (
 from dbplane.meta import backups_queries as bq
 from dbplane.meta import queries as mq
 from dbplane.meta.records import BackupRecord, DatabaseRecord
+from dbplane.services import backup_drills as drills
 from dbplane.services import tables as tables_svc
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.databases import resolve_database
@@ -111,6 +113,11 @@ class BackupPublic(BaseModel):
                          "archive itself)")
     operation_id: str | None
     error: BackupError | None
+    verified_at: str | None = Field(None, description="RFC 3339: when the last restore "
+                                    "drill of this backup ended; null if never drilled")
+    verification: dict[str, Any] | None = Field(
+        None, description="the last restore drill: {status: passed|failed, differences: "
+        "[{name, problem, expected, found}]}")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -126,7 +133,8 @@ def _public(row: BackupRecord) -> BackupPublic:
         finished_at=_iso(row.finished_at), status=row.status, method=row.method,
         type=row.type_name, format=row.format, size=row.size,
         checksum=row.checksum, operation_id=row.operation_id,
-        error=BackupError.model_validate(row.error) if row.error else None)
+        error=BackupError.model_validate(row.error) if row.error else None,
+        verified_at=_iso(row.verified_at), verification=row.verification)
 
 
 def _archive_path(ctx: AppContext, row: BackupRecord) -> Path:
@@ -292,15 +300,23 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
         await op.checkpoint()
 
     try:
+        made: list[Archive] = []
+
+        async def dump() -> Path:
+            made.append(await make_backup(engine, final, progress))
+            return final
+
         async with op.step("dump"):
             engine = await ctx.connections.engine_for(db)
-            archive = await make_backup(engine, final, progress)
+            fingerprint = await drills.take_fingerprint(engine, dump, op.log)
+            archive = made[0]
             await op.log(f"{archive.format} archive of {archive.size} bytes, "
                          f"{archive.checksum}")
         async with op.step("record"), ctx.meta.begin() as conn:
             await bq.update_backup(conn, backup_id, {
                 "status": "done", "archive": final.name, "size": archive.size,
-                "checksum": archive.checksum, "finished_at": now_ms()})
+                "checksum": archive.checksum, "finished_at": now_ms(),
+                "fingerprint": fingerprint})
     except BaseException as exc:
         await asyncio.to_thread(_remove_files, ctx, replace(row, archive=None))
         with contextlib.suppress(Exception):
@@ -313,6 +329,10 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             removed = await _apply_retention(ctx, db.id)
             if removed:
                 await op.log(f"retention: removed {removed} older periodic backup(s)")
+        if db.restore_drills_enabled:
+            drill = await drills.verify_backup(ctx, db.id, backup_id,
+                                               created_by="scheduler")
+            await op.log(f"restore drill started: operation {drill.id}")
     return {"backup_id": backup_id, "size": archive.size, "checksum": archive.checksum}
 
 

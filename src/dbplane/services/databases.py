@@ -39,6 +39,7 @@ from dbplane.errors import (
     NotManaged,
     ProtectedDatabase,
 )
+from dbplane.meta import backups_queries as bq
 from dbplane.meta import managed_queries as mgq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseMode, DatabaseRecord
@@ -110,6 +111,8 @@ class DatabaseCreate(BaseModel):
     periodic_backups_enabled: bool = False
     periodic_backups_scheduled_at: Hours | None = Field(
         None, description="One hour or a list of hours (0-23, UTC).")
+    restore_drills_enabled: bool = Field(False, description="Run a restore drill "
+                                         "(backups/{id}/verify) after every periodic backup.")
 
     _check_type = field_validator("type_name")(_type_name)
     _check_hours = field_validator("periodic_backups_scheduled_at")(_hours)
@@ -126,6 +129,8 @@ class DatabaseUpdate(BaseModel):
     periodic_backups_enabled: bool | None = None
     periodic_backups_scheduled_at: Hours | None = Field(
         None, description="One hour or a list of hours (0-23, UTC).")
+    restore_drills_enabled: bool | None = Field(None, description="Run a restore drill "
+                                                "after every periodic backup.")
     config: dict[str, str | StrictInt] | None = Field(
         None, description="A managed server's settings ({name: value}), checked against "
         "its catalogue; those that need a restart stay pending until a redeploy.")
@@ -158,6 +163,14 @@ class ManagedPublic(BaseModel):
     restarts: int
 
 
+class LastVerifiedBackup(BaseModel):
+    """The backup a restore drill verified last, when, and how it went."""
+
+    id: str
+    verified_at: str = Field(description="RFC 3339, UTC")
+    status: Literal["passed", "failed"]
+
+
 class DatabasePublic(BaseModel):
     """A database, with every attribute of the Scalingo database object."""
 
@@ -181,6 +194,9 @@ class DatabasePublic(BaseModel):
     features: list[FeaturePublic]
     periodic_backups_enabled: bool
     periodic_backups_scheduled_at: list[int]
+    restore_drills_enabled: bool = False
+    last_verified_backup: LastVerifiedBackup | None = Field(
+        None, description="the backup most recently verified by a restore drill")
     mode: Literal["embedded", "external", "managed"]
     url: str = Field(description="the connection URL with its password replaced by ***")
     status_detail: str | None = Field(None, description="why the database is unreachable")
@@ -257,10 +273,23 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
             else features)],
         periodic_backups_enabled=row.periodic_backups_enabled,
         periodic_backups_scheduled_at=list(row.periodic_backups_scheduled_at),
+        restore_drills_enabled=row.restore_drills_enabled,
+        last_verified_backup=await _last_verified(ctx, row.id),
         mode=row.mode,
         url=redact_url(url),
         **_managed_fields(view),
     )
+
+
+async def _last_verified(ctx: AppContext, db_id: str) -> LastVerifiedBackup | None:
+    async with ctx.meta.connect() as conn:
+        row = await bq.last_verified_backup(conn, db_id)
+    if row is None or row.verified_at is None:
+        return None
+    return LastVerifiedBackup(
+        id=row.id, verified_at=datetime.fromtimestamp(row.verified_at / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds"),
+        status=(row.verification or {}).get("status", "failed"))
 
 
 def _managed_fields(view: managed.ManagedView | None) -> dict[str, Any]:
@@ -405,6 +434,7 @@ async def provision_database(ctx: AppContext, body: DatabaseCreate,
         type_name=body.type_name, mode="managed", plan="managed",
         url_secret=ctx.secrets.encrypt(url), protected=False,
         periodic_backups_enabled=body.periodic_backups_enabled,
+        restore_drills_enabled=body.restore_drills_enabled,
         periodic_backups_scheduled_at=tuple(_hours(body.periodic_backups_scheduled_at) or ()),
         created_at=stamp, updated_at=stamp)
     async with ctx.meta.begin() as conn:
@@ -453,6 +483,7 @@ async def _insert(ctx: AppContext, body: DatabaseCreate, *, type_name: str,
         url_secret=ctx.secrets.encrypt(url),
         protected=protected,
         periodic_backups_enabled=body.periodic_backups_enabled,
+        restore_drills_enabled=body.restore_drills_enabled,
         # the validator made it a sorted list (or None); this only narrows its type
         periodic_backups_scheduled_at=tuple(_hours(body.periodic_backups_scheduled_at) or ()),
         created_at=stamp,

@@ -4,7 +4,7 @@ never claimed by this process's workers."""
 
 from __future__ import annotations
 
-from dbplane.services import backups, deployments, managed, routines, supervisor
+from dbplane.services import backup_drills, backups, deployments, managed, routines, supervisor
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
 
@@ -24,6 +24,8 @@ def register_operation_types(registry: OperationRegistry) -> None:
     registry.register("backup", backups.run_backup, conflict_group="data", urgent=True)
     registry.register("restore", backups.run_restore, conflict_group="data",
                       cancellable=False, urgent=True)
+    # a drill restores into a scratch copy, never the live database: no conflict group
+    registry.register(backup_drills.OPERATION_TYPE, backup_drills.run_verify)
     for kind, type_name in routines.OPERATION_TYPES.items():
         registry.register(type_name, routines.run_routine_operation,
                           cancellable=kind in routines.CANCELLABLE_KINDS)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from dbplane.api.deps import AdminDep, ContextDep
 from dbplane.api.routers.operations import OperationPublic, accepted, created_by
+from dbplane.services import backup_drills as drills
 from dbplane.services import backups as svc
 from dbplane.services.backups import BackupPublic
 
@@ -106,4 +107,17 @@ async def restore_backup(db: str, backup_id: str, ctx: ContextDep,
     """Restore a done backup into the database (its checksum and format are verified
     first). 409 while another backup or restore of this database is pending or running."""
     op = await svc.restore_backup(ctx, db, backup_id, created_by=created_by(principal))
+    return accepted(op)
+
+
+@router.post("/{backup_id}/verify", status_code=202, response_class=Response,
+             responses=_ACCEPTED)
+async def verify_backup(db: str, backup_id: str, ctx: ContextDep,
+                        principal: AdminDep) -> Response:
+    """Start a restore drill: the archive is restored into a scratch copy (never the live
+    database), its tables, row counts and content checksums (keys and digests for Redis)
+    are compared with the ones recorded at backup time, the result is recorded on the
+    backup (``verified_at``, ``verification``) and the scratch copy removed. 409 for a
+    backup that is not done."""
+    op = await drills.verify_backup(ctx, db, backup_id, created_by=created_by(principal))
     return accepted(op)

@@ -56,6 +56,7 @@ class MysqlEngine(SqlEngine):
         "actions": "dbplane.engines.mysql.actions:MysqlActions",
         "lock": "dbplane.engines.mysql.lock:MysqlLock",
         "managed": "dbplane.engines.mysql.managed:ManagedMysql",
+        "fingerprint": "dbplane.engines.mysql.fingerprint",
     }
     tables_dialect = MariadbTables()
     catalog_dialect = MariadbCatalog()

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+from contextvars import ContextVar
 from pathlib import Path
 
 from dbplane.engines.backups import ArchiveWriter, Progress, find_tool, read_head, run_tool
 from dbplane.engines.base import Engine
 from dbplane.errors import ArchiveInvalid, BackupToolFailed
 
-__all__ = ["PostgresqlBackups", "libpq_env"]
+__all__ = ["SNAPSHOT", "PostgresqlBackups", "libpq_env"]
+
+SNAPSHOT: ContextVar[str | None] = ContextVar("dbplane_pg_snapshot", default=None)
+"""An exported snapshot pg_dump dumps (``--snapshot``), set by the fingerprint's
+``around_dump`` so that the archive and its recorded fingerprint are the same moment."""
 
 _MAGIC = b"PGDMP"
 # URL query parameters that libpq reads from the environment
@@ -50,7 +55,10 @@ class PostgresqlBackups:
     async def backup(self, engine: Engine, writer: ArchiveWriter, progress: Progress) -> None:
         tool = find_tool("pg_dump")
         await progress(0.05, "pg_dump --format=custom")
-        await run_tool([tool, "--format=custom", "--no-password"], env=libpq_env(engine),
+        snapshot = SNAPSHOT.get()
+        extra = [f"--snapshot={snapshot}"] if snapshot else []
+        await run_tool([tool, "--format=custom", "--no-password", *extra],
+                       env=libpq_env(engine),
                        stdout=writer.write, what="pg_dump")
 
     async def check(self, path: Path, *, thorough: bool = True) -> None:

@@ -28,7 +28,7 @@ from dbplane.engines.backups import ArchiveWriter, Progress, find_tool, read_hea
 from dbplane.engines.base import Engine
 from dbplane.errors import ArchiveInvalid, BackupToolFailed, DbplaneError
 
-__all__ = ["RedisBackups"]
+__all__ = ["RedisBackups", "loaded"]
 
 _MAGIC = re.compile(rb"^REDIS\d{4}")
 _BATCH = 500
@@ -81,7 +81,7 @@ class RedisBackups:
 
     async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
         index = _db_index(engine)
-        async with _loaded(path, index) as source:
+        async with loaded(path, index) as source:
             total = max(1, int(await source.dbsize()))
             await progress(0.1, f"{total} keys to write back")
             target = aioredis.Redis.from_url(engine.url.raw, socket_timeout=120,
@@ -123,7 +123,7 @@ async def _copy(source: Any, target: Any, keys: list[bytes]) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _loaded(path: Path, index: int) -> AsyncIterator[Any]:
+async def loaded(path: Path, index: int) -> AsyncIterator[Any]:
     """A private redis-server that loaded ``path``, and a client on database ``index``."""
     server = find_tool("redis-server")
     workdir = Path(tempfile.mkdtemp(prefix="dbplane-rdb-"))

@@ -21,7 +21,8 @@ class RedisEngine(Engine):
     url_schemes = ("redis", "rediss")
     default_port = 6379
     parts = {"backups": "dbplane.engines.redis.backups:RedisBackups",
-             "managed": "dbplane.engines.redis.managed:ManagedRedis"}
+             "managed": "dbplane.engines.redis.managed:ManagedRedis",
+             "fingerprint": "dbplane.engines.redis.fingerprint"}
 
     def __init__(self, url: DatabaseUrl, *, timeout: float = 3.0) -> None:
         super().__init__(url, timeout=timeout)

@@ -132,6 +132,7 @@ class SqliteEngine(SqlEngine):
         "backups": "dbplane.engines.sqlite.backups:SqliteBackups",
         "actions": "dbplane.engines.sqlite.actions:SqliteActions",
         "lock": "dbplane.engines.sqlite.lock:SqliteLock",
+        "fingerprint": "dbplane.engines.sqlite.fingerprint",
     }
     driver = "sqlite+aiosqlite"
     version_query = "SELECT sqlite_version()"
