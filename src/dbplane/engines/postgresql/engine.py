@@ -46,6 +46,7 @@ class PostgresqlEngine(SqlEngine):
         "actions": "dbplane.engines.postgresql.actions:PostgresqlActions",
         "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
         "managed": "dbplane.engines.postgresql.managed:ManagedPostgresql",
+        "pitr": "dbplane.engines.postgresql.pitr:PostgresqlPitr",
     }
     tables_dialect = PostgresTables()
     catalog_dialect = PostgresCatalog()
