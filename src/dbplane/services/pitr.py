@@ -222,6 +222,7 @@ async def take_base_backup(ctx: AppContext, handle: managed.ManagedHandle,
     """A base backup of the running server (pruning the old ones); its manifest."""
     rt = managed.runtime_of(ctx)
     base = await asyncio.to_thread(pitr.base_backup, rt, handle.plan, KEEP_BASE_BACKUPS)
+    await pitr.mark(handle.url)  # its window opens at once, even on an idle database
     public: dict[str, Any] = base.public()
     return public
 

@@ -307,13 +307,18 @@ class PostgresqlPitr:
             rt.write_config(auto, text[:start] + text[end + len("# dbplane: end\n"):],
                             plan.user)
 
-    async def mark_end(self, url: str) -> str:
-        """Make the archive reach now: a transaction (a commit later than any target up to
-        now, which a time-targeted recovery needs to stop at), then a WAL switch; the
-        segment that must be archived."""
+    async def mark(self, url: str) -> None:
+        """A transaction of its own: a commit later than any target up to now, which a
+        time-targeted recovery needs to stop at (and which opens the window of a base
+        backup just taken of an idle database)."""
         from dbplane.engines.postgresql.managed import _fetch
 
         await _fetch(url, "SELECT pg_current_xact_id()")
+
+    async def mark_end(self, url: str) -> str:
+        """Make the archive reach now: :meth:`mark`, then a WAL switch; the segment that
+        must be archived."""
+        await self.mark(url)
         return await self.switch_wal(url)
 
     async def switch_wal(self, url: str) -> str:
