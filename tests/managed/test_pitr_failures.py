@@ -38,7 +38,7 @@ async def test_a_failed_restore_leaves_the_old_server_serving(
     handle = await managed.handle_for(managed_app.ctx, await _row(managed_app, "broken"))
     assert not (handle.record.layout or {}).get("data_dir")
     assert not (handle.record.kept or {}).get("pitr")
-    assert not list(directory.glob("data-pitr-*"))
+    assert not list(directory.glob("data-pitr-*"))  # noqa: ASYNC240
     db = (await client.get("/v1/databases/broken")).json()["database"]
     assert db["status"] == "running", db
     assert [tuple(r) for r in await _sql(url, "SELECT id, v FROM t ORDER BY id")] == \
