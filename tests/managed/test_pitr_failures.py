@@ -64,3 +64,30 @@ async def test_backups_take_base_backups_and_keep_a_bounded_number(
     oldest_start = now["base_backups"][0]["start_lsn"]
     assert now["ranges"] and now["earliest"] is not None
     assert oldest_start
+
+
+async def test_an_interrupted_restore_is_rolled_back(managed_app: AppHandle) -> None:
+    """dbplane stopped midway (its operation ended, the server left ``updating`` with
+    ``kept["pitr"]`` and a half-built directory): the periodic task puts the previous
+    directory back in service."""
+    from dbplane.services import managed, pitr
+
+    client = managed_app.client
+    url = await _with_pitr(managed_app, "stopped")
+    await _sql(url, "INSERT INTO t VALUES (1, 'kept')")
+    handle = await managed.handle_for(managed_app.ctx, await _row(managed_app, "stopped"))
+    await managed.stop_process(managed_app.ctx, handle)
+    half = handle.plan.directory / "data-pitr-20260101000000000000"
+    half.mkdir()
+    await managed.save_server(managed_app.ctx, handle, state="updating", pid=None, kept={
+        "pitr": {"data_dir": str(handle.plan.directory / "data"), "new_data_dir": str(half),
+                 "operation_id": "no-such-operation"}})
+    await pitr.settle_interrupted(managed_app.ctx)
+    handle = await managed.handle_for(managed_app.ctx, await _row(managed_app, "stopped"))
+    assert handle.record.state == "running", handle.record
+    assert "interrupted" in (handle.record.detail or "")
+    assert not (handle.record.kept or {}).get("pitr")
+    assert not half.exists()
+    assert (await client.get("/v1/databases/stopped")).json()["database"]["status"] == \
+        "running"
+    assert [tuple(r) for r in await _sql(url, "SELECT id, v FROM t")] == [(1, "kept")]

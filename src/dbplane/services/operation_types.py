@@ -33,5 +33,7 @@ def register_operation_types(registry: OperationRegistry) -> None:
                           cancellable=kind in routines.CANCELLABLE_KINDS)
     registry.register_periodic("managed.supervisor", supervisor.supervise,
                                supervisor.INTERVAL_SECONDS)
+    registry.register_periodic("pitr.settle", pitr.settle_interrupted,
+                               pitr.SETTLE_INTERVAL_SECONDS)
     registry.register_periodic("backups.scheduler", backups.scheduler_pass,
                                backups.SCHEDULER_INTERVAL_SECONDS)

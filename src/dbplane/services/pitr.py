@@ -42,6 +42,7 @@ from dbplane.errors import (
     RestoreTimeOutsideWindow,
     Unsupported,
 )
+from dbplane.meta import managed_queries as mq
 from dbplane.meta import queries as q
 from dbplane.meta.records import DatabaseRecord
 from dbplane.services import managed
@@ -52,6 +53,7 @@ from dbplane.services.operations import (
     OperationContext,
     OperationRecord,
     active_operations,
+    get_operation,
     start_operation,
 )
 
@@ -62,6 +64,7 @@ __all__ = [
     "after_features",
     "parse_restore_time",
     "run_pitr_restore",
+    "settle_interrupted",
     "start_pitr_restore",
     "take_base_backup",
     "window",
@@ -72,6 +75,8 @@ KEEP_BASE_BACKUPS = 3
 OPERATION_TYPE = "managed.pitr_restore"
 ARCHIVE_WAIT_SECONDS = 30.0
 """How long the archiver may take to copy the segment a WAL switch closed."""
+SETTLE_INTERVAL_SECONDS = 5.0
+"""How often a restore interrupted by a stop of dbplane is looked for."""
 RECOVERY_TIMEOUT_SECONDS = 6 * 3600.0
 """How long a recovery may replay WAL (the server's process is watched meanwhile)."""
 
@@ -403,3 +408,36 @@ async def _roll_back(ctx: AppContext, old: managed.ManagedHandle,
                                   f"the previous server did not start again: "
                                   f"{again.detail}"[:2000])
     await ctx.connections.drop(old.row.id)
+
+
+async def settle_interrupted(ctx: AppContext) -> None:
+    """The ``pitr.settle`` periodic task: a server left ``updating`` with ``kept["pitr"]``
+    whose restore operation has ended without finishing it (dbplane was stopped or
+    killed midway) is rolled back as a failed restore is: the new server stopped, its
+    directory removed, the previous one started again."""
+    async with ctx.meta.connect() as conn:
+        records = await mq.list_managed_servers(conn)
+    for record in records:
+        info = (record.kept or {}).get("pitr")
+        if record.state != "updating" or not isinstance(info, dict):
+            continue
+        try:
+            op = await get_operation(ctx, str(info.get("operation_id")))
+            if op.status in ("pending", "running"):
+                continue
+        except DbplaneError:
+            pass  # the operation is gone: nothing will finish the restore
+        async with ctx.meta.connect() as conn:
+            row = await q.get_database_by_ref(conn, record.database_id)
+        if row is None:
+            continue
+        handle = await managed.handle_for(ctx, row)
+        kept = {k: v for k, v in (record.kept or {}).items() if k != "pitr"}
+        new_dir = Path(str(info.get("new_data_dir")))
+        if _data_dir(handle.plan) == new_dir:  # it had switched: only the record is left
+            await managed.save_server(ctx, handle, state="running", kept=kept)
+            continue
+        interrupted = PitrRestoreFailed("the point-in-time restore was interrupted (dbplane "
+                                        "stopped while it ran)", database=row.resource_id)
+        await _roll_back(ctx, handle, _with_data_dir(handle, new_dir), record.pid, new_dir,
+                         kept, True, "running", interrupted)
