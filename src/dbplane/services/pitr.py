@@ -295,9 +295,11 @@ async def run_pitr_restore(ctx: AppContext, op: OperationContext) -> dict[str, A
     try:
         async with op.step("check the window"):
             _require_enabled(handle, pitr)
+            timeline = None
             if was_running:
                 await _archive_now(ctx, handle, pitr, mark=True)
-            found = await asyncio.to_thread(pitr.window, handle.plan, None)
+                timeline = (await pitr.state(handle.url))[1] or None
+            found = await asyncio.to_thread(pitr.window, handle.plan, timeline)
             base = found.base_for(target)
             if base is None:
                 shown = found.public()
