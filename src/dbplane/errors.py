@@ -109,10 +109,14 @@ __all__ = [
     "OperationInterrupted",
     "OperationNotCancellable",
     "OperationNotFound",
+    "PitrNotEnabled",
+    "PitrRestoreFailed",
     "ProtectedDatabase",
     "ProtectedLogicalDatabase",
     "ReadOnlyTable",
     "RecordNotFound",
+    "RestoreTimeInvalid",
+    "RestoreTimeOutsideWindow",
     "RetentionPolicyExists",
     "RetentionPolicyNotFound",
     "RoleExists",
@@ -1067,6 +1071,32 @@ class ManagedDirUnusable(Unavailable):
 
     code = "DBP-M402"
 
+
+# -- point-in-time restore ------------------------------------------------------------
+
+
+class RestoreTimeInvalid(Invalid):
+    """restore_time is not an RFC 3339 time with its offset."""
+
+    code = "DBP-P101"
+
+
+class RestoreTimeOutsideWindow(Invalid):
+    """restore_time is outside the restorable window."""
+
+    code = "DBP-P102"
+
+
+class PitrNotEnabled(Conflict):
+    """Point-in-time restore needs the wal-archiving feature on."""
+
+    code = "DBP-P301"
+
+
+class PitrRestoreFailed(Unavailable):
+    """The point-in-time restore failed; the previous data directory serves again."""
+
+    code = "DBP-P401"
 
 
 def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:

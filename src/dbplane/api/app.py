@@ -27,6 +27,7 @@ from dbplane.api.routers import (
     deployments,
     health,
     operations,
+    pitr,
     routines,
     schema,
     tables,
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None,
                        responses={503: PROBLEM_RESPONSES[500] | {
                            "description": "The metadata store does not answer"}})
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
-                   backups, actions, deployments):
+                   backups, actions, deployments, pitr):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
     console.install(app)
     install_docs(app)

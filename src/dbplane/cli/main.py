@@ -16,6 +16,7 @@ from dbplane.cli import (
     databases,
     deployments,
     operations,
+    pitr,
     roles,
     routines,
     rows,
@@ -40,7 +41,7 @@ app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
 app.command("health")(auth.health)
-for _module in (schema, routines, operations, backups, actions, deployments):
+for _module in (schema, routines, operations, backups, actions, deployments, pitr):
     _module.register(app)
 
 

@@ -22,7 +22,19 @@ from dbplane.client.deployments import (
     async_deploy,
     deploy,
 )
-from dbplane.client.operations import as_async_operation, as_operation
+from dbplane.client.operations import (
+    AsyncOperation,
+    Operation,
+    as_async_operation,
+    as_operation,
+)
+from dbplane.client.pitr import (
+    RestoreTime,
+    async_pitr_restore,
+    async_pitr_window,
+    pitr_restore,
+    pitr_window,
+)
 from dbplane.client.routines import (
     AsyncFactory,
     AsyncMigrations,
@@ -162,6 +174,18 @@ class _Parts:
         return as_object(self._http.request("GET", path("databases", self._refs()[0],
                                                         "status")))
 
+    def pitr_window(self) -> dict[str, Any]:
+        """The point-in-time restore window (``earliest``, ``latest``, ``ranges``…) of a
+        managed PostgreSQL with wal-archiving on."""
+        return pitr_window(self._http, self._refs()[0])
+
+    def pitr_restore(self, restore_time: RestoreTime, wait: bool = False,
+                     timeout: float | None = None) -> Operation:
+        """Restore it in place to ``restore_time`` (RFC 3339 text or an aware datetime);
+        answers the operation, ended when ``wait``. RestoreTimeOutsideWindow names the
+        window; RestoreTimeInvalid, PitrNotEnabled, NotManaged, OperationConflict."""
+        return pitr_restore(self._http, self._refs()[0], restore_time, wait, timeout)
+
 
 class _AsyncParts:
     """:class:`_Parts` on the async client."""
@@ -234,6 +258,17 @@ class _AsyncParts:
         """Qovery's status object."""
         return as_object(await self._http.request("GET", path("databases",
                                                               self._refs()[0], "status")))
+
+    async def pitr_window(self) -> dict[str, Any]:
+        """The point-in-time restore window; see :meth:`_Parts.pitr_window`."""
+        return await async_pitr_window(self._http, self._refs()[0])
+
+    async def pitr_restore(self, restore_time: RestoreTime, wait: bool = False,
+                           timeout: float | None = None,  # noqa: ASYNC109
+                           ) -> AsyncOperation:
+        """Restore it in place to ``restore_time``; see :meth:`_Parts.pitr_restore`."""
+        return await async_pitr_restore(self._http, self._refs()[0], restore_time, wait,
+                                        timeout)
 
 
 class Database(_Parts, dict[str, Any]):

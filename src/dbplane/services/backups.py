@@ -324,6 +324,9 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
                 await bq.update_backup(conn, backup_id, {
                     "status": "error", "error": _error(exc), "finished_at": now_ms()})
         raise
+    from dbplane.services import pitr  # a base backup too when PITR is on
+
+    await pitr.after_backup(ctx, db, op)
     if row.method == "periodic":
         async with op.step("retention"):
             removed = await _apply_retention(ctx, db.id)

@@ -305,7 +305,8 @@ def _managed_fields(view: managed.ManagedView | None) -> dict[str, Any]:
     }
 
 
-_BUSY_STATUSES = {"backup": "backing-up", "restore": "restoring"}
+_BUSY_STATUSES = {"backup": "backing-up", "restore": "restoring",
+                  "managed.pitr_restore": "restoring"}
 
 
 async def _busy_status(ctx: AppContext, db_id: str) -> str | None:

@@ -80,6 +80,9 @@ async def finish_features(ctx: AppContext, handle: managed.ManagedHandle) -> lis
             done.append(name)
     if done:
         await managed.save_server(ctx, handle, features=features)
+        from dbplane.services import pitr  # the first base backup of a new PITR window
+
+        await pitr.after_features(ctx, handle, done)
     return done
 
 

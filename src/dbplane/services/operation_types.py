@@ -4,7 +4,15 @@ never claimed by this process's workers."""
 
 from __future__ import annotations
 
-from dbplane.services import backup_drills, backups, deployments, managed, routines, supervisor
+from dbplane.services import (
+    backup_drills,
+    backups,
+    deployments,
+    managed,
+    pitr,
+    routines,
+    supervisor,
+)
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
 
@@ -19,6 +27,10 @@ def register_operation_types(registry: OperationRegistry) -> None:
                       cancellable=False)
     registry.register("deployment", deployments.run_deployment, conflict_group="deploy",
                       cancellable=False)
+    # a point-in-time restore works on the server as a deployment does (and refuses to
+    # start while any operation runs on the database)
+    registry.register(pitr.OPERATION_TYPE, pitr.run_pitr_restore, conflict_group="deploy",
+                      cancellable=False, urgent=True)
     # backup and restore never overlap on one database; a restore stopped midway would
     # leave a MySQL or Redis database half restored
     registry.register("backup", backups.run_backup, conflict_group="data", urgent=True)
@@ -31,5 +43,7 @@ def register_operation_types(registry: OperationRegistry) -> None:
                           cancellable=kind in routines.CANCELLABLE_KINDS)
     registry.register_periodic("managed.supervisor", supervisor.supervise,
                                supervisor.INTERVAL_SECONDS)
+    registry.register_periodic("pitr.settle", pitr.settle_interrupted,
+                               pitr.SETTLE_INTERVAL_SECONDS)
     registry.register_periodic("backups.scheduler", backups.scheduler_pass,
                                backups.SCHEDULER_INTERVAL_SECONDS)

@@ -47,6 +47,7 @@ class PostgresqlEngine(SqlEngine):
         "lock": "dbplane.engines.postgresql.lock:PostgresqlLock",
         "managed": "dbplane.engines.postgresql.managed:ManagedPostgresql",
         "fingerprint": "dbplane.engines.postgresql.fingerprint",
+        "pitr": "dbplane.engines.postgresql.pitr:PostgresqlPitr",
     }
     tables_dialect = PostgresTables()
     catalog_dialect = PostgresCatalog()
