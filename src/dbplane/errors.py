@@ -1099,6 +1099,45 @@ class PitrRestoreFailed(Unavailable):
     code = "DBP-P401"
 
 
+
+# -- upgrades -------------------------------------------------------------------------
+
+
+class UnknownVersion(Invalid):
+    """version_id names no build this database can move to."""
+
+    code = "DBP-U101"
+
+
+class NoNewerVersion(Conflict):
+    """No build newer than the running one is installed."""
+
+    code = "DBP-U301"
+
+
+class UpgradeIneligible(Conflict):
+    """The target build lacks an activated feature or a setting the server uses."""
+
+    code = "DBP-U302"
+
+
+class NoPreviousVersion(Conflict):
+    """No previous version is kept to roll back to or remove."""
+
+    code = "DBP-U303"
+
+
+class PreviousVersionKept(Conflict):
+    """The version before the last upgrade is still kept: remove it first."""
+
+    code = "DBP-U304"
+
+
+class UpgradeFailed(Unavailable):
+    """The upgrade (or its rollback) failed; the server serves as before it began."""
+
+    code = "DBP-U401"
+
 def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:
     out: list[type[DbplaneError]] = []
     for sub in cls.__subclasses__():

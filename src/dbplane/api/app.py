@@ -32,6 +32,7 @@ from dbplane.api.routers import (
     schema,
     tables,
     tokens,
+    upgrades,
     users,
 )
 from dbplane.services import operations as operations_service
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None,
                        responses={503: PROBLEM_RESPONSES[500] | {
                            "description": "The metadata store does not answer"}})
     for module in (auth, databases, tables, users, tokens, schema, routines, operations,
-                   backups, actions, deployments, pitr):
+                   backups, actions, deployments, pitr, upgrades):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
     console.install(app)
     install_docs(app)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
+from dbplane.engines.versions import Installation
 
 __all__ = ["ManagedServer", "ServerPlan", "SettingInfo"]
 
@@ -117,3 +118,12 @@ class ManagedServer:
 
     async def feature_finish(self, url: str, name: str, enable: bool) -> None:
         """What follows the settings once they are live (create an extension…)."""
+
+    def installations(self) -> list[Installation]:
+        """The builds of this type's server found on this machine, oldest first."""
+        return []
+
+    def installation_of(self, plan: ServerPlan) -> Installation | None:
+        """The build ``plan``'s server runs (the type's only one unless it has several)."""
+        found = self.installations()
+        return found[-1] if found else None

@@ -12,6 +12,8 @@ actions     an ``ActionsAdapter`` class (``dbplane.engines.actions``)
 lock        the database-level lock (``dbplane.engines.sql.lock.DatabaseLock``)
 managed     a ``ManagedServer`` class: a server dbplane runs (``engines/managed.py``)
 fingerprint what the database holds, for restore drills (``engines/fingerprint.py``)
+pitr        point-in-time restore of a managed server (PostgreSQL's ``pitr``)
+upgrade     the move of a managed server to a newer build (PostgreSQL's ``upgrade``)
 ==========  =====================================================================
 
 Services ask ``has_part`` and ``part``; a type without the part is told by the caller,

@@ -289,6 +289,28 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
         raise DatabaseNotFound(op.database_id or "")
     if row is None:
         raise BackupNotFound(backup_id)
+    archive = await _take(ctx, op, db, row, share=0.95)
+    from dbplane.services import pitr  # a base backup too when PITR is on
+
+    await pitr.after_backup(ctx, db, op)
+    if row.method == "periodic":
+        async with op.step("retention"):
+            removed = await _apply_retention(ctx, db.id)
+            if removed:
+                await op.log(f"retention: removed {removed} older periodic backup(s)")
+        if db.restore_drills_enabled:
+            drill = await drills.verify_backup(ctx, db.id, backup_id,
+                                               created_by="scheduler")
+            await op.log(f"restore drill started: operation {drill.id}")
+    return {"backup_id": backup_id, "size": archive.size, "checksum": archive.checksum}
+
+
+async def _take(ctx: AppContext, op: OperationContext, db: DatabaseRecord,
+                row: BackupRecord, *, share: float) -> Archive:
+    """Dump ``db`` into ``row``'s archive with its fingerprint and record it done; the
+    backup is marked ``error`` (and its files removed) when anything fails. ``share`` is
+    the part of the operation's progress the dump takes."""
+    backup_id = row.id
     async with ctx.meta.begin() as conn:
         await bq.update_backup(conn, backup_id, {"status": "running",
                                                  "started_at": now_ms(),
@@ -296,7 +318,7 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
     final = _planned_path(ctx, row)
 
     async def progress(fraction: float, message: str | None) -> None:
-        await op.progress(0.95 * fraction, message)
+        await op.progress(share * fraction, message)
         await op.checkpoint()
 
     try:
@@ -324,19 +346,25 @@ async def run_backup(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
                 await bq.update_backup(conn, backup_id, {
                     "status": "error", "error": _error(exc), "finished_at": now_ms()})
         raise
-    from dbplane.services import pitr  # a base backup too when PITR is on
+    return archive
 
-    await pitr.after_backup(ctx, db, op)
-    if row.method == "periodic":
-        async with op.step("retention"):
-            removed = await _apply_retention(ctx, db.id)
-            if removed:
-                await op.log(f"retention: removed {removed} older periodic backup(s)")
-        if db.restore_drills_enabled:
-            drill = await drills.verify_backup(ctx, db.id, backup_id,
-                                               created_by="scheduler")
-            await op.log(f"restore drill started: operation {drill.id}")
-    return {"backup_id": backup_id, "size": archive.size, "checksum": archive.checksum}
+
+async def backup_within(ctx: AppContext, op: OperationContext, db: DatabaseRecord, *,
+                        share: float) -> dict[str, Any]:
+    """A manual backup taken as a step of another operation ``op`` (an upgrade's first):
+    listed with the database's backups, restorable and verifiable like any other."""
+    stamp = now_ms()
+    row = BackupRecord(
+        id=secrets.token_hex(12), database_id=db.id, name=_name(db, stamp),
+        method="manual", status="pending", type_name=db.type_name,
+        format=adapter_for(db.type_name).format, archive=None, size=None, checksum=None,
+        operation_id=op.id, error=None, created_at=stamp, started_at=None,
+        finished_at=None,
+    )
+    async with ctx.meta.begin() as conn:
+        await bq.insert_backup(conn, row)
+    archive = await _take(ctx, op, db, row, share=share)
+    return {"backup_id": row.id, "size": archive.size, "checksum": archive.checksum}
 
 
 async def upload_backup(ctx: AppContext, ref: str, chunks: AsyncIterator[bytes], *,

@@ -47,6 +47,7 @@ from dbplane.services import managed, managed_config, managed_features
 from dbplane.services.auth import Principal
 from dbplane.services.context import AppContext, now_ms
 from dbplane.services.operations import OperationRecord, active_operations, start_operation
+from dbplane.services.versions import next_of, survey
 
 __all__ = [
     "DatabaseCreate",
@@ -180,14 +181,18 @@ class DatabasePublic(BaseModel):
     created_at: str = Field(description="RFC 3339 with milliseconds")
     encryption_at_rest: bool
     plan: str
-    status: Literal["running", "unreachable", "backing-up", "restoring", "creating",
-                    "updating", "stopped", "crashed", "error"] = Field(
+    status: Literal["running", "unreachable", "backing-up", "restoring", "upgrading",
+                    "creating", "updating", "stopped", "crashed", "error"] = Field(
         description="running or unreachable, from a health check; backing-up or restoring "
         "while such an operation runs on it; a managed server's process state otherwise "
-        "(creating, updating, stopped, crashed, error)")
+        "(creating, updating, stopped, crashed, error); upgrading while an upgrade or its "
+        "rollback runs")
     type_id: str
     type_name: str
-    version_id: str | None
+    version_id: str | None = Field(description="the build the server runs (a managed "
+                                   "server's installation; else derived from its version)")
+    next_version_id: str | None = Field(None, description="the version an upgrade moves "
+                                        "to (GET .../versions lists every one)")
     readable_version: str | None = Field(description="as the server reports it; null "
                                          "while it is unreachable")
     instances: list[InstancePublic]
@@ -214,6 +219,11 @@ class DatabasePublic(BaseModel):
 
 def _stable_id(*parts: str) -> str:
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+
+
+def type_id_of(type_name: str) -> str:
+    """The database type's stable id (Scalingo's ``type_id``)."""
+    return _stable_id("type", type_name)
 
 
 def _iso(ms: int) -> str:
@@ -255,9 +265,9 @@ async def _describe(ctx: AppContext, row: DatabaseRecord) -> DatabasePublic:
             view.state if view is not None and view.state != "running" else
             "running" if health.ok else "unreachable"),
         status_detail=health.detail,
-        type_id=_stable_id("type", row.type_name),
+        type_id=type_id_of(row.type_name),
         type_name=row.type_name,
-        version_id=_stable_id("version", row.type_name, version) if version else None,
+        **await _version_ids(view, row.type_name, version),
         readable_version=version,
         instances=[
             InstancePublic(
@@ -306,7 +316,21 @@ def _managed_fields(view: managed.ManagedView | None) -> dict[str, Any]:
 
 
 _BUSY_STATUSES = {"backup": "backing-up", "restore": "restoring",
-                  "managed.pitr_restore": "restoring"}
+                  "managed.pitr_restore": "restoring", "managed.upgrade": "upgrading",
+                  "managed.upgrade_rollback": "upgrading"}
+
+
+async def _version_ids(view: managed.ManagedView | None, type_name: str,
+                       version: str | None) -> dict[str, str | None]:
+    """A managed server's build and the next one; else an id of the reported version."""
+    if view is not None:
+        current, newer = await survey(view.server, view.plan)
+        if current is not None:
+            following = next_of(current, newer)
+            return {"version_id": current.id,
+                    "next_version_id": following.id if following else None}
+    return {"version_id": _stable_id("version", type_name, version) if version else None,
+            "next_version_id": None}
 
 
 async def _busy_status(ctx: AppContext, db_id: str) -> str | None:

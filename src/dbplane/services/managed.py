@@ -297,6 +297,9 @@ class ManagedView:
     detail: str | None
     record: ManagedServerRecord
     config: dict[str, str]
+    server: ManagedServer
+    plan: ServerPlan
+    """Without the password: where the server is and which build it runs."""
 
 
 async def managed_view(ctx: AppContext, row: DatabaseRecord) -> ManagedView | None:
@@ -308,11 +311,11 @@ async def managed_view(ctx: AppContext, row: DatabaseRecord) -> ManagedView | No
         return None
     state, detail = record.state, record.detail
     server = server_class(row.type_name)
-    if state == "running":
-        plan = ServerPlan(Path(record.directory), record.port, "", record.database_name,
-                          None, layout=record.layout or {})
-        if runtime_of(ctx).status(record.pid, server.marker(plan)) != "running":
-            state, detail = "crashed", "the server's process is not running"
+    plan = ServerPlan(Path(record.directory), record.port, "", record.database_name,
+                      None, layout=record.layout or {})
+    if state == "running" and runtime_of(ctx).status(record.pid,
+                                                     server.marker(plan)) != "running":
+        state, detail = "crashed", "the server's process is not running"
     config: dict[str, str] = {}
     names = sorted(set(record.settings) | set(record.pending))
     if state == "running" and names:
@@ -323,4 +326,4 @@ async def managed_view(ctx: AppContext, row: DatabaseRecord) -> ManagedView | No
             config = {name: info.value for name, info in found.items()}
         except Exception:  # the health check reports an unreachable server
             config = {}
-    return ManagedView(state, detail, record, config)
+    return ManagedView(state, detail, record, config, server, plan)

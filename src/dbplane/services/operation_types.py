@@ -12,6 +12,7 @@ from dbplane.services import (
     pitr,
     routines,
     supervisor,
+    upgrades,
 )
 from dbplane.services.operations import OperationRegistry
 from dbplane.services.operations.check import check_database
@@ -31,6 +32,11 @@ def register_operation_types(registry: OperationRegistry) -> None:
     # start while any operation runs on the database)
     registry.register(pitr.OPERATION_TYPE, pitr.run_pitr_restore, conflict_group="deploy",
                       cancellable=False, urgent=True)
+    # an upgrade and its rollback replace the server's cluster: as a deployment does
+    registry.register(upgrades.OPERATION_TYPE, upgrades.run_upgrade, conflict_group="deploy",
+                      cancellable=False, urgent=True)
+    registry.register(upgrades.ROLLBACK_TYPE, upgrades.run_rollback,
+                      conflict_group="deploy", cancellable=False, urgent=True)
     # backup and restore never overlap on one database; a restore stopped midway would
     # leave a MySQL or Redis database half restored
     registry.register("backup", backups.run_backup, conflict_group="data", urgent=True)

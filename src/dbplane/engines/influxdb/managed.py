@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
+from dbplane.engines.versions import Installation, single
 from dbplane.errors import ManagedServerFailed
 
 __all__ = ["ManagedInfluxdb"]
@@ -66,6 +67,10 @@ class ManagedInfluxdb(ManagedServer):
             "[continuous_queries]", "  log-enabled = false",
             "[logging]", '  level = "warn"',
         ]) + "\n"
+
+    def installations(self) -> list[Installation]:
+        return single(self.type_name, shutil.which("influxd"), ["version"],
+                      r"InfluxDB v(\S+)", self.features)
 
     def process(self, plan: ServerPlan) -> ProcessSpec:
         binary = shutil.which("influxd") or "influxd"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
+from dbplane.engines.versions import Installation, single
 
 __all__ = ["ManagedMysql"]
 
@@ -42,6 +43,10 @@ class ManagedMysql(ManagedServer):
                  "skip-name-resolve"]
         lines += [f"{name} = {value}" for name, value in sorted(settings.items())]
         return "\n".join(lines) + "\n"
+
+    def installations(self) -> list[Installation]:
+        found = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin")
+        return single(self.type_name, found, ["--version"], r"Ver (\S+)", self.features)
 
     def process(self, plan: ServerPlan) -> ProcessSpec:
         return ProcessSpec(argv=(_tool("mariadbd", "mysqld"),

@@ -48,6 +48,7 @@ class PostgresqlEngine(SqlEngine):
         "managed": "dbplane.engines.postgresql.managed:ManagedPostgresql",
         "fingerprint": "dbplane.engines.postgresql.fingerprint",
         "pitr": "dbplane.engines.postgresql.pitr:PostgresqlPitr",
+        "upgrade": "dbplane.engines.postgresql.upgrade:PostgresqlUpgrade",
     }
     tables_dialect = PostgresTables()
     catalog_dialect = PostgresCatalog()

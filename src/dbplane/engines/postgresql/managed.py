@@ -11,6 +11,7 @@ from typing import Any
 from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.postgresql.settings_check import check_value
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
+from dbplane.engines.versions import Installation
 
 __all__ = ["ManagedPostgresql", "bin_dir", "data_dir"]
 
@@ -75,6 +76,16 @@ class _Features(ManagedServer):
 class ManagedPostgresql(_Features):
     type_name = "postgresql"
     stop_signal = signal.SIGINT  # fast shutdown: SIGTERM would wait for every client
+
+    def installations(self) -> list[Installation]:
+        from dbplane.engines.postgresql.versions import find_installations
+
+        return find_installations(BIN)
+
+    def installation_of(self, plan: ServerPlan) -> Installation | None:
+        wanted = bin_dir(plan).resolve()
+        return next((i for i in self.installations() if i.bin_dir.resolve() == wanted),
+                    None)
 
     def initialise(self, rt: ServerRuntime, plan: ServerPlan) -> None:
         pwfile = plan.directory / "initdb.pw"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
+from dbplane.engines.versions import Installation, single
 
 __all__ = ["ManagedRedis"]
 
@@ -44,6 +45,10 @@ class ManagedRedis(ManagedServer):
                  'proc-title-template "{title} {listen-addr} {config-file}"']
         lines += [f"{name} {_quote(value)}" for name, value in sorted(values.items())]
         return "\n".join(lines) + "\n"
+
+    def installations(self) -> list[Installation]:
+        return single(self.type_name, shutil.which("redis-server"), ["--version"],
+                      r"v=(\S+)", self.features)
 
     def process(self, plan: ServerPlan) -> ProcessSpec:
         binary = shutil.which("redis-server") or "redis-server"
