@@ -235,3 +235,44 @@ async def test_refusals_change_nothing(managed_app: AppHandle, pg_url: SqlDataba
     assert response.status_code == 400 and response.json()["code"] == "DBP-M102"
     versions = (await client.get("/v1/databases/ext/versions")).json()
     assert versions["current"] is None and "external" in versions["reason"]
+
+
+async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
+        managed_app: AppHandle) -> None:
+    """dbplane stopped midway (its operation ended, the server left ``updating`` with
+    ``kept["upgrade_run"]``, a process of the new build running and its half-made
+    directory): the periodic task stops the process, removes the directory and starts
+    the previous server on its port."""
+    import subprocess
+    import sys
+
+    from dbplane.services import managed, upgrades
+    from dbplane.services.databases import resolve_database
+
+    _builds()
+    client = managed_app.client
+    await provision(client, "halt", "postgresql")
+    url = await _url(managed_app, "halt")
+    await _fill(url)
+    before = await _state(url)
+    handle = await managed.handle_for(managed_app.ctx,
+                                      await resolve_database(managed_app.ctx, "halt"))
+    await managed.stop_process(managed_app.ctx, handle)
+    half = handle.plan.directory / "data-16-20260101000000000000"
+    half.mkdir()
+    # a process the runtime knows as this server's (its directory on its command line)
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                              str(handle.plan.directory)])
+    await managed.save_server(managed_app.ctx, handle, state="updating", pid=None, kept={
+        "upgrade_run": {"operation_id": "no-such-operation", "new_data_dir": str(half),
+                        "pids": [stray.pid], "aside": [], "suffix": "-15-x"}})
+    await upgrades.settle_interrupted(managed_app.ctx)
+    assert stray.wait(10) is not None
+    handle = await managed.handle_for(managed_app.ctx,
+                                      await resolve_database(managed_app.ctx, "halt"))
+    assert handle.record.state == "running", handle.record
+    assert "interrupted" in (handle.record.detail or "")
+    assert "upgrade_run" not in (handle.record.kept or {})
+    assert not half.exists()
+    assert (await _database(managed_app, "halt"))["status"] == "running"
+    assert await _state(url) == before

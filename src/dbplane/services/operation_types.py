@@ -51,5 +51,7 @@ def register_operation_types(registry: OperationRegistry) -> None:
                                supervisor.INTERVAL_SECONDS)
     registry.register_periodic("pitr.settle", pitr.settle_interrupted,
                                pitr.SETTLE_INTERVAL_SECONDS)
+    registry.register_periodic("upgrade.settle", upgrades.settle_interrupted,
+                               upgrades.SETTLE_INTERVAL_SECONDS)
     registry.register_periodic("backups.scheduler", backups.scheduler_pass,
                                backups.SCHEDULER_INTERVAL_SECONDS)

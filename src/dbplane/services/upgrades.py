@@ -49,6 +49,7 @@ from dbplane.errors import (
     UpgradeFailed,
     UpgradeIneligible,
 )
+from dbplane.meta import managed_queries as mq
 from dbplane.meta import queries as q
 from dbplane.services import backups, managed
 from dbplane.services import tables as tables_svc
@@ -58,15 +59,19 @@ from dbplane.services.operations import (
     OperationContext,
     OperationRecord,
     active_operations,
+    get_operation,
     start_operation,
 )
 from dbplane.services.versions import next_of, survey
 
-__all__ = ["OPERATION_TYPE", "ROLLBACK_TYPE", "remove_previous", "run_rollback",
-           "run_upgrade", "start_rollback", "start_upgrade", "versions"]
+__all__ = ["OPERATION_TYPE", "ROLLBACK_TYPE", "SETTLE_INTERVAL_SECONDS", "remove_previous",
+           "run_rollback", "run_upgrade", "settle_interrupted", "start_rollback",
+           "start_upgrade", "versions"]
 
 OPERATION_TYPE = "managed.upgrade"
 ROLLBACK_TYPE = "managed.upgrade_rollback"
+SETTLE_INTERVAL_SECONDS = 5.0
+"""How often an upgrade interrupted by a stop of dbplane is looked for."""
 
 
 def _iso(ms: int) -> str:
@@ -278,6 +283,7 @@ async def run_upgrade(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             await managed.write_config(ctx, loading, up.loading_settings(settings))
             pids["loading"] = await _start_ready(ctx, loading, server.process(loading.plan),
                                                  up.admin_url(loading.plan))
+            await _record_run(ctx, handle, kept, run, pids)
             await op.log(f"{target.readable} started on port {loading.plan.port}")
             await op.progress(0.35, "new cluster started")
         async with op.step("stop client connections"):
@@ -286,6 +292,7 @@ async def run_upgrade(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             await managed.save_server(ctx, handle, pid=None)
             pids["private"] = await _start_ready(
                 ctx, handle, up.private_process(handle.plan, private_port), private_url)
+            await _record_run(ctx, handle, kept, run, pids)
         async with op.step("move the data"):
             await asyncio.to_thread(up.move, rt, handle.plan, private_port, loading.plan)
             await op.progress(0.75, "data moved")
@@ -305,7 +312,8 @@ async def run_upgrade(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             await _stop_pid(ctx, loading, pids["loading"])
             pids["loading"] = None
             run["aside"] = await asyncio.to_thread(up.set_aside, handle.plan, suffix)
-            await managed.save_server(ctx, handle, kept={**kept, "upgrade_run": run})
+            run["switching"] = True
+            await _record_run(ctx, handle, kept, run, pids)
             await managed.write_config(ctx, final, settings)
             pid = pids["final"] = await managed.start_process(ctx, final)
             await managed.wait_ready(ctx, final, pid)
@@ -336,6 +344,52 @@ async def run_upgrade(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             "version_id": target.id, "previous_version_id": current.id,
             "backup_id": backup.get("backup_id"), "unavailable_seconds": round(unavailable, 3),
             "data_dir": str(new_dir), "previous_data_dir": previous["data_dir"]}
+
+
+async def _record_run(ctx: AppContext, handle: managed.ManagedHandle, kept: dict[str, Any],
+                      run: dict[str, Any], pids: dict[str, int | None]) -> None:
+    """What a settle after a stop of dbplane midway needs: the processes started."""
+    run["pids"] = [pid for pid in pids.values() if pid is not None]
+    await managed.save_server(ctx, handle, kept={**kept, "upgrade_run": run})
+
+
+async def settle_interrupted(ctx: AppContext) -> None:
+    """The ``upgrade.settle`` periodic task: a server left ``updating`` with
+    ``kept["upgrade_run"]`` whose operation has ended without finishing it (dbplane was
+    stopped midway) is undone as a failed upgrade is: what the upgrade started is
+    stopped, the new cluster removed, the previous server started again on its port."""
+    lock = ctx.extensions.setdefault("upgrades.settle", asyncio.Lock())
+    async with lock:
+        await _settle(ctx)
+
+
+async def _settle(ctx: AppContext) -> None:
+    async with ctx.meta.connect() as conn:
+        records = await mq.list_managed_servers(conn)
+    for record in records:
+        run = (record.kept or {}).get("upgrade_run")
+        if record.state != "updating" or not isinstance(run, dict):
+            continue
+        try:
+            op = await get_operation(ctx, str(run.get("operation_id")))
+            if op.status in ("pending", "running"):
+                continue
+        except DbplaneError:
+            pass  # the operation is gone: nothing will finish the upgrade
+        async with ctx.meta.connect() as conn:
+            row = await q.get_database_by_ref(conn, record.database_id)
+        if row is None:
+            continue
+        handle = await managed.handle_for(ctx, row)
+        kept = {k: v for k, v in (record.kept or {}).items() if k != "upgrade_run"}
+        started: list[tuple[managed.ManagedHandle, int | None]] = [
+            (handle, int(pid)) for pid in run.get("pids") or []]
+        if run.get("switching"):
+            started.append((handle, record.pid))  # the new cluster on the server's port
+        interrupted = UpgradeFailed("the upgrade was interrupted (dbplane stopped while it "
+                                    "ran)", database=row.resource_id)
+        await _undo(ctx, handle, started, Path(str(run.get("new_data_dir"))), run, kept,
+                    interrupted)
 
 
 def _data_dir(handle: managed.ManagedHandle) -> Path:
