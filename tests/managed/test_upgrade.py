@@ -201,6 +201,8 @@ async def test_refusals_change_nothing(managed_app: AppHandle, pg_url: SqlDataba
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "DBP-U301"
     assert "no newer version" in response.json()["detail"]
+    response = await client.post("/api/databases/cache/upgrade")  # Scalingo's path
+    assert response.status_code == 409 and response.json()["code"] == "DBP-U301"
     versions = (await client.get("/v1/databases/cache/versions")).json()
     assert versions["versions"] == [] and versions["current"]["major"] == 7
     assert versions["reason"]
