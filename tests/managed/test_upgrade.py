@@ -4,8 +4,8 @@ serving, a rollback serves 15 again; and the refusals, which change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ async def test_upgrade_to_16_then_roll_back_to_15(managed_app: AppHandle) -> Non
                for b in backups)
     previous = (await client.get("/v1/databases/up/versions")).json()["previous"]
     assert previous["version_id"] == old_build.id
-    assert Path(previous["data_dir"]).is_dir()
+    assert await asyncio.to_thread(Path(previous["data_dir"]).is_dir)
 
     # a second upgrade waits for the kept version's removal or a rollback
     again = await client.post("/v1/databases/up/upgrade")
@@ -133,7 +133,7 @@ async def test_upgrade_to_16_then_roll_back_to_15(managed_app: AppHandle) -> Non
     db = await _database(managed_app, "up")
     assert db["readable_version"].startswith("15.") and db["version_id"] == old_build.id
     assert await _state(url) == before  # as it was when upgraded: the later row is gone
-    assert not Path(op["result"]["removed_data_dir"]).exists()
+    assert not await asyncio.to_thread(Path(op["result"]["removed_data_dir"]).exists)
     assert (await client.get("/v1/databases/up/versions")).json()["previous"] is None
     nothing = await client.post("/v1/databases/up/upgrade/rollback")
     assert nothing.status_code == 409 and nothing.json()["code"] == "DBP-U303"
@@ -155,7 +155,7 @@ def _broken_build(root: Path, good: Installation) -> Path:
         f'  --describe-config) exec {good.bin_dir / "postgres"} "$@";;\n'
         "esac\n"
         'echo "FATAL: this build cannot start" >&2; exit 1\n')
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    script.chmod(0o755)  # dbplane's umask is 077: the server's user must read it too
     root.chmod(0o755)
     (root / "broken-17").chmod(0o755)
     bin_dir.chmod(0o755)
@@ -184,12 +184,14 @@ async def test_a_failed_upgrade_leaves_15_serving(managed_app: AppHandle,
     op = await wait_operation(client, response.json()["operation_id"], 180)
     assert op["status"] == "error", op
     assert op["error"]["code"] == "DBP-U401", op["error"]
-    assert "15." in op["error"]["message"] and "serves as before" in op["error"]["message"]
+    message = op["error"]["message"]
+    assert "15." in message and "serves as before" in message
+    assert "this build cannot start" in message  # the new cluster's own log
     db = await _database(managed_app, "fails")
     assert db["status"] == "running" and db["readable_version"].startswith("15.")
     assert db["version_id"] == old_build.id
     assert await _state(url) == before
-    assert not list(directory.glob("data-17-*"))  # the new cluster is gone
+    assert not await asyncio.to_thread(lambda: list(directory.glob("data-17-*")))
     assert (await client.get("/v1/databases/fails/versions")).json()["previous"] is None
 
 
@@ -245,7 +247,6 @@ async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
     ``kept["upgrade_run"]``, a process of the new build running and its half-made
     directory): the periodic task stops the process, removes the directory and starts
     the previous server on its port."""
-    import subprocess
     import sys
 
     from dbplane.services import managed, upgrades
@@ -263,13 +264,13 @@ async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
     half = handle.plan.directory / "data-16-20260101000000000000"
     half.mkdir()
     # a process the runtime knows as this server's (its directory on its command line)
-    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                              str(handle.plan.directory)])
+    stray = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(60)", str(handle.plan.directory))
     await managed.save_server(managed_app.ctx, handle, state="updating", pid=None, kept={
         "upgrade_run": {"operation_id": "no-such-operation", "new_data_dir": str(half),
                         "pids": [stray.pid], "aside": [], "suffix": "-15-x"}})
     await upgrades.settle_interrupted(managed_app.ctx)
-    assert stray.wait(10) is not None
+    assert await asyncio.wait_for(stray.wait(), 10) is not None
     handle = await managed.handle_for(managed_app.ctx,
                                       await resolve_database(managed_app.ctx, "halt"))
     assert handle.record.state == "running", handle.record

@@ -36,9 +36,11 @@ from dbplane.engines import engine_class
 from dbplane.engines.fingerprint import compare
 from dbplane.engines.parts import has_part, part
 from dbplane.engines.registry import types_with
+from dbplane.engines.runtime import ProcessSpec
 from dbplane.engines.versions import Installation
 from dbplane.errors import (
     DbplaneError,
+    ManagedServerFailed,
     NoNewerVersion,
     NoPreviousVersion,
     NotManaged,
@@ -221,16 +223,31 @@ async def _stop_pid(ctx: AppContext, handle: managed.ManagedHandle, pid: int | N
         await asyncio.to_thread(rt.stop, pid, 60.0, handle.server.stop_signal)
 
 
-async def _start_ready(ctx: AppContext, handle: managed.ManagedHandle, spec: Any,
-                       url: str) -> int:
+async def _start_ready(ctx: AppContext, handle: managed.ManagedHandle, spec: ProcessSpec,
+                       url: str, log: Path) -> int:
+    """Start ``spec`` logging to ``log`` of its own (the clusters of an upgrade run side by
+    side) and wait until it answers at ``url``; a failure quotes that log's end."""
     rt = managed.runtime_of(ctx)
+    spec = replace(spec, log_file=log)
     pid: int = await asyncio.to_thread(rt.start, spec)
     try:
         await managed.wait_ready(ctx, handle, pid, url=url)
+    except ManagedServerFailed as exc:
+        await _stop_pid(ctx, handle, pid)
+        tail = await asyncio.to_thread(_tail, log)
+        raise ManagedServerFailed(f"{exc.detail.split(':', 1)[0]}: {tail or 'no log'}",
+                                  database=handle.row.resource_id) from exc
     except BaseException:
         await _stop_pid(ctx, handle, pid)
         raise
     return pid
+
+
+def _tail(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")[-600:].strip()
+    except OSError:
+        return ""
 
 
 def _free_port() -> int:
@@ -281,8 +298,9 @@ async def run_upgrade(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
         async with op.step("initialise the new cluster"):
             await asyncio.to_thread(server.initialise, rt, loading.plan)
             await managed.write_config(ctx, loading, up.loading_settings(settings))
-            pids["loading"] = await _start_ready(ctx, loading, server.process(loading.plan),
-                                                 up.admin_url(loading.plan))
+            pids["loading"] = await _start_ready(
+                ctx, loading, server.process(loading.plan), up.admin_url(loading.plan),
+                handle.plan.directory / f"upgrade-{stamp}-new.log")
             await _record_run(ctx, handle, kept, run, pids)
             await op.log(f"{target.readable} started on port {loading.plan.port}")
             await op.progress(0.35, "new cluster started")
@@ -291,7 +309,8 @@ async def run_upgrade(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             await managed.stop_process(ctx, handle)
             await managed.save_server(ctx, handle, pid=None)
             pids["private"] = await _start_ready(
-                ctx, handle, up.private_process(handle.plan, private_port), private_url)
+                ctx, handle, up.private_process(handle.plan, private_port), private_url,
+                handle.plan.directory / f"upgrade-{stamp}-current.log")
             await _record_run(ctx, handle, kept, run, pids)
         async with op.step("move the data"):
             await asyncio.to_thread(up.move, rt, handle.plan, private_port, loading.plan)
