@@ -109,6 +109,7 @@ def main() -> None:
         db_id = server.http.get("/v1/databases/bench-drill").json()["database"]["id"]
         archive = next((work / "data" / "backups" / db_id).glob(f"{backup_id}.*"))
         hand, ours = [], []
+        steps: list[dict[str, float]] = []
         for n in range(args.rounds):
             hand.append(_timed(lambda: drill_by_hand(archive, admin, dsn)))
 
@@ -118,10 +119,13 @@ def main() -> None:
                     f"/v1/databases/bench-drill/backups/{backup_id}/verify"))
                 result = op["result"]
                 assert isinstance(result, dict) and result["status"] == "passed", op
+                steps.append({s["name"]: round((s.get("duration_ms") or 0) / 1000, 3)
+                              for s in op["steps"]})
 
             ours.append(_timed(drill))
             print(f"round {n + 1}: drill by hand {hand[-1]:.2f} s, dbplane "
-                  f"{ours[-1]:.2f} s, ratio {ours[-1] / hand[-1]:.2f}", flush=True)
+                  f"{ours[-1]:.2f} s, ratio {ours[-1] / hand[-1]:.2f}; steps {steps[-1]}",
+                  flush=True)
         figures = {"bench": "datasafety_drill", "size_mb": round(size / 2**20),
                    "rows": rows, "rounds": args.rounds,
                    "backup_by_hand_s": round(dump_hand, 3),

@@ -140,8 +140,10 @@ async def run_verify(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
                 await op.log(f"restoring into the scratch copy {copy.url.redacted()} "
                              "(the live database is not touched)")
                 await adapter.restore(copy, path, progress)
+            await op.checkpoint()  # a cancel during the restore ends the drill here
             async with op.step("fingerprint"):
                 found: Fingerprint = await fp.fingerprint(copy)
+            await op.checkpoint()
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(copy.close())
