@@ -99,6 +99,8 @@ __all__ = [
     "MissingGenerator",
     "MissingToken",
     "NoDownMigration",
+    "NoNewerVersion",
+    "NoPreviousVersion",
     "NotAUserSession",
     "NotFound",
     "NotGranted",
@@ -111,6 +113,7 @@ __all__ = [
     "OperationNotFound",
     "PitrNotEnabled",
     "PitrRestoreFailed",
+    "PreviousVersionKept",
     "ProtectedDatabase",
     "ProtectedLogicalDatabase",
     "ReadOnlyTable",
@@ -147,8 +150,11 @@ __all__ = [
     "UnknownProvider",
     "UnknownRelation",
     "UnknownSetting",
+    "UnknownVersion",
     "Unsupported",
     "UnsupportedFieldType",
+    "UpgradeFailed",
+    "UpgradeIneligible",
     "UserExists",
     "UserNotFound",
     "ValueRejected",
@@ -1106,37 +1112,37 @@ class PitrRestoreFailed(Unavailable):
 class UnknownVersion(Invalid):
     """version_id names no build this database can move to."""
 
-    code = "DBP-U101"
+    code = "DBP-G101"
 
 
 class NoNewerVersion(Conflict):
     """No build newer than the running one is installed."""
 
-    code = "DBP-U301"
+    code = "DBP-G301"
 
 
 class UpgradeIneligible(Conflict):
     """The target build lacks an activated feature or a setting the server uses."""
 
-    code = "DBP-U302"
+    code = "DBP-G302"
 
 
 class NoPreviousVersion(Conflict):
     """No previous version is kept to roll back to or remove."""
 
-    code = "DBP-U303"
+    code = "DBP-G303"
 
 
 class PreviousVersionKept(Conflict):
     """The version before the last upgrade is still kept: remove it first."""
 
-    code = "DBP-U304"
+    code = "DBP-G304"
 
 
 class UpgradeFailed(Unavailable):
     """The upgrade (or its rollback) failed; the server serves as before it began."""
 
-    code = "DBP-U401"
+    code = "DBP-G401"
 
 def _all_subclasses(cls: type[DbplaneError]) -> list[type[DbplaneError]]:
     out: list[type[DbplaneError]] = []

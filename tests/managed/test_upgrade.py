@@ -123,7 +123,7 @@ async def test_upgrade_to_16_then_roll_back_to_15(managed_app: AppHandle) -> Non
 
     # a second upgrade waits for the kept version's removal or a rollback
     again = await client.post("/v1/databases/up/upgrade")
-    assert again.status_code == 409 and again.json()["code"] in ("DBP-U301", "DBP-U304")
+    assert again.status_code == 409 and again.json()["code"] in ("DBP-G301", "DBP-G304")
 
     await _sql(url, "INSERT INTO t VALUES (1000, 'after the upgrade')")
     response = await client.post("/v1/databases/up/upgrade/rollback")
@@ -136,7 +136,7 @@ async def test_upgrade_to_16_then_roll_back_to_15(managed_app: AppHandle) -> Non
     assert not await asyncio.to_thread(Path(op["result"]["removed_data_dir"]).exists)
     assert (await client.get("/v1/databases/up/versions")).json()["previous"] is None
     nothing = await client.post("/v1/databases/up/upgrade/rollback")
-    assert nothing.status_code == 409 and nothing.json()["code"] == "DBP-U303"
+    assert nothing.status_code == 409 and nothing.json()["code"] == "DBP-G303"
 
 
 def _broken_build(root: Path, good: Installation) -> Path:
@@ -183,7 +183,7 @@ async def test_a_failed_upgrade_leaves_15_serving(managed_app: AppHandle,
     assert response.status_code == 202, response.text
     op = await wait_operation(client, response.json()["operation_id"], 180)
     assert op["status"] == "error", op
-    assert op["error"]["code"] == "DBP-U401", op["error"]
+    assert op["error"]["code"] == "DBP-G401", op["error"]
     message = op["error"]["message"]
     assert "15." in message and "serves as before" in message
     assert "this build cannot start" in message  # the new cluster's own log
@@ -201,10 +201,10 @@ async def test_refusals_change_nothing(managed_app: AppHandle, pg_url: SqlDataba
     await provision(client, "cache", "redis")
     response = await client.post("/v1/databases/cache/upgrade")
     assert response.status_code == 409, response.text
-    assert response.json()["code"] == "DBP-U301"
+    assert response.json()["code"] == "DBP-G301"
     assert "no newer version" in response.json()["detail"]
     response = await client.post("/api/databases/cache/upgrade")  # Scalingo's path
-    assert response.status_code == 409 and response.json()["code"] == "DBP-U301"
+    assert response.status_code == 409 and response.json()["code"] == "DBP-G301"
     versions = (await client.get("/v1/databases/cache/versions")).json()
     assert versions["versions"] == [] and versions["current"]["major"] == 7
     assert versions["reason"]
@@ -223,12 +223,12 @@ async def test_refusals_change_nothing(managed_app: AppHandle, pg_url: SqlDataba
     assert response.status_code in (200, 202), response.text
     response = await client.post("/v1/databases/pg/upgrade")
     assert response.status_code == 409, response.text
-    assert response.json()["code"] == "DBP-U302"
+    assert response.json()["code"] == "DBP-G302"
     assert "vacuum_defer_cleanup_age" in response.json()["detail"]
     for path in ("/upgrade/rollback", "/upgrade/previous"):
         method = client.post if path.endswith("rollback") else client.delete
         response = await method(f"/v1/databases/pg{path}")
-        assert response.status_code == 409 and response.json()["code"] == "DBP-U303"
+        assert response.status_code == 409 and response.json()["code"] == "DBP-G303"
     ops = (await client.get("/v1/operations?database=pg")).json()["operations"]
     assert not [o for o in ops if o["type"].startswith("managed.upgrade")]
 

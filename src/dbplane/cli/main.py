@@ -23,6 +23,7 @@ from dbplane.cli import (
     schema,
     tables,
     tokens,
+    upgrade,
     users,
 )
 from dbplane.cli._common import Target
@@ -41,7 +42,8 @@ app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
 app.command("health")(auth.health)
-for _module in (schema, routines, operations, backups, actions, deployments, pitr):
+for _module in (schema, routines, operations, backups, actions, deployments, pitr,
+                upgrade):
     _module.register(app)
 
 

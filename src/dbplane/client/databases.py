@@ -11,6 +11,7 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
+from dbplane.client import upgrades as _upgrades
 from dbplane.client._http import AsyncHttp, SyncHttp, as_list, as_object, path, unwrap
 from dbplane.client.actions import action, async_action
 from dbplane.client.backups import AsyncBackups, Backups
@@ -186,6 +187,30 @@ class _Parts:
         window; RestoreTimeInvalid, PitrNotEnabled, NotManaged, OperationConflict."""
         return pitr_restore(self._http, self._refs()[0], restore_time, wait, timeout)
 
+    def versions(self) -> dict[str, Any]:
+        """The build a managed server runs (``current``), the newer ones it can move to
+        (``versions``, ``next_version_id``) and the one kept by the last upgrade."""
+        return _upgrades.versions(self._http, self._refs()[0])
+
+    def upgrade(self, version_id: str | None = None, wait: bool = False,
+                timeout: float | None = None) -> Operation:
+        """Upgrade a managed server to the next version (or ``version_id``); answers the
+        operation, ended when ``wait``. NoNewerVersion, UpgradeIneligible,
+        PreviousVersionKept (409), NotManaged (400); UpgradeFailed when it fails (the
+        server serves as before)."""
+        return _upgrades.start(self._http, self._refs()[0], version_id, False, wait,
+                               timeout)
+
+    def upgrade_rollback(self, wait: bool = False, timeout: float | None = None
+                         ) -> Operation:
+        """Switch back to the version the last upgrade kept: what was written since the
+        upgrade is lost. NoPreviousVersion (409) when none is kept."""
+        return _upgrades.start(self._http, self._refs()[0], None, True, wait, timeout)
+
+    def remove_previous_version(self) -> dict[str, Any]:
+        """Delete the version the last upgrade kept (no rollback after)."""
+        return _upgrades.remove_previous(self._http, self._refs()[0])
+
 
 class _AsyncParts:
     """:class:`_Parts` on the async client."""
@@ -269,6 +294,28 @@ class _AsyncParts:
         """Restore it in place to ``restore_time``; see :meth:`_Parts.pitr_restore`."""
         return await async_pitr_restore(self._http, self._refs()[0], restore_time, wait,
                                         timeout)
+
+    async def versions(self) -> dict[str, Any]:
+        """See :meth:`_Parts.versions`."""
+        return await _upgrades.async_versions(self._http, self._refs()[0])
+
+    async def upgrade(self, version_id: str | None = None, wait: bool = False,
+                      timeout: float | None = None,  # noqa: ASYNC109
+                      ) -> AsyncOperation:
+        """See :meth:`_Parts.upgrade`."""
+        return await _upgrades.async_start(self._http, self._refs()[0], version_id, False,
+                                           wait, timeout)
+
+    async def upgrade_rollback(self, wait: bool = False,
+                               timeout: float | None = None,  # noqa: ASYNC109
+                               ) -> AsyncOperation:
+        """See :meth:`_Parts.upgrade_rollback`."""
+        return await _upgrades.async_start(self._http, self._refs()[0], None, True, wait,
+                                           timeout)
+
+    async def remove_previous_version(self) -> dict[str, Any]:
+        """See :meth:`_Parts.remove_previous_version`."""
+        return await _upgrades.async_remove_previous(self._http, self._refs()[0])
 
 
 class Database(_Parts, dict[str, Any]):
