@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from dbplane.api.console import admin, browser, pages, routines, schema
+from dbplane.api.console import admin, browser, datasafety, pages, routines, schema
 
 __all__ = ["install"]
 
@@ -24,6 +24,7 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(schema.router)
     app.include_router(routines.router)
+    app.include_router(datasafety.router)
 
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> Response:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
+from dbplane.api.console import datasafety
 from dbplane.api.console.web import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -183,7 +184,9 @@ async def database_page(db: str, request: Request) -> Response:
     operations: list[Any] = []
     actions: list[dict[str, Any]] = []
     deployments: list[dict[str, Any]] = []
+    safety: dict[str, Any] = {"versions": None, "pitr": None, "pitr_error": None}
     if principal.is_admin:
+        safety = await datasafety.panels(request, database)
         backups = await backups_svc.list_backups(ctx, db)
         deployments = (await deployments_svc.list_deployments(ctx, db))[:10]
         ops = await operations_svc.list_operations(ctx, database_id=database.id, limit=20)
@@ -195,7 +198,7 @@ async def database_page(db: str, request: Request) -> Response:
     return render(request, "database.html", principal=principal, db=database,
                   tables=tables, tables_error=tables_error, backups=backups,
                   operations=operations, actions=actions, ended=_ENDED,
-                  action_result=None, deployments=deployments)
+                  action_result=None, deployments=deployments, **safety)
 
 
 # -- deployments ------------------------------------------------------------------------
