@@ -265,7 +265,11 @@ async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
     half.mkdir()
     # a process the runtime knows as this server's (its directory on its command line)
     stray = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import time; time.sleep(60)", str(handle.plan.directory))
+        sys.executable, "-c",
+        # SIGINT (the server's stop signal) ends it even when started from a shell that
+        # ignores SIGINT for background jobs
+        "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "time.sleep(60)", str(handle.plan.directory))
     await managed.save_server(managed_app.ctx, handle, state="updating", pid=None, kept={
         "upgrade_run": {"operation_id": "no-such-operation", "new_data_dir": str(half),
                         "pids": [stray.pid], "aside": [], "suffix": "-15-x"}})

@@ -4,22 +4,30 @@ server's backup RPC port, kept as one tar file; restore with ``influxd restore
 
 The archive is an uncompressed tar of the directory ``influxd backup`` writes (a
 ``.manifest``, a ``.meta`` and one ``.tar.gz`` per shard; the shards are already
-compressed). InfluxDB cannot restore into an existing database and cannot rename one, so
-a restore is done in two steps:
+compressed). InfluxDB cannot restore into an existing database and cannot rename one.
 
-1. the archive is restored into a new database of the server (``<name>_restore_<hex>``):
-   a damaged or refused archive fails here and the registered database is untouched;
-2. the registered database is dropped and the archive restored again under its name
-   (its retention policies, shards and points as they were in the backup), then the
-   grants non-admin users had on it and its continuous queries (which a portable backup
-   does not carry) are given back, and the temporary database dropped.
+An archive is checked in full when it enters dbplane from outside (an upload:
+``check(thorough=True)``): the manifest names exactly its files, and every shard is read
+to its end, its size as declared, its members TSM files whose every block carries its
+CRC-32 (``shards.py``). A backup dbplane made is what ``influxd backup`` wrote. Either
+way its checksum is recorded, and a restore first checks the archive against it, so
+what is restored is what was checked. The restore then goes in **one pass**: the
+registered database is dropped and the archive restored under its name (its retention
+policies, shards and points as they were in the backup), then the grants non-admin users
+had on it and its continuous queries (which a portable backup does not carry) are given
+back. Should ``influxd restore`` fail after the drop (the server stopped, its disk full),
+the error says so: the archive is intact, restore it again.
+
+With ``restore=two-pass`` in the URL, the archive is first restored into a new database
+of the server (``<name>_restore_<hex>``) and only then is the registered database
+dropped and the archive restored again under its name: a refused archive leaves the
+database untouched even when the server fails, at about twice the time. If the second
+restore fails, the temporary database is kept and the error names it.
 
 An archive of a database without any shard (no point was ever written) cannot go through
 ``influxd restore`` (it refuses the metadata): restoring it drops every series instead.
-
-If step 2 fails, the temporary database is kept and the error names it (nothing that
-was backed up is lost). The backup RPC of InfluxDB 1.x has no authentication: it must
-be reachable from dbplane's host (``backup_port`` in the URL, 8088 unless told).
+The backup RPC of InfluxDB 1.x has no authentication: it must be reachable from dbplane's
+host (``backup_port`` in the URL, 8088 unless told).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import Any
 from dbplane.engines.backups import CHUNK, ArchiveWriter, Progress, find_tool, run_tool
 from dbplane.engines.base import Engine
 from dbplane.engines.influxdb.engine import InfluxdbEngine, InfluxQueryError, ident
+from dbplane.engines.influxdb.shards import check_shards
 from dbplane.errors import ArchiveInvalid, BackupToolFailed, DbplaneError, Unsupported
 
 __all__ = ["InfluxdbBackups"]
@@ -174,7 +183,15 @@ class InfluxdbBackups:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
     async def check(self, path: Path, *, thorough: bool = True) -> None:
-        manifest = await asyncio.to_thread(_inspect, path)
+        if not thorough:
+            manifest = await asyncio.to_thread(_inspect, path)
+        else:
+            work = Path(tempfile.mkdtemp(prefix="dbplane-influx-"))
+            try:
+                manifest = await asyncio.to_thread(_inspect, path, work)
+                await asyncio.to_thread(check_shards, work, manifest)
+            finally:
+                await asyncio.to_thread(shutil.rmtree, work, True)
         if manifest.get("files") and _source_database(manifest) is None:
             raise ArchiveInvalid("the archive holds shards of more than one database",
                                  field="archive", format=FORMAT)
@@ -204,15 +221,22 @@ class InfluxdbBackups:
             await _backup_port_answers(engine)
             grants = await _grants(engine, target)  # an admin is needed: asked first
             queries = await _continuous_queries(engine, target)
-            await progress(0.05, f"restoring into the temporary database {temporary!r}")
-            try:
-                await restore_as(temporary)
-                await progress(0.5, f"replacing {target!r}")
+            if engine.restore_mode == "two-pass":
+                await progress(0.05, f"restoring into the temporary database {temporary!r}")
+                try:
+                    await restore_as(temporary)
+                    await progress(0.5, f"replacing {target!r}")
+                    await engine.query(f"DROP DATABASE {ident(target)}")
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await engine.query(f"DROP DATABASE {ident(temporary)}")
+                    raise
+                kept = f"the backup's data is kept in the database {temporary!r}"
+            else:
+                await progress(0.05, f"replacing {target!r}")
                 await engine.query(f"DROP DATABASE {ident(target)}")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await engine.query(f"DROP DATABASE {ident(temporary)}")
-                raise
+                kept = ("the archive is intact and was checked: restore it again once "
+                        "the server can take it")
             try:
                 await restore_as(target)
                 for user, privilege in grants:
@@ -221,18 +245,20 @@ class InfluxdbBackups:
                 for query in queries:  # InfluxDB's own rendering of each, as it was
                     await engine.query(query)
             except DbplaneError as exc:
-                exc.detail += f"; the backup's data is kept in the database {temporary!r}"
+                exc.detail += f"; {target!r} was dropped before; {kept}"
                 exc.args = (exc.detail,)
                 raise
             except (InfluxQueryError, OSError) as exc:
                 raise DbplaneError(
-                    f"restoring {target!r} failed after it was dropped: {exc}; the "
-                    f"backup's data is kept in the database {temporary!r}") from exc
-            try:
-                await engine.query(f"DROP DATABASE {ident(temporary)}")
-            except InfluxQueryError as exc:
-                raise DbplaneError(f"{target!r} was restored, but the temporary database "
-                                   f"{temporary!r} could not be dropped: {exc}") from exc
+                    f"restoring {target!r} failed after it was dropped: {exc}; "
+                    f"{kept}") from exc
+            if engine.restore_mode == "two-pass":
+                try:
+                    await engine.query(f"DROP DATABASE {ident(temporary)}")
+                except InfluxQueryError as exc:
+                    raise DbplaneError(f"{target!r} was restored, but the temporary "
+                                       f"database {temporary!r} could not be dropped: "
+                                       f"{exc}") from exc
         except InfluxQueryError as exc:  # before the registered database was dropped
             raise BackupToolFailed(f"InfluxDB refused the restore: {exc}; the database "
                                    "was not changed", tool="influxd") from exc

@@ -1,8 +1,9 @@
 """The InfluxDB 1.x engine, over its HTTP API (``/ping``, ``/query``) with httpx.
 
 A URL names the server and one database: ``influxdb://user:password@host:8086/metrics``.
-Its only query parameter is ``backup_port``, the server's backup RPC port (the top-level
-``bind-address`` of its configuration, 8088 unless told), used by backups and restores.
+Its query parameters: ``backup_port``, the server's backup RPC port (the top-level
+``bind-address`` of its configuration, 8088 unless told), used by backups and restores;
+``restore``, ``one-pass`` (default) or ``two-pass`` (``backups.py`` says which to choose).
 InfluxQL binds values (``params``) but not identifiers: every name dbplane sends is
 checked against a rule first and written as a quoted InfluxQL identifier (:func:`ident`).
 """
@@ -22,7 +23,8 @@ if TYPE_CHECKING:  # httpx is imported with the first client
 __all__ = ["DEFAULT_BACKUP_PORT", "InfluxQueryError", "InfluxdbEngine", "ident"]
 
 DEFAULT_BACKUP_PORT = 8088
-_QUERY_PARAMS = ("backup_port",)
+_QUERY_PARAMS = ("backup_port", "restore")
+RESTORE_MODES = ("one-pass", "two-pass")
 _ACTION_READ_TIMEOUT = 300.0
 
 
@@ -69,6 +71,17 @@ class InfluxdbEngine(Engine):
                                     and 1 <= int(raw) <= 65535):
             raise InvalidDatabaseUrl("the url's backup_port must be a port number "
                                      "(1 to 65535)", url=url.redacted())
+        mode = url.url.query.get("restore")
+        if mode is not None and mode not in RESTORE_MODES:
+            raise InvalidDatabaseUrl(f"the url's restore must be one of "
+                                     f"{', '.join(RESTORE_MODES)}, not {mode!r}",
+                                     url=url.redacted())
+
+    @property
+    def restore_mode(self) -> str:
+        """``one-pass`` (default) or ``two-pass``: how a backup is restored."""
+        mode = self.url.url.query.get("restore")
+        return mode if isinstance(mode, str) and mode in RESTORE_MODES else "one-pass"
 
     @property
     def backup_address(self) -> str:
