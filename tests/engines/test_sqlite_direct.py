@@ -195,3 +195,32 @@ async def test_reads_go_on_while_a_commit_syncs_and_see_it_once_answered(
     assert time.perf_counter() - started < 0.1 and not pending.done()
     assert orjson.loads(await pending or b"null")["id"] == 80001
     assert orjson.loads(await read_record(engine, by_key) or b"null")["id"] == 80001
+
+
+def test_commits_run_on_the_loop_while_they_are_quick_and_on_the_thread_else() -> None:
+    from dbplane.engines.sqlite.engine import Committer
+
+    committer = Committer()
+    assert not committer.inline  # until COMMITs are measured quick
+    for _ in range(12):
+        committer.note(Committer.INLINE_BELOW / 10)
+    assert committer.inline
+    committer.note(0.3)  # one slow sync sends the next ones to the thread
+    assert not committer.inline
+
+
+async def test_writes_committed_on_the_loop_are_read_back(engine: SqliteEngine) -> None:
+    info = (await introspect(engine)).tables["t"]
+    await write(engine, WritePlan(table=info, action="insert", rows=({"id": 90000, "v": 0},),
+                                  returning=info.columns))
+    assert engine._committer is not None
+    engine._committer.recent = 0.0  # quick: inline
+    for n in range(1, 4):
+        made = await write(engine, WritePlan(table=info, action="insert",
+                                             rows=({"id": 90000 + n, "v": n},),
+                                             returning=info.columns))
+        assert orjson.loads(made or b"null")["id"] == 90000 + n
+    con = sqlite3.connect(engine.path)
+    assert con.execute("SELECT count(*) FROM t WHERE id > 90000").fetchone() == (3,)
+    con.close()
+    assert engine._committer._thread is not None  # the first write's COMMIT used it
