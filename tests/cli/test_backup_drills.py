@@ -26,8 +26,8 @@ def test_verify_waits_and_shows_the_drill(cli: Cli, client: ApiClient,
         shown = cli.json("backups", "verify", made["id"], "--db", name, "--wait")
         assert shown["id"] == made["id"]
         assert shown["verification"] == {"status": "passed", "differences": []}
-        human = cli.ok("backups", "verify", made["id"], "--db", name,
-                       "--wait").stdout
+        # the order, DB then ID, is the same command
+        human = cli.ok("backups", "verify", name, made["id"], "--wait").stdout
         assert "passed" in human and "verified_at" in human
 
         started = cli.json("backups", "verify", made["id"], "--db", name)

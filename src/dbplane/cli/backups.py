@@ -114,11 +114,19 @@ def restore_backup(ctx: typer.Context, backup_id: BackupArg, db: DbOption = "def
 
 
 @app.command("verify")
-def verify_backup(ctx: typer.Context, backup_id: BackupArg, db: DbOption = "default",
-                  wait: WaitOption = False, as_json: JsonOption = False) -> None:
+def verify_backup(
+    ctx: typer.Context, backup_id: BackupArg,
+    second: Annotated[str | None, typer.Argument(
+        metavar="[ID]", help="With two arguments, the first is the database and this the "
+        "backup: `dbplane backups verify DB ID`.", show_default=False)] = None,
+    db: DbOption = "default", wait: WaitOption = False, as_json: JsonOption = False,
+) -> None:
     """Run a restore drill: restore the backup into a scratch copy (never the live
     database) and compare its tables, row counts and checksums with those recorded at
-    backup time. With --wait, shows the result and exits 1 when the drill failed."""
+    backup time. With --wait, shows the result and exits 1 when the drill failed.
+    `dbplane backups verify ID --db DB` and `dbplane backups verify DB ID` are the same."""
+    if second is not None:
+        db, backup_id = backup_id, second
     with api(ctx) as client:
         backups = _backups(client, db)
         op = backups.verify(backup_id)
