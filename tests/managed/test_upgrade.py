@@ -225,6 +225,17 @@ async def test_refusals_change_nothing(managed_app: AppHandle, pg_url: SqlDataba
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "DBP-G302"
     assert "vacuum_defer_cleanup_age" in response.json()["detail"]
+    # an activated feature the 16 cannot run (pgserver's build has no contrib)
+    answer = (await client.post("/v1/databases/pg/features", json={
+        "feature": {"name": "pg-stat-statements"}})).json()
+    deployment = (await client.get(
+        f"/v1/databases/pg/deployments/{answer['deployment_id']}")).json()
+    assert (await wait_operation(client, deployment["operation_id"]))["status"] == "done"
+    response = await client.post("/v1/databases/pg/upgrade")
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "DBP-G302"
+    assert response.json()["features"] == ["pg-stat-statements"]
+    assert "pg-stat-statements" in response.json()["detail"]
     for path in ("/upgrade/rollback", "/upgrade/previous"):
         method = client.post if path.endswith("rollback") else client.delete
         response = await method(f"/v1/databases/pg{path}")
@@ -283,3 +294,20 @@ async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
     assert not half.exists()
     assert (await _database(managed_app, "halt"))["status"] == "running"
     assert await _state(url) == before
+
+
+def test_each_build_is_found_once_and_a_directory_without_a_server_is_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = _builds()
+    empty = tmp_path / "no-server" / "bin"
+    empty.mkdir(parents=True)
+    monkeypatch.setenv("DBPLANE_POSTGRES_BIN_DIRS", f"{empty}:{old.bin_dir}:{new.bin_dir}")
+    found = ManagedPostgresql().installations()
+    assert [i.bin_dir.resolve() for i in found] == [old.bin_dir.resolve(),
+                                                     new.bin_dir.resolve()]
+    assert [i.version[0] for i in found] == [15, 16]
+    # contrib's pg_stat_statements is in Debian's share directory, not in pgserver's
+    assert "pg-stat-statements" in old.features
+    assert "pg-stat-statements" not in new.features
+    assert all("wal-archiving" in i.features for i in found)
+    assert len({i.id for i in found}) == 2
