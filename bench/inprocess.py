@@ -1,11 +1,13 @@
 """The Tables API's cost per request inside the process: raw ASGI calls to the app (no
 HTTP server, no load generator), timed in CPU seconds, so the figure holds on a busy
 machine. The same table as bench/tables.py, 20,000 rows, on SQLite and (with a server)
-PostgreSQL; the reads, then a create, an update and a delete by key.
+PostgreSQL and MariaDB; the reads, then a create, an update and a delete by key (the
+MariaDB table's key is not generated: its create answers 409, measured as such).
 
     python bench/inprocess.py                       # SQLite, then PostgreSQL if it answers
     python bench/inprocess.py --profile get         # and a cProfile of one endpoint
     DBPLANE_BENCH_PG=postgresql://postgres@127.0.0.1:5432/postgres python bench/inprocess.py
+    PROFILE_SORT=tottime python bench/inprocess.py --engines mysql --profile update
 """
 
 from __future__ import annotations
@@ -80,6 +82,37 @@ def _pg_database(dsn: str) -> tuple[str, Callable[[], None]]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return url, drop
+
+
+def _mysql_database(dsn: str) -> tuple[str, Callable[[], None]]:
+    import pymysql  # the test extras' driver, for set-up only
+
+    name = "dbp_inproc_" + secrets.token_hex(4)
+    parts = httpx_url(dsn)
+    con = pymysql.connect(host=parts.host, port=parts.port or 3306,
+                          user=parts.username or "root", password=parts.password or "",
+                          autocommit=True)
+    with con.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+        cur.execute(f"CREATE TABLE `{name}`.items (id int PRIMARY KEY, title text, "
+                    "body text, score int, active boolean, created_on bigint, "
+                    "KEY ix_score (score))")
+        cur.executemany(f"INSERT INTO `{name}`.items VALUES (%s,%s,%s,%s,%s,%s)",
+                        [(i, f"t{i}", "b" * 50, i % 1000, i % 2, 1_700_000_000_000 + i)
+                         for i in range(1, ROWS + 1)])
+
+    def drop() -> None:
+        with con.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        con.close()
+
+    return dsn.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def httpx_url(dsn: str) -> Any:
+    import httpx
+
+    return httpx.URL(dsn)
 
 
 def _caller(asgi: Any) -> Call:
@@ -180,23 +213,33 @@ def main() -> None:
                         help="the event loop (default uvloop, as `dbplane serve` runs)")
     parser.add_argument("--pg-dsn", default=os.environ.get(
         "DBPLANE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--mysql-dsn", default=os.environ.get(
+        "DBPLANE_BENCH_MYSQL", "mysql://root@127.0.0.1:3306/mysql"))
+    parser.add_argument("--engines", default="sqlite,postgresql,mysql",
+                        help="which of sqlite, postgresql, mysql (comma-separated)")
     args = parser.parse_args()
+    engines = set(args.engines.split(","))
     run: Callable[[Any], Any] = asyncio.run
     if args.loop == "uvloop":
         import uvloop
 
         run = uvloop.run
-    with tempfile.TemporaryDirectory() as tmp:
-        run(measure("sqlite", _sqlite_file(Path(tmp)), args.n, args.profile))
-    try:
-        url, drop = _pg_database(args.pg_dsn)
-    except Exception as exc:  # no server: the SQLite half stands alone
-        print(f"postgresql: skipped ({type(exc).__name__}: {exc})")
-        return
-    try:
-        run(measure("postgresql", url, args.n, args.profile))
-    finally:
-        drop()
+    if "sqlite" in engines:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(measure("sqlite", _sqlite_file(Path(tmp)), args.n, args.profile))
+    for engine, make, dsn in (("postgresql", _pg_database, args.pg_dsn),
+                              ("mysql", _mysql_database, args.mysql_dsn)):
+        if engine not in engines:
+            continue
+        try:
+            url, drop = make(dsn)
+        except Exception as exc:  # no server: the others stand alone
+            print(f"{engine}: skipped ({type(exc).__name__}: {exc})")
+            continue
+        try:
+            run(measure(engine, url, args.n, args.profile))
+        finally:
+            drop()
 
 
 if __name__ == "__main__":
