@@ -206,3 +206,126 @@ async def test_the_pools_close_with_the_engine(mysql_url: SqlDatabase) -> None:
     assert len(opened) == 2
     await eng.close()
     assert not opened & connections()
+
+
+class _CommandCounter:
+    """A loopback TCP relay in front of MariaDB that reads the client's side as MySQL
+    packets (3-byte length, sequence number) and keeps each command the client sent
+    (sequence 0 starts one)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.commands: list[bytes] = []
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+        async def client_side() -> None:
+            try:
+                while True:
+                    head = await reader.readexactly(4)
+                    body = await reader.readexactly(int.from_bytes(head[:3], "little"))
+                    if head[3] == 0:
+                        self.commands.append(body)
+                    up_writer.write(head + body)
+                    await up_writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                up_writer.close()
+
+        async def server_side() -> None:
+            try:
+                while data := await up_reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except ConnectionError:
+                pass
+            writer.close()
+
+        await asyncio.gather(client_side(), server_side())
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_several_statements_go_as_one_command_with_their_commit(
+        mysql_url: SqlDatabase, kinds: TableInfo, engine: MysqlEngine) -> None:
+    url = parse_database_url(mysql_url.url)
+    counter = _CommandCounter(url.port or 3306)
+    port = await counter.start()
+    relayed = create_engine_for(parse_database_url(
+        mysql_url.url.replace(f":{url.port}/", f":{port}/")), timeout=5)
+    assert isinstance(relayed, MysqlEngine)
+    try:
+        made = orjson.loads(await write(relayed, _insert(kinds, {"i": 1})) or b"null")
+        plan = WritePlan(table=kinds, action="update", rows=({"i": 2},),
+                         key=((kinds.column("id"), made["id"]),), returning=kinds.columns)
+        await write(relayed, plan)  # opens the transactions' pool
+        counter.commands.clear()
+        for _ in range(3):
+            changed = await write(relayed, plan)
+        # each update is one COM_QUERY (0x03) holding the transaction's start, the UPDATE,
+        # the read of the row and the COMMIT; and the connection is kept for the next one
+        # (no connection set-up in between)
+        assert len(counter.commands) == 3, counter.commands
+        for sent in counter.commands:
+            assert sent.startswith(b"\x03START TRANSACTION;\nUPDATE ")
+            assert b";\nSELECT " in sent and sent.endswith(b";\nCOMMIT")
+        assert orjson.loads(changed or b"null")["i"] == 2
+        # committed: the engine's other connections see it
+        assert await engine.direct_read("SELECT i FROM kinds WHERE id = %s",
+                                        (made["id"],)) == (2,)
+    finally:
+        await relayed.close()
+        await counter.close()
+
+
+async def test_a_batch_stops_at_a_refused_statement_and_changes_nothing(
+        engine: MysqlEngine, kinds: TableInfo) -> None:
+    made = orjson.loads(await write(engine, _insert(kinds, {"i": 5})) or b"null")
+    for _ in range(3):  # the same connections again and again: nothing left unread
+        with pytest.raises(Exception, match="no_such_column"):
+            await engine.run_writes([
+                ("UPDATE kinds SET i = 6 WHERE id = %s", (made["id"],)),
+                ("SELECT no_such_column FROM kinds", ()),
+                ("UPDATE kinds SET i = 7 WHERE id = %s", (made["id"],))])
+        assert await engine.direct_read("SELECT i FROM kinds WHERE id = %s",
+                                        (made["id"],)) == (5,)
+        rows = await engine.run_writes([("SELECT 'a'", ()), ("SELECT 'b'", ())])
+        assert rows == [[("a",)], [("b",)]]
+
+    def refuse(_: list[list[tuple[Any, ...]]]) -> None:
+        raise ValueTooLarge("refused by the check", limit=0, size=1)
+
+    with pytest.raises(ValueTooLarge):
+        await engine.run_writes([("UPDATE kinds SET i = 8 WHERE id = %s", (made["id"],))],
+                                refuse)
+    assert await engine.direct_read("SELECT i FROM kinds WHERE id = %s",
+                                    (made["id"],)) == (5,)
+
+
+@pytest.mark.parametrize("text", [
+    "x'; DELETE FROM kinds; --",
+    "x\\'; DELETE FROM kinds; -- ",
+    "x\\\\'; DELETE FROM kinds; #",
+    "x\"; DELETE FROM kinds; --",
+    "%s; DELETE FROM kinds; %%",
+])
+async def test_values_in_a_batch_stay_values(engine: MysqlEngine, kinds: TableInfo,
+                                             text: str) -> None:
+    # the batch's statements are joined as text: a value must never end its statement
+    made = orjson.loads(await write(engine, _insert(kinds, {"t": "before"})) or b"null")
+    count = await engine.direct_read("SELECT count(*) FROM kinds", ())
+    changed = await write(engine, WritePlan(table=kinds, action="update",
+                                            rows=({"t": text},),
+                                            key=((kinds.column("id"), made["id"]),),
+                                            returning=kinds.columns))
+    assert orjson.loads(changed or b"null")["t"] == text
+    assert await engine.direct_read("SELECT count(*) FROM kinds", ()) == count
+    assert await engine.direct_read("SELECT t FROM kinds WHERE id = %s",
+                                    (made["id"],)) == (text,)

@@ -5,10 +5,24 @@ Through SQLAlchemy's pool a one-statement write cost a checkout, the statement, 
 and the rollback of the return to the pool (four round trips, and SQLAlchemy's own work
 around each): about a third of a bare asyncmy pool's rate. Here one statement alone runs
 on a connection in autocommit mode (one round trip, atomic on its own), and several (an
-update and the read of what it wrote) on a connection of a second pool with autocommit
-off, whose first statement opens the transaction (no BEGIN: a round trip less) and COMMIT
-ends it. Each connection has the session SQLAlchemy's gives (``SESSION``: UTC, the
-longest GROUP_CONCAT) and the same connection arguments.
+update and the read of what it wrote) on a connection of a second pool, sent as one
+batch: ``START TRANSACTION; UPDATE …; SELECT …; COMMIT`` in a single packet, one round
+trip where a statement at a time took three (the server stops at the first statement it
+refuses, and the transaction is rolled back). With a ``check`` on the rows the COMMIT waits
+for it (two round trips). That pool's connections are in autocommit mode too, and each
+batch opens its transaction itself: asyncmy (0.2.18) keeps the server status of a batch's
+last answer only when it is not zero, which it is after a COMMIT with autocommit off, and
+its pool then took every connection for one inside a transaction and closed it.
+Each connection has the session SQLAlchemy's gives (``SESSION``: UTC, the longest
+GROUP_CONCAT) and the same connection arguments.
+
+Batches need the client flag MULTI_STATEMENTS, set on the transactions' pool alone. What
+it sends is only what dbplane compiled (SQLAlchemy Core, identifiers checked against the
+live schema) with each value turned into a literal by the driver's own escaping, which
+follows the server's NO_BACKSLASH_ESCAPES status as it reports it on every answer: the
+same text a statement at a time would send, joined by ``;``. No text from a request
+reaches this pool unescaped, and the autocommit pool (reads, single writes) keeps the
+flag off.
 
 A connection that failed in any way but a statement the server refused (dropped by the
 server, cancelled mid-statement, a protocol error) is closed, never handed out again: a
@@ -61,8 +75,8 @@ def _client_error(number: int | None) -> bool:
 
 
 class DriverPool:
-    """Up to ``size`` asyncmy connections in autocommit mode and ``size`` with it off,
-    each pool opened on first use."""
+    """Up to ``size`` asyncmy connections for statements alone and ``size`` for batches
+    (MULTI_STATEMENTS), all in autocommit mode, each pool opened on first use."""
 
     def __init__(self, connect_args: Callable[[], dict[str, Any]], size: int,
                  recycle: int) -> None:
@@ -78,12 +92,15 @@ class DriverPool:
 
     async def _open_tx(self) -> Any:
         import asyncmy
+        from asyncmy.constants.CLIENT import MULTI_STATEMENTS
 
         async with self._lock:
             if self._tx_pool is None:
+                args = self._connect_args()
+                args["client_flag"] = args.get("client_flag", 0) | MULTI_STATEMENTS
                 self._tx_pool = await asyncmy.create_pool(
-                    **self._connect_args(), minsize=1, maxsize=self._size,
-                    pool_recycle=self._recycle, autocommit=False, init_command=SESSION)
+                    **args, minsize=1, maxsize=self._size,
+                    pool_recycle=self._recycle, autocommit=True, init_command=SESSION)
             return self._tx_pool
 
     async def _open(self) -> Any:
@@ -126,29 +143,54 @@ class DriverPool:
             check_packet(statement_size(sql, args), self.max_packet)
         alone = len(statements) == 1 and check is None
         if not alone:
-            pool = self._tx_pool or await self._open_tx()
+            return await self._batch(statements, check)
+        async with pool.acquire() as conn:
+            try:
+                async with conn.cursor() as cur:
+                    sql, args = statements[0]
+                    await cur.execute(sql, args)
+                    return [list(await cur.fetchall()) if cur.description else []]
+            except BaseException as exc:
+                if not self._refused(exc):
+                    conn.close()
+                raise
+
+    async def _batch(self, statements: Sequence[tuple[str, tuple[Any, ...]]],
+                     check: Callable[[list[Rows]], None] | None) -> list[Rows]:
+        """``statements`` and, without a check, the COMMIT, in one packet on a
+        connection of the transactions' pool; each statement's answer read in turn."""
+        pool = self._tx_pool or await self._open_tx()
         async with pool.acquire() as conn:
             try:
                 out: list[Rows] = []
                 async with conn.cursor() as cur:
-                    for sql, args in statements:
-                        await cur.execute(sql, args)
+                    texts = ["START TRANSACTION"]
+                    texts += [cur.mogrify(sql, args) for sql, args in statements]
+                    if check is None:
+                        texts.append("COMMIT")
+                    await cur.execute(";\n".join(texts))
+                    for i in range(len(statements)):
+                        if not await cur.nextset():
+                            raise _OutOfStep(f"no answer to statement {i + 1}")
                         out.append(list(await cur.fetchall()) if cur.description else [])
-                    if check is not None:
-                        check(out)
-                if not alone:
-                    await conn.commit()
+                    if check is None:
+                        if not await cur.nextset():
+                            raise _OutOfStep("no answer to the COMMIT")
+                        if await cur.nextset():
+                            raise _OutOfStep("more answers than statements")
+                        return out
+                    check(out)
+                await conn.commit()
                 return out
             except BaseException as exc:
                 if not self._refused(exc):
                     conn.close()
                     raise
-                if not alone:
-                    try:
-                        await conn.rollback()
-                    except BaseException:
-                        conn.close()
-                        raise
+                try:
+                    await conn.rollback()
+                except BaseException:
+                    conn.close()
+                    raise
                 raise
 
     async def first(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -169,6 +211,11 @@ class DriverPool:
             if pool is not None:
                 pool.close()
                 await pool.wait_closed()
+
+
+class _OutOfStep(Exception):
+    """The server's answers to a batch did not match its statements: the connection is
+    closed (never a refusal, so never handed out again)."""
 
 
 class _NoDriverError(Exception):
