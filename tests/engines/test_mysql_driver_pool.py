@@ -329,3 +329,18 @@ async def test_values_in_a_batch_stay_values(engine: MysqlEngine, kinds: TableIn
     assert await engine.direct_read("SELECT count(*) FROM kinds", ()) == count
     assert await engine.direct_read("SELECT t FROM kinds WHERE id = %s",
                                     (made["id"],)) == (text,)
+
+
+async def test_a_batch_over_max_allowed_packet_together_is_refused_before_it_is_sent(
+        engine: MysqlEngine, kinds: TableInfo) -> None:
+    # each statement fits, the packet holding both would not
+    await engine.direct_read("SELECT 1", ())
+    limit = engine._driver_pool.max_packet
+    assert limit
+    made = orjson.loads(await write(engine, _insert(kinds, {"t": "small"})) or b"null")
+    half = "y" * (limit // 2 + 10)
+    with pytest.raises(ValueTooLarge):
+        await engine.run_writes([("UPDATE kinds SET t = %s WHERE id = %s", (half, made["id"])),
+                                 ("SELECT %s", (half,))])
+    assert await engine.direct_read("SELECT t FROM kinds WHERE id = %s",
+                                    (made["id"],)) == ("small",)

@@ -139,9 +139,10 @@ class DriverPool:
         """Run ``statements`` in one transaction (one alone: as it is, in autocommit) and
         answer each one's rows ([] for a statement answering none)."""
         pool = self._pool or await self._open()
-        for sql, args in statements:
-            check_packet(statement_size(sql, args), self.max_packet)
+        sizes = [statement_size(sql, args) for sql, args in statements]
         alone = len(statements) == 1 and check is None
+        # a batch is one packet: its statements together must fit
+        check_packet(sizes[0] if alone else sum(sizes) + 64, self.max_packet)
         if not alone:
             return await self._batch(statements, check)
         async with pool.acquire() as conn:
