@@ -3,6 +3,7 @@ async twins."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -86,3 +87,17 @@ async def test_async_twins(aclient: AsyncApiClient) -> None:
         await slow.wait(timeout=30, poll=0.05)
     with pytest.raises(OperationNotFound):
         await aclient.operations.cancel("nope")
+
+
+def test_wait_is_one_long_poll_answered_when_the_operation_ends(client: ApiClient) -> None:
+    """Without a progress callback, ``wait()`` reads the operation once (the server holds
+    the read until the end) instead of polling every ``poll`` seconds."""
+    gets: list[str] = []
+    http = client._http._client  # the httpx client under the API client
+    http.event_hooks["request"].append(
+        lambda request: gets.append(str(request.url)) if request.method == "GET" else None)
+    op = client.operations.check("default", samples=8, interval_ms=100)
+    started = time.monotonic()
+    op.wait(timeout=30, poll=0.05)
+    assert op["status"] == "done" and time.monotonic() - started >= 0.5
+    assert len(gets) == 1 and "wait=" in gets[0], gets

@@ -15,7 +15,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from dbplane.client._http import AsyncHttp, Params, SyncHttp, as_list, as_object, path
+from dbplane.client._http import (
+    CLIENT_TIMEOUT,
+    AsyncHttp,
+    Params,
+    SyncHttp,
+    as_list,
+    as_object,
+    path,
+)
 from dbplane.errors import DbplaneError, OperationCanceled, error_class_for_code
 
 __all__ = [
@@ -99,14 +107,25 @@ class Operation(dict[str, Any]):
 
     def wait(self, timeout: float | None = None, poll: float = 0.5,
              on_progress: Callable[[Operation], None] | None = None) -> Operation:
-        """Poll until it ends and answer it; ``on_progress(op)`` after each poll.
+        """Wait until it ends and answer it; ``on_progress(op)`` every ``poll`` seconds.
 
-        Raises the error it failed with (the class of its ``error.code``; OperationCanceled
-        when canceled), or TimeoutError after ``timeout`` seconds."""
+        Each read is a long poll (``?wait=``): the server answers the moment the operation
+        ends, so nothing is lost between polls. Raises the error it failed with (the class
+        of its ``error.code``; OperationCanceled when canceled), or TimeoutError after
+        ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        first = True
         while True:
             if not self.ended:
-                self.refresh()
+                wait = _long_poll(deadline, poll if on_progress is not None else None,
+                                  first)
+                answer = self._http.request(
+                    "GET", path("operations", self.id),
+                    params=[("wait", f"{wait:.3f}")] if wait else None,
+                    request_timeout=wait + _SLACK if wait else CLIENT_TIMEOUT)
+                self.clear()
+                self.update(as_object(answer))
+                first = False
             if on_progress is not None:
                 on_progress(self)
             if self.ended:
@@ -117,7 +136,6 @@ class Operation(dict[str, Any]):
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
                                    f"after {timeout} s")
-            time.sleep(poll)
 
 
 class AsyncOperation(dict[str, Any]):
@@ -154,11 +172,20 @@ class AsyncOperation(dict[str, Any]):
                    poll: float = 0.5,
                    on_progress: Callable[[AsyncOperation], Awaitable[None] | None]
                    | None = None) -> AsyncOperation:
-        """Poll until it ends; see :meth:`Operation.wait` (``on_progress`` may be async)."""
+        """Wait until it ends; see :meth:`Operation.wait` (``on_progress`` may be async)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        first = True
         while True:
             if not self.ended:
-                await self.refresh()
+                wait = _long_poll(deadline, poll if on_progress is not None else None,
+                                  first)
+                answer = await self._http.request(
+                    "GET", path("operations", self.id),
+                    params=[("wait", f"{wait:.3f}")] if wait else None,
+                    request_timeout=wait + _SLACK if wait else CLIENT_TIMEOUT)
+                self.clear()
+                self.update(as_object(answer))
+                first = False
             if on_progress is not None:
                 maybe = on_progress(self)
                 if maybe is not None:
@@ -171,9 +198,22 @@ class AsyncOperation(dict[str, Any]):
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
                                    f"after {timeout} s")
-            import asyncio  # here: the sync client (and the CLI) never need it
 
-            await asyncio.sleep(poll)
+
+_LONGEST_POLL = 30.0  # seconds the server holds one read (it allows 60)
+_SLACK = 30.0  # the read's own timeout beyond the wait
+
+
+def _long_poll(deadline: float | None, every: float | None, first: bool) -> float:
+    """How long the next read may wait on the server: 0 (read at once) for the first
+    read when progress is followed, else until the next progress report (``every``),
+    the deadline or ``_LONGEST_POLL``, whichever comes first."""
+    if first and every is not None:
+        return 0.0
+    wait = _LONGEST_POLL if every is None else max(every, 0.01)
+    if deadline is not None:
+        wait = min(wait, deadline - time.monotonic())
+    return max(wait, 0.01)
 
 
 def as_operation(http: SyncHttp, answer: Any) -> Operation:

@@ -137,10 +137,22 @@ async def list_operations(request: Request, ctx: ContextDep, _: AdminDep,
     return {"operations": [public(op) for op in ops]}
 
 
+MAX_WAIT_SECONDS = 60.0
+
+
 @router.get("/operations/{op_id}", response_model=OperationPublic)
-async def get_operation(op_id: str, ctx: ContextDep, _: AdminDep) -> dict[str, Any]:
-    """One operation: status, progress, steps, log, result or error."""
-    return public(await svc.get_operation(ctx, op_id))
+async def get_operation(op_id: str, ctx: ContextDep, _: AdminDep,
+                        wait: float | None = Query(None, gt=0, le=MAX_WAIT_SECONDS,
+                                                   description=(
+                            "seconds (at most 60) to wait for the operation to end: "
+                            "answered as soon as it has ended, or as it is then"))
+                        ) -> dict[str, Any]:
+    """One operation: status, progress, steps, log, result or error. With ``wait``, a
+    long poll: the answer comes the moment the operation ends (within 0.25 s when another
+    replica runs it), or after ``wait`` seconds with the operation as it is then."""
+    if wait is None:
+        return public(await svc.get_operation(ctx, op_id))
+    return public(await svc.operation_when_ended(ctx, op_id, wait))
 
 
 @router.post("/operations/{op_id}/cancel", response_model=OperationPublic,

@@ -23,6 +23,7 @@ from dbplane.services.operations.queue import (
     cancel_operation,
     get_operation,
     list_operations,
+    operation_when_ended,
     start_operation,
     wait_operation,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "cancel_operation",
     "get_operation",
     "list_operations",
+    "operation_when_ended",
     "process_owner",
     "public_operation",
     "recover_interrupted",

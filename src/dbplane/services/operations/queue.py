@@ -5,6 +5,7 @@ metadata store (``dbplane.meta.operations_queries``). What runs them is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "cancel_operation",
     "get_operation",
     "list_operations",
+    "operation_when_ended",
     "start_operation",
     "wait_operation",
 ]
@@ -116,6 +118,9 @@ async def cancel_operation(ctx: AppContext, op_id: str) -> OperationRecord:
             async with ctx.meta.begin() as conn:
                 canceled = await oq.cancel_pending(conn, op_id, now_ms(), error)
             if canceled:
+                runtime = runtime_of(ctx)
+                if runtime is not None:
+                    runtime.notify_ended()
                 return await get_operation(ctx, op_id)
             continue  # a worker claimed it in between
         if op.status == "running":
@@ -139,13 +144,31 @@ async def cancel_operation(ctx: AppContext, op_id: str) -> OperationRecord:
 
 async def wait_operation(ctx: AppContext, op_id: str, within: float | None = None,
                          poll: float = 0.1) -> OperationRecord:
-    """Poll until the operation has ended (for services and tests); TimeoutError after
-    ``within`` seconds."""
+    """Wait until the operation has ended and answer it (for services and tests);
+    TimeoutError after ``within`` seconds."""
+    op = await operation_when_ended(ctx, op_id, within, poll)
+    if op.status in oq.ACTIVE:
+        raise TimeoutError(f"operation {op_id} is still {op.status}")
+    return op
+
+
+async def operation_when_ended(ctx: AppContext, op_id: str, within: float | None,
+                               poll: float = 0.25) -> OperationRecord:
+    """The operation as soon as it has ended, or as it is after ``within`` seconds.
+
+    An operation this process runs is answered the moment its end is written; one run by
+    another replica is seen at the next read of the store (every ``poll`` seconds). When
+    this process begins to stop, the operation is answered as it is."""
     deadline = None if within is None else time.monotonic() + within
     while True:
+        runtime = runtime_of(ctx)
+        ended = runtime.ended if runtime is not None else None  # before the read
         op = await get_operation(ctx, op_id)
-        if op.status not in oq.ACTIVE:
+        left = poll if deadline is None else min(poll, deadline - time.monotonic())
+        if op.status not in oq.ACTIVE or left <= 0 or (runtime and runtime.stopping):
             return op
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"operation {op_id} is still {op.status}")
-        await asyncio.sleep(poll)
+        if ended is None:
+            await asyncio.sleep(left)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), left)

@@ -111,6 +111,14 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    # set (and replaced) each time an operation run here has ended and its end is
+    # written: what a caller waiting for an operation's end waits on between its reads
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify_ended(self) -> None:
+        """Wake whoever waits for an operation's end (it re-reads the store)."""
+        ended, self.ended = self.ended, asyncio.Event()
+        ended.set()
 
     def cancel_local(self, op_id: str) -> None:
         """A cancel was requested for an operation: if it runs here, tell its handler and
@@ -260,6 +268,7 @@ class Runtime:
                     if not await oq.end_operation(conn, op_id, self.owner, values):
                         log.warning("operation %s ended here but another process had "
                                     "already marked it", op_id)
+                self.notify_ended()
                 return
             except STORE_UNAVAILABLE:
                 if attempt == 4:
@@ -278,6 +287,7 @@ class Runtime:
     async def stop(self) -> None:
         self.stopping = True
         self.wake.set()
+        self.notify_ended()  # a long poll answers now: the process is stopping
         if self.running:
             await asyncio.wait([r.task for r in self.running.values()],
                                timeout=self.ctx.settings.operation_stop_grace_seconds)
