@@ -6,11 +6,13 @@ fresh directories, registers one database, then:
 - times each action (``POST /v1/databases/bench/action``) one after the other over one
   keep-alive connection against the same InfluxQL sent by hand over HTTP (httpx);
 - writes ``--points`` points (1 million by default, 10 measurements), then times a backup
-  through dbplane (operation start to done) against ``influxd backup -portable`` by hand,
-  and a restore through dbplane against by hand: ``DROP DATABASE`` + ``influxd restore
-  -portable`` (dbplane checks the archive against its recorded checksum first, then
-  restores once; ``restore=two-pass`` in the URL restores twice, through a temporary
-  database — see docs/influxdb.md), and checks the points came back.
+  through dbplane (the request to the end of its operation, followed with long polls)
+  against ``influxd backup -portable`` by hand, and a restore through dbplane against by
+  hand: ``DROP DATABASE`` + ``influxd restore -portable`` (dbplane checks the archive
+  against its recorded checksum first, then restores once; ``restore=two-pass`` in the
+  URL restores twice, through a temporary database — see docs/influxdb.md), and checks
+  the points came back. dbplane goes first in even rounds, by hand in odd ones; each
+  operation's own duration and steps are printed as the server recorded them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -206,13 +209,14 @@ def main() -> None:
             assert count() == args.points
 
             def operation(answer: httpx.Response) -> dict[str, object]:
+                # a long poll (?wait=): answered the moment the operation ends
                 assert answer.status_code == 202, answer.text
                 while True:
-                    op: dict[str, object] = client.get(answer.headers["location"]).json()
+                    op: dict[str, object] = client.get(answer.headers["location"],
+                                                       params={"wait": 30}).json()
                     if op["status"] not in ("pending", "running"):
                         assert op["status"] == "done", op
                         return op
-                    time.sleep(0.02)
 
             # a first backup by hand, untimed: it flushes the cache into TSM files, which
             # would otherwise be paid by whichever backup comes first
@@ -220,17 +224,31 @@ def main() -> None:
                             "-database", "bench", str(tmp / "warm-up")], check=True,
                            capture_output=True)
             def steps(op: dict[str, object]) -> str:
-                return ", ".join(f"{s['name']} {(s.get('duration_ms') or 0) / 1000:.3f} s"
-                                 for s in op["steps"])  # type: ignore[attr-defined]
+                # the server's own time, from the operation's creation to its end, then
+                # each step's
+                took = (datetime.fromisoformat(str(op["finished_at"]))
+                        - datetime.fromisoformat(str(op["created_at"]))).total_seconds()
+                return f"{took:.3f} s: " + ", ".join(
+                    f"{s['name']} {(s.get('duration_ms') or 0) / 1000:.3f} s"
+                    for s in op["steps"])  # type: ignore[attr-defined]
 
-            ours_b, hand_b, ours_r, hand_r = [], [], [], []
-            backup_id, size, out = "", 0, tmp / "by-hand"
-            for n in range(args.rounds):
+            ours_b: list[float] = []
+            hand_b: list[float] = []
+            ours_r: list[float] = []
+            hand_r: list[float] = []
+            backup_id, size, ours_size, out = "", 0, 0, tmp / "by-hand"
+
+            def our_backup(n: int) -> None:
+                nonlocal backup_id, ours_size
                 started = time.perf_counter()
                 op = operation(client.post("/v1/databases/bench/backups"))
                 ours_b.append(time.perf_counter() - started)
                 backup_id = op["params"]["backup_id"]  # type: ignore[index]
-                print(f"  round {n + 1} backup steps: {steps(op)}", flush=True)
+                ours_size = int(op["result"]["size"])  # type: ignore[index]
+                print(f"  round {n + 1} backup {steps(op)}", flush=True)
+
+            def hand_backup(n: int) -> None:
+                nonlocal size
                 shutil.rmtree(out, ignore_errors=True)
                 started = time.perf_counter()
                 subprocess.run(["influxd", "backup", "-portable", "-host",
@@ -239,13 +257,16 @@ def main() -> None:
                 hand_b.append(time.perf_counter() - started)
                 size = sum(p.stat().st_size for p in out.iterdir())
 
+            def our_restore(n: int) -> None:
                 influxql("DROP SERIES FROM /m[0-4]/", "bench")
                 started = time.perf_counter()
                 op = operation(client.post(
                     f"/v1/databases/bench/backups/{backup_id}/restore"))
                 ours_r.append(time.perf_counter() - started)
-                print(f"  round {n + 1} restore steps: {steps(op)}", flush=True)
+                print(f"  round {n + 1} restore {steps(op)}", flush=True)
                 assert count() == args.points, (count(), args.points)
+
+            def hand_restore(n: int) -> None:
                 started = time.perf_counter()
                 influxql('DROP DATABASE "bench"')
                 done = subprocess.run(["influxd", "restore", "-portable", "-host",
@@ -254,12 +275,26 @@ def main() -> None:
                                       text=True)
                 hand_r.append(time.perf_counter() - started)
                 assert count() == args.points, (count(), done.stderr[-500:])
-            print(f"backup of {args.points} points ({size / 2**20:.1f} MiB), best of "
-                  f"{args.rounds}: dbplane {min(ours_b):.2f} s | influxd backup by hand "
-                  f"{min(hand_b):.2f} s | x{min(ours_b) / min(hand_b):.2f}", flush=True)
+
+            for n in range(args.rounds):
+                # dbplane first in even rounds, by hand first in odd ones
+                first, second = ((our_backup, hand_backup), (hand_backup, our_backup))[n % 2]
+                first(n)
+                second(n)
+                first, second = ((our_restore, hand_restore),
+                                 (hand_restore, our_restore))[n % 2]
+                first(n)
+                second(n)
+            print(f"backup of {args.points} points, best of {args.rounds}: dbplane "
+                  f"{min(ours_b):.2f} s ({ours_size / 2**20:.1f} MiB) | influxd backup "
+                  f"-portable by hand {min(hand_b):.2f} s ({size / 2**20:.1f} MiB) | "
+                  f"x{min(ours_b) / min(hand_b):.2f} (medians {statistics.median(ours_b):.2f}"
+                  f" s and {statistics.median(hand_b):.2f} s)", flush=True)
             print(f"restore of {args.points} points, best of {args.rounds}: dbplane "
                   f"{min(ours_r):.2f} s | DROP DATABASE + influxd restore by hand "
-                  f"{min(hand_r):.2f} s | x{min(ours_r) / min(hand_r):.2f}", flush=True)
+                  f"{min(hand_r):.2f} s | x{min(ours_r) / min(hand_r):.2f} (medians "
+                  f"{statistics.median(ours_r):.2f} s and {statistics.median(hand_r):.2f} s)",
+                  flush=True)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)

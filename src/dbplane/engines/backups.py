@@ -43,6 +43,7 @@ __all__ = [
     "Progress",
     "adapter_for",
     "check_archive",
+    "checked_already",
     "file_sha256",
     "find_tool",
     "make_backup",
@@ -86,8 +87,19 @@ class BackupAdapter(Protocol):
         ``thorough=False`` (an archive whose recorded checksum was just verified: it is
         the file dbplane checked when it was made or uploaded) skips reading it whole."""
 
-    async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
-        """Replace the database's content with the (already checked) archive's."""
+    async def restore(self, engine: Engine, path: Path, progress: Progress,
+                      checked: Awaitable[None]) -> None:
+        """Replace the database's content with the archive's. ``checked`` ends when the
+        archive has passed its checks (its checksum, its format) and raises when it has
+        not: it is awaited before anything is changed, and what comes before it (reading
+        the archive, asking the server) runs while the checks run."""
+
+
+def checked_already() -> asyncio.Future[None]:
+    """The ``checked`` of an archive whose checks have passed already."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 def adapter_for(engine: Engine | type[Engine] | str) -> BackupAdapter:
@@ -340,4 +352,4 @@ async def restore_archive(engine: Engine, path: Path, checksum: str | None,
     if checksum is not None:
         await verify_checksum(path, checksum)
     await adapter.check(path, thorough=checksum is None)
-    await adapter.restore(engine, path, progress)
+    await adapter.restore(engine, path, progress, checked_already())

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from dbplane.engines.backups import adapter_for, verify_checksum
+from dbplane.engines.backups import adapter_for, checked_already, verify_checksum
 from dbplane.engines.base import Engine
 from dbplane.engines.fingerprint import Fingerprint, compare
 from dbplane.engines.parts import has_part, part
@@ -139,7 +139,7 @@ async def run_verify(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
             async with op.step("restore"):
                 await op.log(f"restoring into the scratch copy {copy.url.redacted()} "
                              "(the live database is not touched)")
-                await adapter.restore(copy, path, progress)
+                await adapter.restore(copy, path, progress, checked_already())
             await op.checkpoint()  # a cancel during the restore ends the drill here
             async with op.step("fingerprint"):
                 found: Fingerprint = await fp.fingerprint(copy)

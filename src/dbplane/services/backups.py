@@ -442,23 +442,38 @@ async def run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
     path = _archive_path(ctx, row)
     adapter = adapter_for(db.type_name)
     assert row.checksum is not None  # recorded with the archive
-    async with op.step("verify"):
-        await verify_checksum(path, row.checksum)
-        await adapter.check(path, thorough=False)
-        await op.log(f"{row.checksum} verified; {row.format} archive")
-        await op.progress(0.1, "verified")
+    checksum = row.checksum
+
+    async def checks() -> None:
+        async with op.step("verify"):
+            await verify_checksum(path, checksum)
+            await adapter.check(path, thorough=False)
+            await op.log(f"{checksum} verified; {row.format} archive")
+            await op.progress(0.1, "verified")
 
     async def progress(fraction: float, message: str | None) -> None:
         await op.progress(0.1 + 0.9 * fraction, message)
 
-    async with op.step("restore"):
-        engine = await ctx.connections.engine_for(db)
-        try:
-            await adapter.restore(engine, path, progress)
-        finally:
-            # pooled connections and cached schema describe the database before it
-            await ctx.connections.drop(db.id)
-            tables_svc.forget_database(ctx, db.id)
+    # the checks run while the adapter prepares (it waits for them before it changes
+    # anything); the verify step comes first
+    checked = asyncio.ensure_future(checks())
+    await asyncio.sleep(0)
+    try:
+        async with op.step("restore"):
+            engine = await ctx.connections.engine_for(db)
+            try:
+                await adapter.restore(engine, path, progress, checked)
+            finally:
+                # pooled connections and cached schema describe the database before it
+                await ctx.connections.drop(db.id)
+                tables_svc.forget_database(ctx, db.id)
+        await checked  # an adapter always waits for it: this never waits
+    finally:
+        if not checked.done():  # the adapter failed before it needed the checks
+            checked.cancel()
+        await asyncio.wait([checked])
+        if not checked.cancelled():
+            checked.exception()  # the adapter's error is the one told
     await op.log(f"restored backup {row.name}")
     return {"backup_id": backup_id, "database_id": db.id}
 

@@ -25,6 +25,7 @@ import os
 import secrets
 import tempfile
 import zlib
+from collections.abc import Awaitable
 from pathlib import Path
 
 from dbplane.engines.backups import (
@@ -132,7 +133,9 @@ class MysqlBackups:
             raise ArchiveInvalid("the SQL dump is truncated: it does not end with "
                                  "'-- Dump completed'", field="archive", format="sql")
 
-    async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
+    async def restore(self, engine: Engine, path: Path, progress: Progress,
+                      checked: Awaitable[None]) -> None:
+        await checked  # nothing is read or changed before
         tool = find_tool("mariadb", "mysql")
         await progress(0.05, "mariadb < archive")
         source = path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -78,7 +79,9 @@ class PostgresqlBackups:
             raise ArchiveInvalid(f"the pg_dump archive cannot be read: {exc.detail}",
                                  field="archive", format="pg-custom") from exc
 
-    async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
+    async def restore(self, engine: Engine, path: Path, progress: Progress,
+                      checked: Awaitable[None]) -> None:
+        await checked  # nothing is read or changed before
         env = libpq_env(engine)
         await progress(0.05, "pg_restore --clean --single-transaction")
         await run_tool([find_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",

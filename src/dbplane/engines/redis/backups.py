@@ -17,7 +17,7 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,9 @@ class RedisBackups:
             raise ArchiveInvalid(f"the RDB archive is damaged: {exc.detail}",
                                  field="archive", format="rdb") from exc
 
-    async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
+    async def restore(self, engine: Engine, path: Path, progress: Progress,
+                      checked: Awaitable[None]) -> None:
+        await checked  # nothing is read or changed before
         index = _db_index(engine)
         async with loaded(path, index) as source:
             total = max(1, int(await source.dbsize()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,9 @@ class SqliteBackups:
             raise ArchiveInvalid(f"the SQLite archive cannot be read: {exc}",
                                  field="archive", format="sqlite") from exc
 
-    async def restore(self, engine: Engine, path: Path, progress: Progress) -> None:
+    async def restore(self, engine: Engine, path: Path, progress: Progress,
+                      checked: Awaitable[None]) -> None:
+        await checked  # nothing is read or changed before
         target_path = _engine_path(engine)
 
         def run(stop: threading.Event, report: Any) -> None:
