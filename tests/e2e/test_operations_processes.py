@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,3 +161,30 @@ def test_two_processes_on_one_postgresql_store_run_each_operation_once(
     assert other.post(f"/v1/operations/{running['id']}/cancel").status_code == 202
     canceled = _until(other, running["id"], ("canceled", "done", "error"), within=15)
     assert canceled["status"] == "canceled" and canceled["steps"][-1]["status"] == "canceled"
+
+
+def test_a_long_poll_does_not_hold_the_server_s_stop(tmp_path: Path,
+                                                     servers: list[Served]) -> None:
+    """SIGINT makes uvicorn wait for open requests before the app stops: a client
+    waiting on an operation (``?wait=60``) is answered at once, and the process ends."""
+    served = _healthy(_spawn(tmp_path / "data"))
+    servers.append(served)
+    started = served.post("/v1/databases/default/check",
+                          {"samples": 100, "interval_ms": 300})  # 30 s
+    op_id = started.json()["id"]
+    _until(served, op_id, ("running",))
+    answers: list[httpx.Response] = []
+    poll = threading.Thread(target=lambda: answers.append(httpx.get(
+        f"{served.base_url}/v1/operations/{op_id}", params={"wait": 60}, headers=AUTH,
+        timeout=90)))
+    poll.start()
+    time.sleep(0.5)
+    assert poll.is_alive()  # the long poll waits for the end
+    stopping = time.monotonic()
+    served.proc.send_signal(signal.SIGINT)
+    poll.join(timeout=20)
+    assert answers and answers[0].status_code == 200, answers
+    assert answers[0].json()["status"] == "running"
+    served.proc.wait(timeout=30)
+    # the check stops at its next round trip once the workers stop (0.3 s apart)
+    assert time.monotonic() - stopping < 10, served.log.read_text()[-2000:]

@@ -68,6 +68,13 @@ class DbplaneApp(FastAPI):
             return
         await super().__call__(scope, receive, problem_on_413(scope, send))
 
+    def server_closing(self) -> None:
+        """The server has begun its graceful stop (it waits for open requests before the
+        app's shutdown): requests waiting for an operation's end answer now."""
+        ctx = getattr(self.state, "ctx", None)
+        if ctx is not None:
+            operations_service.server_closing(ctx)
+
 
 def create_app(settings: Settings | None = None,
                on_admin_token: Callable[[str], None] | None = None) -> FastAPI:

@@ -51,6 +51,7 @@ def serve(
     import uvicorn
 
     from dbplane.api.app import create_app
+    from dbplane.api.server import Server
     from dbplane.logs import configure_logging
     from dbplane.settings import Settings
 
@@ -72,5 +73,5 @@ def serve(
     sys.stdout.write(f"dbplane listening on http://{settings.host}:{settings.port} "
                      f"(console at /console, data in {settings.data_dir.resolve()})\n")
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False)
+    Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                          access_log=False, server_header=False)).run()

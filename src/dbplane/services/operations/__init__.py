@@ -36,6 +36,7 @@ from dbplane.services.operations.registry import (
 from dbplane.services.operations.runtime import (
     process_owner,
     recover_interrupted,
+    server_closing,
     start,
     stop,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "public_operation",
     "recover_interrupted",
     "registry_of",
+    "server_closing",
     "start",
     "start_operation",
     "stop",

@@ -158,14 +158,16 @@ async def operation_when_ended(ctx: AppContext, op_id: str, within: float | None
 
     An operation this process runs is answered the moment its end is written; one run by
     another replica is seen at the next read of the store (every ``poll`` seconds). When
-    this process begins to stop, the operation is answered as it is."""
+    this process begins to stop (``server_closing``, or its workers stopping), the
+    operation is answered as it is."""
     deadline = None if within is None else time.monotonic() + within
     while True:
         runtime = runtime_of(ctx)
         ended = runtime.ended if runtime is not None else None  # before the read
         op = await get_operation(ctx, op_id)
         left = poll if deadline is None else min(poll, deadline - time.monotonic())
-        if op.status not in oq.ACTIVE or left <= 0 or (runtime and runtime.stopping):
+        if (op.status not in oq.ACTIVE or left <= 0
+                or (runtime is not None and (runtime.stopping or runtime.closing))):
             return op
         if ended is None:
             await asyncio.sleep(left)

@@ -110,6 +110,9 @@ class Runtime:
     running: dict[str, _Running] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
+    # the server stops taking requests (it drains before the workers stop): long polls
+    # answer now instead of holding the server's graceful stop
+    closing: bool = False
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     # set (and replaced) each time an operation run here has ended and its end is
     # written: what a caller waiting for an operation's end waits on between its reads
@@ -330,6 +333,15 @@ async def stop(ctx: AppContext) -> None:
     finally:
         _LIVE_OWNERS.discard(runtime.owner)
         ctx.extensions.pop(_KEY, None)
+
+
+def server_closing(ctx: AppContext) -> None:
+    """The server has begun to stop taking requests: the requests waiting for an
+    operation's end (long polls) answer now, and new ones at once."""
+    runtime = runtime_of(ctx)
+    if runtime is not None:
+        runtime.closing = True
+        runtime.notify_ended()
 
 
 def process_owner(ctx: AppContext) -> str | None:
