@@ -14,7 +14,7 @@ from typing import Any
 
 from dbplane.meta import backups_queries as bq
 from dbplane.meta.records import BackupRecord
-from dbplane.services.backups import run_scheduler
+from dbplane.services.backup_scheduler import run_scheduler
 from dbplane.services.operations import list_operations
 from tests.api.test_backups import backup, sqlite_exec, wait_op
 from tests.conftest import AppHandle

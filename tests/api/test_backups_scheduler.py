@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dbplane.services.backups import due_slot, run_scheduler
+from dbplane.services.backup_scheduler import due_slot, run_scheduler
 from dbplane.services.context import AppContext
 from dbplane.services.operation_types import register_operation_types
 from dbplane.services.operations import registry_of, wait_operation

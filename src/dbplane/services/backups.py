@@ -58,35 +58,28 @@ from dbplane.services.operations import (
     OperationRecord,
     active_operations,
     get_operation,
-    list_operations,
     start_operation,
 )
 
 __all__ = [
-    "SCHEDULER_INTERVAL_SECONDS",
     "BackupPublic",
     "archive_of",
     "create_backup",
     "delete_backup",
-    "due_slot",
     "get_backup",
     "list_backups",
     "restore_backup",
     "run_backup",
     "run_restore",
-    "run_scheduler",
-    "scheduler_pass",
+    "settle_backups",
     "upload_backup",
 ]
 
 log = logging.getLogger("dbplane.backups")
 
-SCHEDULER_INTERVAL_SECONDS = 30.0
 _UNFINISHED = ("pending", "running")
 # a pending row whose operation never got recorded (the process died in between)
 _ORPHAN_AFTER_MS = 60_000
-# a slot claimed this long ago without its backup recorded: its claimer died in between
-_STALE_CLAIM_MS = 120_000
 
 
 class BackupError(BaseModel):
@@ -170,7 +163,8 @@ def _remove_files(ctx: AppContext, row: BackupRecord) -> None:
 # -- reading -------------------------------------------------------------------------
 
 
-async def _settle(ctx: AppContext, rows: list[BackupRecord]) -> list[BackupRecord]:
+async def settle_backups(ctx: AppContext, rows: list[BackupRecord]
+                         ) -> list[BackupRecord]:
     """Mark ``error`` the unfinished backups whose operation has ended (a killed process)
     and remove their temporary files; answers the rows as they are now."""
     out = []
@@ -205,7 +199,7 @@ async def list_backups(ctx: AppContext, ref: str) -> list[BackupPublic]:
     db = await resolve_database(ctx, ref)
     async with ctx.meta.connect() as conn:
         rows = await bq.list_backups(conn, db.id)
-    return [_public(r) for r in await _settle(ctx, rows)]
+    return [_public(r) for r in await settle_backups(ctx, rows)]
 
 
 async def _backup_row(ctx: AppContext, db: DatabaseRecord, backup_id: str) -> BackupRecord:
@@ -213,7 +207,7 @@ async def _backup_row(ctx: AppContext, db: DatabaseRecord, backup_id: str) -> Ba
         row = await bq.get_backup(conn, db.id, backup_id)
     if row is None:
         raise BackupNotFound(backup_id, db.resource_id)
-    return (await _settle(ctx, [row]))[0]
+    return (await settle_backups(ctx, [row]))[0]
 
 
 async def get_backup(ctx: AppContext, ref: str, backup_id: str) -> BackupPublic:
@@ -426,6 +420,11 @@ async def restore_backup(ctx: AppContext, ref: str, backup_id: str, *,
                                  params={"backup_id": backup_id}, created_by=created_by)
 
 
+def _retrieved(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 async def run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
     """The ``restore`` operation's handler."""
     backup_id = str(op.params["backup_id"])
@@ -469,11 +468,11 @@ async def run_restore(ctx: AppContext, op: OperationContext) -> dict[str, Any]:
                 tables_svc.forget_database(ctx, db.id)
         await checked  # an adapter always waits for it: this never waits
     finally:
-        if not checked.done():  # the adapter failed before it needed the checks
-            checked.cancel()
+        # when the adapter failed first, its error is the one told; the checks are left
+        # to end, not cancelled (they only read the archive, and a task cancelled while
+        # it records its step could leave the store's transaction open)
+        checked.add_done_callback(_retrieved)
         await asyncio.wait([checked])
-        if not checked.cancelled():
-            checked.exception()  # the adapter's error is the one told
     await op.log(f"restored backup {row.name}")
     return {"backup_id": backup_id, "database_id": db.id}
 
@@ -509,89 +508,3 @@ async def _apply_retention(ctx: AppContext, database_id: str) -> int:
             await bq.delete_backup(conn, row.id)
         await asyncio.to_thread(_remove_files, ctx, row)
     return len(old)
-
-
-# -- the scheduler -------------------------------------------------------------------
-
-
-def due_slot(now_ms_: int, hours: list[int], since_ms: int) -> int | None:
-    """The latest scheduled hour (epoch hours, UTC) at or before ``now_ms_`` whose hour of
-    the day is in ``hours``, if it is not before ``since_ms`` (when the schedule was last
-    changed). Pure."""
-    if not hours:
-        return None
-    current = now_ms_ // 3_600_000
-    wanted = set(hours)
-    for back in range(24):
-        slot = current - back
-        if slot % 24 in wanted:
-            return slot if slot * 3_600_000 >= since_ms else None
-    return None
-
-
-async def run_scheduler(ctx: AppContext, now: int | None = None) -> list[str]:
-    """One pass of the scheduler: start the due periodic backups this process wins the
-    claim of, settle backups whose operation ended without them; the operations
-    started."""
-    stamp = now if now is not None else now_ms()
-    started: list[str] = []
-    async with ctx.meta.connect() as conn:
-        scheduled = await bq.list_scheduled_databases(conn)
-        unfinished = await bq.list_unfinished_backups(conn)
-    for db in scheduled:
-        slot = due_slot(stamp, list(db.periodic_backups_scheduled_at), db.updated_at)
-        if slot is None:
-            continue
-        async with ctx.meta.begin() as conn:
-            won = await bq.claim_backup_slot(conn, db.id, slot, stamp)
-        if not won:
-            won = await _take_over_stale_claim(ctx, db.id, slot, stamp)
-        if not won:
-            continue
-        try:
-            op = await create_backup(ctx, db.id, created_by="scheduler",
-                                     method="periodic", slot=slot)
-        except DbplaneError as exc:
-            # a restore (or a manual backup) is running: the next pass tries again
-            log.info("periodic backup of %s for hour %s not started: %s",
-                     db.resource_id, slot, exc)
-            async with ctx.meta.begin() as conn:
-                await bq.release_backup_slot(conn, db.id, slot)
-            continue
-        async with ctx.meta.begin() as conn:
-            await bq.set_slot_backup(conn, db.id, slot, str(op.params["backup_id"]))
-        started.append(op.id)
-    if unfinished:
-        await _settle(ctx, unfinished)
-    return started
-
-
-async def _take_over_stale_claim(ctx: AppContext, database_id: str, slot: int,
-                                 stamp: int) -> bool:
-    """A claim without its backup, older than ``_STALE_CLAIM_MS``, was made by a process
-    that died between claiming the hour and starting the backup: take it over (once,
-    across replicas), unless a backup operation for that hour exists after all (the
-    process died just before recording it: it is recorded now)."""
-    async with ctx.meta.connect() as conn:
-        claim = await bq.get_backup_slot(conn, database_id, slot)
-    if (claim is None or claim.backup_id is not None
-            or claim.claimed_at >= stamp - _STALE_CLAIM_MS):
-        return False
-    for op in await list_operations(ctx, database_id=database_id, type_name="backup"):
-        if op.params.get("slot") == slot:
-            async with ctx.meta.begin() as conn:
-                await bq.set_slot_backup(conn, database_id, slot,
-                                         str(op.params["backup_id"]))
-            return False
-    async with ctx.meta.begin() as conn:
-        won = await bq.take_over_backup_slot(conn, database_id, slot, stamp,
-                                             stamp - _STALE_CLAIM_MS)
-    if won:
-        log.warning("periodic backup of database %s for hour %s: its claim was left "
-                    "without a backup (a process died); taken over", database_id, slot)
-    return won
-
-
-async def scheduler_pass(ctx: AppContext) -> None:
-    """The scheduler as a periodic task (every ``SCHEDULER_INTERVAL_SECONDS``)."""
-    await run_scheduler(ctx)

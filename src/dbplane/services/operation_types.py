@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dbplane.services import (
     backup_drills,
+    backup_scheduler,
     backups,
     deployments,
     managed,
@@ -53,5 +54,5 @@ def register_operation_types(registry: OperationRegistry) -> None:
                                pitr.SETTLE_INTERVAL_SECONDS)
     registry.register_periodic("upgrade.settle", upgrades.settle_interrupted,
                                upgrades.SETTLE_INTERVAL_SECONDS)
-    registry.register_periodic("backups.scheduler", backups.scheduler_pass,
-                               backups.SCHEDULER_INTERVAL_SECONDS)
+    registry.register_periodic("backups.scheduler", backup_scheduler.scheduler_pass,
+                               backup_scheduler.SCHEDULER_INTERVAL_SECONDS)
