@@ -24,13 +24,19 @@ from tests.conftest import AppHandle
 pytestmark = pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)
 
 
+async def _running(handle: AppHandle, name: str) -> tuple[str, str]:
+    """A ``test.slow`` operation running behind a closed gate: (its gate, its id)."""
+    gate = _gate(name)
+    op = await _start(handle, "test.slow", {"gate": gate})
+    await _until(handle.client, op.id, "running")
+    return gate, op.id
+
+
 async def test_a_long_poll_answers_the_moment_the_operation_ends(
         app_handle: AppHandle) -> None:  # noqa: F811
     client = app_handle.client
-    gate = _gate("long-poll")
-    op = await _start(app_handle, "test.slow", {"gate": gate})
-    await _until(client, op.id, "running")
-    poll = asyncio.ensure_future(client.get(f"/v1/operations/{op.id}", params={"wait": 30}))
+    gate, op_id = await _running(app_handle, "long-poll")
+    poll = asyncio.ensure_future(client.get(f"/v1/operations/{op_id}", params={"wait": 30}))
     await asyncio.sleep(0.5)
     assert not poll.done()  # still running: the answer waits
     opened = time.monotonic()
@@ -45,19 +51,17 @@ async def test_a_long_poll_answers_the_moment_the_operation_ends(
 async def test_a_long_poll_answers_the_operation_as_it_is_after_wait(
         app_handle: AppHandle) -> None:  # noqa: F811
     client = app_handle.client
-    gate = _gate("still-running")
-    op = await _start(app_handle, "test.slow", {"gate": gate})
-    await _until(client, op.id, "running")
+    gate, op_id = await _running(app_handle, "still-running")
     started = time.monotonic()
-    answer = await client.get(f"/v1/operations/{op.id}", params={"wait": "0.4"})
+    answer = await client.get(f"/v1/operations/{op_id}", params={"wait": "0.4"})
     waited = time.monotonic() - started
     assert answer.status_code == 200 and answer.json()["status"] == "running"
     assert 0.4 <= waited < 5
     GATES.setdefault(gate, asyncio.Event()).set()
-    ended = await client.get(f"/v1/operations/{op.id}", params={"wait": 30})
+    ended = await client.get(f"/v1/operations/{op_id}", params={"wait": 30})
     assert ended.json()["status"] == "done"
     started = time.monotonic()
-    again = await client.get(f"/v1/operations/{op.id}", params={"wait": 30})
+    again = await client.get(f"/v1/operations/{op_id}", params={"wait": 30})
     assert again.json()["status"] == "done" and time.monotonic() - started < 1.0
 
 
@@ -66,14 +70,12 @@ async def test_an_end_written_elsewhere_is_seen_by_reading_the_store(
     """An operation another replica ends (here: its row ended in the store directly, no
     signal in this process) is answered at the next read of the store."""
     client = app_handle.client
-    gate = _gate("elsewhere")
-    op = await _start(app_handle, "test.slow", {"gate": gate})
-    await _until(client, op.id, "running")
-    poll = asyncio.ensure_future(client.get(f"/v1/operations/{op.id}", params={"wait": 30}))
+    gate, op_id = await _running(app_handle, "elsewhere")
+    poll = asyncio.ensure_future(client.get(f"/v1/operations/{op_id}", params={"wait": 30}))
     await asyncio.sleep(0.3)
-    record = await ops.get_operation(app_handle.ctx, op.id)
+    record = await ops.get_operation(app_handle.ctx, op_id)
     async with app_handle.ctx.meta.begin() as conn:
-        assert await oq.end_operation(conn, op.id, record.owner or "", {
+        assert await oq.end_operation(conn, op_id, record.owner or "", {
             "status": "error", "finished_at": now_ms(),
             "error": {"code": "DBP-O402", "message": "ended by another replica"}})
     ended = time.monotonic()

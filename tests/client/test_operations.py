@@ -101,3 +101,16 @@ def test_wait_is_one_long_poll_answered_when_the_operation_ends(client: ApiClien
     op.wait(timeout=30, poll=0.05)
     assert op["status"] == "done" and time.monotonic() - started >= 0.5
     assert len(gets) == 1 and "wait=" in gets[0], gets
+
+
+def test_refresh_with_wait_is_a_long_poll(client: ApiClient) -> None:
+    op = client.operations.check("default", samples=100, interval_ms=100)  # 10 s
+    started = time.monotonic()
+    assert op.refresh(wait=0.4) is op and op["status"] in ("pending", "running")
+    assert time.monotonic() - started >= 0.4  # the server held the read
+    op.cancel()
+    with pytest.raises(OperationCanceled):
+        op.wait(timeout=30)
+    started = time.monotonic()
+    assert op.refresh(wait=30)["status"] == "canceled"
+    assert time.monotonic() - started < 5  # an ended operation is answered at once

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from dbplane.client._http import (
-    CLIENT_TIMEOUT,
     AsyncHttp,
     Params,
     SyncHttp,
@@ -90,9 +89,12 @@ class Operation(dict[str, Any]):
         """Whether it is done, failed or canceled."""
         return self.get("status") in ENDED
 
-    def refresh(self) -> Operation:
-        """Read it again from the server (in place); answers itself."""
-        answer = as_object(self._http.request("GET", path("operations", self.id)))
+    def refresh(self, wait: float | None = None) -> Operation:
+        """Read it again from the server (in place); answers itself. With ``wait``
+        (seconds, at most 60) a long poll: the server answers the moment it ends, or
+        after ``wait`` seconds as it is then."""
+        answer = as_object(self._http.request("GET", path("operations", self.id),
+                                              **_long_poll_read(wait)))
         self.clear()
         self.update(answer)
         return self
@@ -117,25 +119,12 @@ class Operation(dict[str, Any]):
         first = True
         while True:
             if not self.ended:
-                wait = _long_poll(deadline, poll if on_progress is not None else None,
-                                  first)
-                answer = self._http.request(
-                    "GET", path("operations", self.id),
-                    params=[("wait", f"{wait:.3f}")] if wait else None,
-                    request_timeout=wait + _SLACK if wait else CLIENT_TIMEOUT)
-                self.clear()
-                self.update(as_object(answer))
+                self.refresh(_long_poll(deadline, poll if on_progress else None, first))
                 first = False
             if on_progress is not None:
                 on_progress(self)
-            if self.ended:
-                err = operation_error(self)
-                if err is not None:
-                    raise err
+            if _finished(self, deadline, timeout):
                 return self
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
-                                   f"after {timeout} s")
 
 
 class AsyncOperation(dict[str, Any]):
@@ -155,8 +144,10 @@ class AsyncOperation(dict[str, Any]):
     def ended(self) -> bool:
         return self.get("status") in ENDED
 
-    async def refresh(self) -> AsyncOperation:
-        answer = as_object(await self._http.request("GET", path("operations", self.id)))
+    async def refresh(self, wait: float | None = None) -> AsyncOperation:
+        """See :meth:`Operation.refresh`."""
+        answer = as_object(await self._http.request("GET", path("operations", self.id),
+                                                    **_long_poll_read(wait)))
         self.clear()
         self.update(answer)
         return self
@@ -177,43 +168,52 @@ class AsyncOperation(dict[str, Any]):
         first = True
         while True:
             if not self.ended:
-                wait = _long_poll(deadline, poll if on_progress is not None else None,
-                                  first)
-                answer = await self._http.request(
-                    "GET", path("operations", self.id),
-                    params=[("wait", f"{wait:.3f}")] if wait else None,
-                    request_timeout=wait + _SLACK if wait else CLIENT_TIMEOUT)
-                self.clear()
-                self.update(as_object(answer))
+                await self.refresh(_long_poll(deadline, poll if on_progress else None,
+                                              first))
                 first = False
             if on_progress is not None:
                 maybe = on_progress(self)
                 if maybe is not None:
                     await maybe
-            if self.ended:
-                err = operation_error(self)
-                if err is not None:
-                    raise err
+            if _finished(self, deadline, timeout):
                 return self
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"operation {self.id} is still {self.get('status')} "
-                                   f"after {timeout} s")
 
 
 _LONGEST_POLL = 30.0  # seconds the server holds one read (it allows 60)
 _SLACK = 30.0  # the read's own timeout beyond the wait
 
 
-def _long_poll(deadline: float | None, every: float | None, first: bool) -> float:
-    """How long the next read may wait on the server: 0 (read at once) for the first
+def _long_poll(deadline: float | None, every: float | None, first: bool) -> float | None:
+    """How long the next read may wait on the server: not at all (None) for the first
     read when progress is followed, else until the next progress report (``every``),
     the deadline or ``_LONGEST_POLL``, whichever comes first."""
     if first and every is not None:
-        return 0.0
+        return None
     wait = _LONGEST_POLL if every is None else max(every, 0.01)
     if deadline is not None:
         wait = min(wait, deadline - time.monotonic())
     return max(wait, 0.01)
+
+
+def _long_poll_read(wait: float | None) -> dict[str, Any]:
+    """The query and the timeout of a read that may wait ``wait`` seconds."""
+    if wait is None:
+        return {}
+    return {"params": [("wait", f"{wait:.3f}")], "request_timeout": wait + _SLACK}
+
+
+def _finished(op: Mapping[str, Any], deadline: float | None, timeout: float | None) -> bool:
+    """Whether ``op`` has ended (raising the error it failed with); TimeoutError past
+    the deadline."""
+    if op.get("status") in ENDED:
+        err = operation_error(op)
+        if err is not None:
+            raise err
+        return True
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TimeoutError(f"operation {op.get('id')} is still {op.get('status')} "
+                           f"after {timeout} s")
+    return False
 
 
 def as_operation(http: SyncHttp, answer: Any) -> Operation:
