@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from dbplane.meta import backups_queries as bq
-from tests.api.test_backups import backup, sqlite_exec, wait_op
+from tests.api.test_backups import backup, restore, sqlite_exec, wait_op
 from tests.conftest import AppHandle
 from tests.fixtures.servers import PrivateRedis, SqlDatabase, mysql_admin, pg_admin
 
@@ -230,3 +230,22 @@ async def test_a_good_backup_passes_and_a_tampered_one_fails(
         "verified_at": shown["database_backup"]["verified_at"]}
     assert live.content() == content
     assert not live.scratch_left(_scratch_url(op))
+
+
+async def test_a_changed_archive_is_refused_at_restore_on_every_type(
+        kind: str, live: Live, app_handle: AppHandle) -> None:
+    """A restore checks the archive while the type prepares; every type waits for the
+    checks before it changes anything: a byte changed on disk leaves the database as
+    it is."""
+    client, ctx = app_handle.client, app_handle.ctx
+    made = await backup(client, "drill")
+    live.change()
+    content = live.content()
+    archive = next((ctx.settings.backups_dir / made["database_id"]).glob(f"{made['id']}.*"))
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    archive.write_bytes(bytes(data))
+    op = await restore(client, "drill", made["id"])
+    assert op["status"] == "error" and op["error"]["code"] == "DBP-B202", op
+    assert op["steps"][0]["name"] == "verify"
+    assert live.content() == content  # not restored: the change is still there
