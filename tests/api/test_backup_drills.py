@@ -43,7 +43,8 @@ def _scratch_url(op: dict[str, Any]) -> str:
 
 
 def _pg(url: SqlDatabase) -> Live:
-    with pg_admin(url.name) as conn:
+    with pg_admin(url.name) as conn:  # the database is the module's: tables afresh
+        conn.execute("DROP TABLE IF EXISTS items, other")
         conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
         conn.execute("CREATE TABLE other (id int)")
         conn.execute("INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 50) g")
@@ -78,6 +79,7 @@ def _my(url: SqlDatabase) -> Live:
         finally:
             conn.close()
 
+    run("DROP TABLE IF EXISTS items")  # the database is the module's: a table afresh
     run("CREATE TABLE items (id int PRIMARY KEY, name varchar(20), price double)")
     run("INSERT INTO items VALUES " + ", ".join(f"({i}, 'n{i}', {i}.5)" for i in range(1, 51))
         + ", (51, NULL, NULL)")
