@@ -17,6 +17,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from dbplane.api.app import create_app
+from dbplane.meta import managed_queries as mq
+from dbplane.meta.records import ManagedServerRecord
 from tests.conftest import ADMIN_TOKEN, AppHandle, MetaBackend, make_settings
 from tests.fixtures.servers import PG_BIN
 
@@ -81,3 +83,19 @@ async def provision(client: httpx.AsyncClient, name: str, type_name: str) -> dic
     assert op["status"] == "done", op
     db: dict[str, Any] = (await client.get(f"/v1/databases/{name}")).json()["database"]
     return db
+
+
+async def settled(handle: AppHandle, name: str, seconds: float = 60) -> ManagedServerRecord:
+    """The managed server record of ``name`` once it has left ``updating`` (a settle pass
+    of the app's periodic task may be the one undoing an interrupted operation)."""
+    from dbplane.services.databases import resolve_database
+
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        row = await resolve_database(handle.ctx, name)
+        async with handle.ctx.meta.connect() as conn:
+            record = await mq.get_managed_server(conn, row.id)
+        assert record is not None, name
+        if record.state != "updating" or asyncio.get_running_loop().time() > deadline:
+            return record
+        await asyncio.sleep(0.1)

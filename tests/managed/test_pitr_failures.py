@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from tests.conftest import AppHandle
-from tests.managed.conftest import wait_operation
+from tests.managed.conftest import settled, wait_operation
 from tests.managed.test_pitr import _now, _row, _sql, _with_pitr
 
 
@@ -69,24 +69,30 @@ async def test_backups_take_base_backups_and_keep_a_bounded_number(
 async def test_an_interrupted_restore_is_rolled_back(managed_app: AppHandle) -> None:
     """dbplane stopped midway (its operation ended, the server left ``updating`` with
     ``kept["pitr"]`` and a half-built directory): the periodic task puts the previous
-    directory back in service."""
+    directory back in service, once, however many tasks and processes find it."""
     from dbplane.services import managed, pitr
 
     client = managed_app.client
     url = await _with_pitr(managed_app, "stopped")
     await _sql(url, "INSERT INTO t VALUES (1, 'kept')")
     handle = await managed.handle_for(managed_app.ctx, await _row(managed_app, "stopped"))
-    await managed.stop_process(managed_app.ctx, handle)
     half = handle.plan.directory / "data-pitr-20260101000000000000"
     half.mkdir()
-    await managed.save_server(managed_app.ctx, handle, state="updating", pid=None, kept={
+    # as the restore does: ``updating`` first (the supervisor leaves such a server alone),
+    # then the server stopped
+    await managed.save_server(managed_app.ctx, handle, state="updating", kept={
         "pitr": {"data_dir": str(handle.plan.directory / "data"), "new_data_dir": str(half),
                  "operation_id": "no-such-operation"}})
-    await pitr.settle_interrupted(managed_app.ctx)
-    handle = await managed.handle_for(managed_app.ctx, await _row(managed_app, "stopped"))
-    assert handle.record.state == "running", handle.record
-    assert "interrupted" in (handle.record.detail or "")
-    assert not (handle.record.kept or {}).get("pitr")
+    await managed.stop_process(managed_app.ctx, handle)
+    await managed.save_server(managed_app.ctx, handle, pid=None)
+    # two passes at once (and the app's own periodic one): one undoes it, the others
+    # leave it; two would each start the previous server and the second would fail
+    await asyncio.gather(pitr.settle_interrupted(managed_app.ctx),
+                         pitr.settle_interrupted(managed_app.ctx))
+    record = await settled(managed_app, "stopped")
+    assert record.state == "running", record
+    assert "interrupted" in (record.detail or "")
+    assert not (record.kept or {}).get("pitr")
     assert not half.exists()
     assert (await client.get("/v1/databases/stopped")).json()["database"]["status"] == \
         "running"

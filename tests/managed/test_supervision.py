@@ -75,3 +75,29 @@ async def test_reads_of_a_server_that_takes_no_connections_are_503(
     assert (await client.post("/v1/databases/orders/start")).status_code == 202
     await _until(managed_app, "orders", "running")
     assert (await client.get("/v1/databases/orders/tables/items")).status_code == 200
+
+
+async def test_the_undoing_of_an_interrupted_operation_is_claimed_once(
+        managed_app: AppHandle) -> None:
+    """``claim_interrupted``: one claim per reading of the record; a held claim refuses
+    the others until its lease runs out; only a server left ``updating`` is claimed."""
+    from dbplane.services import managed
+    from dbplane.services.databases import resolve_database
+
+    ctx = managed_app.ctx
+    await provision(managed_app.client, "claimed", "redis")
+    handle = await managed.handle_for(ctx, await resolve_database(ctx, "claimed"))
+    assert not await managed.claim_interrupted(ctx, handle.record, "probe")  # running
+    await managed.save_server(ctx, handle, state="updating",
+                              kept={"probe": {"operation_id": "gone"}})
+    read = handle.record
+    assert [await managed.claim_interrupted(ctx, read, "probe") for _ in range(3)] == \
+        [True, False, False]  # the record read has changed since
+    handle = await managed.handle_for(ctx, handle.row)
+    until = handle.record.kept["probe"]["settling_until"]
+    assert until > read.updated_at + managed.SETTLE_LEASE_MS - 60_000
+    assert not await managed.claim_interrupted(ctx, handle.record, "probe")  # held
+    await managed.save_server(ctx, handle, kept={"probe": {"settling_until": 1}})
+    assert await managed.claim_interrupted(ctx, handle.record, "probe")  # ran out
+    handle = await managed.handle_for(ctx, handle.row)
+    await managed.save_server(ctx, handle, state="running", kept={})

@@ -16,7 +16,7 @@ from dbplane.engines.postgresql.managed import ManagedPostgresql
 from dbplane.engines.versions import Installation
 from tests.conftest import AppHandle
 from tests.fixtures.servers import SqlDatabase
-from tests.managed.conftest import provision, wait_operation
+from tests.managed.conftest import provision, settled, wait_operation
 
 
 def _builds() -> tuple[Installation, Installation]:
@@ -271,6 +271,7 @@ async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
     before = await _state(url)
     handle = await managed.handle_for(managed_app.ctx,
                                       await resolve_database(managed_app.ctx, "halt"))
+    await managed.save_server(managed_app.ctx, handle, state="updating")  # as upgrades do
     await managed.stop_process(managed_app.ctx, handle)
     half = handle.plan.directory / "data-16-20260101000000000000"
     half.mkdir()
@@ -284,13 +285,13 @@ async def test_an_upgrade_interrupted_by_a_stop_of_dbplane_is_undone(
     await managed.save_server(managed_app.ctx, handle, state="updating", pid=None, kept={
         "upgrade_run": {"operation_id": "no-such-operation", "new_data_dir": str(half),
                         "pids": [stray.pid], "aside": [], "suffix": "-15-x"}})
-    await upgrades.settle_interrupted(managed_app.ctx)
+    await asyncio.gather(upgrades.settle_interrupted(managed_app.ctx),
+                         upgrades.settle_interrupted(managed_app.ctx))
     assert await asyncio.wait_for(stray.wait(), 10) is not None
-    handle = await managed.handle_for(managed_app.ctx,
-                                      await resolve_database(managed_app.ctx, "halt"))
-    assert handle.record.state == "running", handle.record
-    assert "interrupted" in (handle.record.detail or "")
-    assert "upgrade_run" not in (handle.record.kept or {})
+    record = await settled(managed_app, "halt")
+    assert record.state == "running", record
+    assert "interrupted" in (record.detail or "")
+    assert "upgrade_run" not in (record.kept or {})
     assert not half.exists()
     assert (await _database(managed_app, "halt"))["status"] == "running"
     assert await _state(url) == before

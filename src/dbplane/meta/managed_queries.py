@@ -25,6 +25,7 @@ __all__ = [
     "renew_supervision",
     "set_state_if",
     "update_deployment",
+    "update_if_unchanged",
     "update_managed_server",
 ]
 
@@ -56,6 +57,16 @@ async def update_managed_server(conn: AsyncConnection, database_id: str,
                                 values: Values) -> None:
     await conn.execute(update(managed_servers).where(
         managed_servers.c.database_id == database_id).values(**values))
+
+
+async def update_if_unchanged(conn: AsyncConnection, database_id: str, updated_at: int,
+                              values: Values) -> bool:
+    """Change a server's row only if no one wrote it since it was read (its
+    ``updated_at`` is still ``updated_at``); True when it changed."""
+    result = await conn.execute(update(managed_servers).where(and_(
+        managed_servers.c.database_id == database_id,
+        managed_servers.c.updated_at == updated_at)).values(**values))
+    return bool(result.rowcount)
 
 
 async def renew_supervision(conn: AsyncConnection, database_id: str, owner: str, now: int,

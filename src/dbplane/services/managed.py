@@ -37,6 +37,7 @@ from dbplane.services.operations.operation_context import OperationContext
 __all__ = [
     "ManagedHandle",
     "check_can_manage",
+    "claim_interrupted",
     "delete_server",
     "handle_for",
     "new_server",
@@ -144,12 +145,36 @@ async def handle_for(ctx: AppContext, row: DatabaseRecord) -> ManagedHandle:
 
 
 async def save_server(ctx: AppContext, handle: ManagedHandle, **values: Any) -> None:
-    values["updated_at"] = now_ms()
+    # never the same stamp twice: claim_interrupted tells writes apart by it
+    values["updated_at"] = max(now_ms(), handle.record.updated_at + 1)
     async with ctx.meta.begin() as conn:
         await mq.update_managed_server(conn, handle.row.id, values)
         record = await mq.get_managed_server(conn, handle.row.id)
     if record is not None:
         handle.record = record
+
+
+# how long a claim on undoing an interrupted operation holds: a process that dies while
+# it undoes one leaves the work to another after this
+SETTLE_LEASE_MS = 300_000
+
+
+async def claim_interrupted(ctx: AppContext, record: ManagedServerRecord, key: str) -> bool:
+    """Take the undoing of the interrupted operation ``record.kept[key]`` describes
+    (a server left ``updating``): True for exactly one caller, whichever of this process's
+    periodic tasks or another process's read the record first, until the undoing saves
+    the record without ``key`` or the claim's lease runs out."""
+    info = (record.kept or {}).get(key)
+    if record.state != "updating" or not isinstance(info, dict):
+        return False
+    now = now_ms()
+    until = info.get("settling_until")
+    if isinstance(until, int) and until > now:
+        return False
+    kept = {**(record.kept or {}), key: {**info, "settling_until": now + SETTLE_LEASE_MS}}
+    async with ctx.meta.begin() as conn:
+        return await mq.update_if_unchanged(conn, record.database_id, record.updated_at, {
+            "kept": kept, "updated_at": max(now, record.updated_at + 1)})
 
 
 async def write_config(ctx: AppContext, handle: ManagedHandle,

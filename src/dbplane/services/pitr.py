@@ -431,8 +431,8 @@ async def settle_interrupted(ctx: AppContext) -> None:
             pass  # the operation is gone: nothing will finish the restore
         async with ctx.meta.connect() as conn:
             row = await q.get_database_by_ref(conn, record.database_id)
-        if row is None:
-            continue
+        if row is None or not await managed.claim_interrupted(ctx, record, "pitr"):
+            continue  # gone, or another task or process undoes it
         handle = await managed.handle_for(ctx, row)
         kept = {k: v for k, v in (record.kept or {}).items() if k != "pitr"}
         new_dir = Path(str(info.get("new_data_dir")))

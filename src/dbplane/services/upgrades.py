@@ -377,12 +377,6 @@ async def settle_interrupted(ctx: AppContext) -> None:
     ``kept["upgrade_run"]`` whose operation has ended without finishing it (dbplane was
     stopped midway) is undone as a failed upgrade is: what the upgrade started is
     stopped, the new cluster removed, the previous server started again on its port."""
-    lock = ctx.extensions.setdefault("upgrades.settle", asyncio.Lock())
-    async with lock:
-        await _settle(ctx)
-
-
-async def _settle(ctx: AppContext) -> None:
     async with ctx.meta.connect() as conn:
         records = await mq.list_managed_servers(conn)
     for record in records:
@@ -397,8 +391,8 @@ async def _settle(ctx: AppContext) -> None:
             pass  # the operation is gone: nothing will finish the upgrade
         async with ctx.meta.connect() as conn:
             row = await q.get_database_by_ref(conn, record.database_id)
-        if row is None:
-            continue
+        if row is None or not await managed.claim_interrupted(ctx, record, "upgrade_run"):
+            continue  # gone, or another task or process undoes it
         handle = await managed.handle_for(ctx, row)
         kept = {k: v for k, v in (record.kept or {}).items() if k != "upgrade_run"}
         started: list[tuple[managed.ManagedHandle, int | None]] = [
