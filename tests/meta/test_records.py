@@ -4,8 +4,6 @@ query answers is the record that was inserted, on both metadata stores."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Table
@@ -27,7 +25,6 @@ from dbplane.meta.records import (
     UserRecord,
 )
 from dbplane.meta.store import MetaStore
-from tests.conftest import MetaBackend, make_settings
 
 RECORDS: list[tuple[type[object], Table]] = [
     (DatabaseRecord, tables.databases),
@@ -76,19 +73,6 @@ def _user() -> UserRecord:
     return UserRecord(id="u1", name="Kate", email="kate@example.com",
                       password_hash="$argon2id$v=19$secret", role="reader",
                       created_on=1, updated_on=2)
-
-
-@pytest.fixture
-async def store(tmp_path: Path, meta_backend: MetaBackend) -> AsyncIterator[MetaStore]:
-    settings = make_settings(tmp_path / "data", meta_backend)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    opened = await MetaStore.open(
-        settings.meta_url.get_secret_value() if settings.meta_url else None,
-        settings.meta_file)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)

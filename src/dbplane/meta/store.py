@@ -7,10 +7,10 @@ revision; the named queries in ``meta/queries.py`` run on its connections.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from dbplane.errors import InvalidField
 
 __all__ = ["STORE_UNAVAILABLE", "MetaStore", "alembic_config", "meta_engine_url"]
+
+T = TypeVar("T")
 
 # what the store raises when it could not do the work this time (a lock held too long, a
 # lost connection): the caller may try again
@@ -102,6 +104,28 @@ class MetaStore:
         """A connection in a transaction, committed on success."""
         async with self.engine.begin() as conn:
             yield conn
+
+    async def write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``fn`` in a transaction that, once begun, ends (committed, or rolled back on
+        ``fn``'s error) even if the caller is cancelled meanwhile: the cancel is raised
+        to the caller after. A cancel landing inside a transaction (an operation's task
+        cancelled while it records its state) could leave a SQLite store locked."""
+        async def run() -> T:
+            async with self.begin() as conn:
+                return await fn(conn)
+
+        task = asyncio.ensure_future(run())
+        cancelled: asyncio.CancelledError | None = None
+        while not task.done():
+            try:
+                await asyncio.wait([task])  # a cancel of the caller leaves the task be
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        if cancelled is not None:
+            if not task.cancelled():
+                task.exception()  # retrieved: the cancel is what the caller gets
+            raise cancelled
+        return task.result()
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

@@ -135,9 +135,10 @@ class OperationContext:
                 self._dirty = False
             self._last_write = now
             try:
-                async with runtime.ctx.meta.begin() as conn:
-                    answer = await oq.heartbeat_operation(conn, self.id, runtime.owner,
-                                                          values)
+                # ends even if this task is cancelled meanwhile (it is raised after)
+                answer = await runtime.ctx.meta.write(
+                    lambda conn: oq.heartbeat_operation(conn, self.id, runtime.owner,
+                                                        values))
             except STORE_UNAVAILABLE as exc:  # a busy store: the next write carries the state
                 log.warning("operation %s: could not record its state: %s", self.id, exc)
                 self._dirty = True

@@ -267,10 +267,10 @@ class Runtime:
         values |= state
         for attempt in range(5):
             try:
-                async with self.ctx.meta.begin() as conn:
-                    if not await oq.end_operation(conn, op_id, self.owner, values):
-                        log.warning("operation %s ended here but another process had "
-                                    "already marked it", op_id)
+                if not await self.ctx.meta.write(
+                        lambda conn: oq.end_operation(conn, op_id, self.owner, values)):
+                    log.warning("operation %s ended here but another process had "
+                                "already marked it", op_id)
                 self.notify_ended()
                 return
             except STORE_UNAVAILABLE:
