@@ -92,3 +92,27 @@ async def test_a_bad_wait_is_refused_naming_it(app_client: httpx.AsyncClient,
     answer = await app_client.get(f"/v1/operations/{made['id']}", params={"wait": wait})
     assert answer.status_code == 422, answer.text
     assert "wait" in answer.text
+
+
+async def test_the_consoles_operation_card_long_polls_too(
+        app_handle: AppHandle) -> None:  # noqa: F811
+    from tests.api.test_console import _browser, _sign_in
+    from tests.conftest import ADMIN_TOKEN
+
+    gate, op_id = await _running(app_handle, "console-card")
+    url = f"/console/operations/{op_id}.json"
+    async with _browser(app_handle) as browser:
+        assert (await _sign_in(browser, token=ADMIN_TOKEN)).status_code == 303
+        started = time.monotonic()
+        held = await browser.get(url, params={"wait": "0.4"})
+        assert held.status_code == 200 and held.json()["status"] == "running"
+        assert time.monotonic() - started >= 0.4
+        poll = asyncio.ensure_future(browser.get(url, params={"wait": 5}))
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        opened = time.monotonic()
+        GATES.setdefault(gate, asyncio.Event()).set()
+        answer = await asyncio.wait_for(poll, 5)
+        assert answer.json()["status"] == "done" and time.monotonic() - opened < 1.0
+        too_long = await browser.get(url, params={"wait": 6})
+        assert too_long.status_code == 422 and "wait" in too_long.text

@@ -10,7 +10,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
@@ -339,6 +339,8 @@ async def run_action(db: str, request: Request) -> Response:
 
 # -- operations -------------------------------------------------------------------------
 
+CONSOLE_WAIT_SECONDS = 5.0  # an operation card's long poll: its progress at least this often
+
 
 @router.post("/operations/{op_id}/cancel")
 async def cancel_operation(op_id: str, request: Request) -> Response:
@@ -350,9 +352,15 @@ async def cancel_operation(op_id: str, request: Request) -> Response:
 
 
 @router.get("/operations/{op_id}.json")
-async def operation_json(op_id: str, request: Request) -> Response:
+async def operation_json(op_id: str, request: Request,
+                         wait: float | None = Query(None, gt=0, le=CONSOLE_WAIT_SECONDS)
+                         ) -> Response:
+    """The operation card's JSON; with ``wait``, a long poll as the API's (the card asks
+    again as soon as it is answered: progress every ``wait`` seconds, the end at once)."""
     principal = await caller(request)
     principal.require_admin()
-    op = await operations_svc.get_operation(context_of(request), op_id)
+    ctx = context_of(request)
+    op = (await operations_svc.get_operation(ctx, op_id) if wait is None
+          else await operations_svc.operation_when_ended(ctx, op_id, wait))
     return Response(orjson.dumps(operations_svc.public_operation(op)),
                     media_type="application/json")

@@ -7,10 +7,11 @@ const ENDED = new Set(["done", "error", "canceled"]);
 
 function text(el, value) { if (el) { el.textContent = value == null ? "" : String(value); } }
 
-// an operation card with data-op polls its JSON until the operation ends, then the page
-// is reloaded so that what the operation changed (a backup's row) shows
+// an operation card with data-op long-polls its JSON (answered the moment the operation
+// ends, or after a second with its progress) until the operation ends, then the page is
+// reloaded so that what the operation changed (a backup's row) shows
 function followOperation(card) {
-  const url = card.dataset.op;
+  const url = card.dataset.op + "?wait=1";
   const tick = async () => {
     let op;
     try {
@@ -42,7 +43,7 @@ function followOperation(card) {
       if (card.dataset.reload !== "no") { setTimeout(() => window.location.reload(), 400); }
       return;
     }
-    setTimeout(tick, 700);
+    setTimeout(tick, 50);  // the server held the answer: ask again at once
   };
   tick();
 }
