@@ -20,9 +20,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/dbplane serve
 
+# the suite in TEST_WORKERS processes (pytest-xdist), each taking a whole test file at a
+# time (a file's module-scoped databases and servers are made once); the OpenAPI fuzzer
+# after, in one process: its cases share one test id, which xdist cannot tell apart
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/fuzz $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
