@@ -73,8 +73,17 @@ async def test_redis_aof_applies_live_and_keeps_the_data(managed_app: AppHandle)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "ACTIVATED"
     assert (await _features(managed_app, "aof"))["redis-aof"]["status"] == "ACTIVATED"
+    # ACTIVATED once the first AOF is written: until then Redis refuses to stop
+    # ("Writing initial AOF, can't exit") and the restart would wait for the SIGKILL
+    client = redis.Redis.from_url(url)
+    persistence = client.info("persistence")
+    client.close()
+    assert not persistence["aof_rewrite_in_progress"], persistence
+    assert not persistence["aof_rewrite_scheduled"], persistence
     redeploy = await managed_app.client.post("/v1/databases/aof/restart")
-    await wait_operation(managed_app.client, redeploy.json()["operation_id"])
+    op = await wait_operation(managed_app.client, redeploy.json()["operation_id"])
+    stop = next(s for s in op["steps"] if s["name"] == "stop")
+    assert stop["duration_ms"] < 10_000, op["steps"]  # a SIGTERM, not the kill after 30 s
     await asyncio.sleep(0)
     client = redis.Redis.from_url(url)
     assert client.get("kept") == b"yes"

@@ -4,8 +4,11 @@ carries the configuration file, so an adopted pid is checked to be this server."
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
@@ -97,6 +100,8 @@ class ManagedRedis(ManagedServer):
         pairs = [part for item in settings.items() for part in item]
         try:  # CONFIG SET with several pairs is atomic: all or none
             await client.execute_command("CONFIG", "SET", *pairs)  # type: ignore[no-untyped-call]
+            if settings.get("appendonly") == "yes":
+                await _initial_aof_written(client)
         except rex.ResponseError as exc:
             name = next((n for n in settings if n in str(exc)), next(iter(settings)))
             raise InvalidSettingValue(f"Redis refused {name} = {settings[name]!r}: {exc}",
@@ -115,3 +120,20 @@ class ManagedRedis(ManagedServer):
         if name == "redis-rdb":
             return {"save": "3600 1 300 100 60 10000" if enable else ""}
         return {"appendonly": "yes" if enable else "no"}
+
+
+# how long turning the AOF on waits for its first rewrite (the data in memory written out)
+INITIAL_AOF_SECONDS = 120.0
+
+
+async def _initial_aof_written(client: Any) -> None:
+    """Wait until the AOF that ``appendonly yes`` starts is written: until then Redis
+    refuses to stop ("Writing initial AOF, can't exit") and does not try again, so a
+    restart right after would wait for the SIGKILL. Past INITIAL_AOF_SECONDS the rewrite
+    goes on without us."""
+    deadline = time.monotonic() + INITIAL_AOF_SECONDS
+    while time.monotonic() < deadline:
+        info = await client.info("persistence")
+        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+            return
+        await asyncio.sleep(0.02)
