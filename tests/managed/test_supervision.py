@@ -8,6 +8,8 @@ import os
 import signal
 from typing import Any
 
+import pytest
+
 from tests.conftest import AppHandle
 from tests.managed.conftest import provision
 
@@ -77,6 +79,7 @@ async def test_reads_of_a_server_that_takes_no_connections_are_503(
     assert (await client.get("/v1/databases/orders/tables/items")).status_code == 200
 
 
+@pytest.mark.parametrize("meta_backend", ["sqlite", "postgresql"], indirect=True)
 async def test_the_undoing_of_an_interrupted_operation_is_claimed_once(
         managed_app: AppHandle) -> None:
     """``claim_interrupted``: one claim per reading of the record; a held claim refuses

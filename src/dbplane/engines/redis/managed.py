@@ -8,11 +8,14 @@ import asyncio
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dbplane.engines.managed import ManagedServer, ServerPlan, SettingInfo
 from dbplane.engines.runtime import ProcessSpec, ServerRuntime
 from dbplane.engines.versions import Installation, single
+
+if TYPE_CHECKING:  # the driver is imported with the first client
+    import redis.asyncio as aioredis
 
 __all__ = ["ManagedRedis"]
 
@@ -126,7 +129,7 @@ class ManagedRedis(ManagedServer):
 INITIAL_AOF_SECONDS = 120.0
 
 
-async def _initial_aof_written(client: Any) -> None:
+async def _initial_aof_written(client: aioredis.Redis) -> None:
     """Wait until the AOF that ``appendonly yes`` starts is written: until then Redis
     refuses to stop ("Writing initial AOF, can't exit") and does not try again, so a
     restart right after would wait for the SIGKILL. Past INITIAL_AOF_SECONDS the rewrite
